@@ -1,0 +1,633 @@
+"""The ActiveLearner meta-estimator."""
+
+from __future__ import annotations
+
+import copy
+import numbers
+import time
+from contextlib import contextmanager
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import check_random_state, get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _num_samples,
+    assert_all_finite,
+    check_is_fitted,
+    column_or_1d,
+)
+
+from .base import check_n_instances
+from .models import is_skorch_net
+from .strategies import RandomSampling, default_strategy
+from .utils._arrays import _is_torch_tensor, concat_rows, sample_shape, take_rows
+
+__all__ = ["ActiveLearner"]
+
+_SEED_MAX = np.iinfo(np.int32).max
+
+
+def _estimator_has(attr):
+    def check(self):
+        if hasattr(self, "estimator_"):
+            return hasattr(self.estimator_, attr)
+        return hasattr(self.estimator, attr)
+
+    return check
+
+
+def _unlabeled_mask(y):
+    """Boolean mask of the rows marked unlabeled (``-1``)."""
+    if y.dtype.kind in "iuf":
+        return y == -1
+    if y.dtype.kind == "O":
+        return np.fromiter(
+            (
+                isinstance(v, numbers.Number) and not isinstance(v, bool) and v == -1
+                for v in y
+            ),
+            dtype=bool,
+            count=y.shape[0],
+        )
+    return np.zeros(y.shape[0], dtype=bool)
+
+
+@contextmanager
+def _seeded_torch(seed, active):
+    """Seed torch inside ``fork_rng`` so no global generator is touched."""
+    if not active:
+        yield
+        return
+    import torch
+
+    devices = []
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        devices = list(range(torch.cuda.device_count()))
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Pool-based active learning around any probabilistic classifier.
+
+    Wraps a skorch ``NeuralNetClassifier`` (on any device), a scikit-learn
+    classifier or a ``Pipeline`` ending in one. Two ways to use it:
+
+    * **A human answers the queries**: ``fit`` on the labeled seed set (rows
+      of ``y`` equal to ``-1`` are kept as the unlabeled pool), then
+      ``query`` → ``teach`` as often as labels arrive.
+    * **Simulation** (``budget`` set): ``y`` is the oracle, and ``fit`` runs
+      the whole loop until ``budget`` labels are used. The final
+      ``estimator_`` is trained on what was selected, so ``score``,
+      ``cross_val_score`` and ``GridSearchCV`` compare strategies at equal
+      budget.
+
+    Parameters
+    ----------
+    estimator : classifier
+        Has ``fit`` and ``predict_proba``. Cloned into ``estimator_``; the
+        object passed is never fitted.
+    strategy : strategy, default=None
+        Picks the rows to label once a model exists; None uses
+        :func:`skal.strategies.default_strategy`. Its parameters are grid
+        searchable as ``strategy__<param>``.
+    n_instances : int, default=1
+        Rows per query (per round in a simulation).
+    budget : int, default=None
+        Turns ``fit`` into a simulation that stops at this many labels.
+    n_initial : int, default=None
+        Size of the initial labeled set of a simulation, chosen by
+        ``initial_strategy``; None uses ``n_instances``.
+    initial_strategy : strategy, default=None
+        Picks rows while there is no model (no labels yet); None uses
+        :class:`~skal.strategies.RandomSampling`. Must not need a model.
+    warm_start : bool, default=False
+        Refit by continuing training (``partial_fit``) where the estimator
+        supports it, instead of a full refit from scratch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds every query and, for skorch nets, every fit (inside
+        ``torch.random.fork_rng``): a simulation with an int seed is
+        bit-identical across runs.
+    verbose : int, default=0
+        Print one line per simulation round when > 0.
+
+    Attributes
+    ----------
+    estimator_ : classifier
+        The fitted clone of ``estimator``.
+    model_fitted_ : bool
+        False until the first labels have been fitted.
+    X_labeled_, y_labeled_ : array-like
+        Every labeled row and its label, in the order they were taught.
+    pool_indices_ : ndarray of int
+        Rows of ``fit``'s ``X`` still unlabeled.
+    labeled_indices_ : ndarray of int
+        Rows of ``fit``'s ``X`` that are labeled (taught ones included).
+    history_ : list of dict
+        One record per round: ``round``, ``indices`` (into ``fit``'s ``X``),
+        ``n_labels``, ``query_seconds``, ``fit_seconds`` and, when ``fit``
+        got ``eval_set``, ``score``.
+    n_features_in_ : int
+        Number of features of 2-D ``X``.
+    classes_ : ndarray
+        Class labels known to the fitted model.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skal import ActiveLearner
+    >>> from skal.strategies import MarginSampling
+    >>> X, y = load_iris(return_X_y=True)
+    >>> y_seed = np.full_like(y, -1)
+    >>> y_seed[[0, 50, 100]] = y[[0, 50, 100]]
+    >>> learner = ActiveLearner(LogisticRegression(), strategy=MarginSampling(),
+    ...                         n_instances=5, random_state=0).fit(X, y_seed)
+    >>> idx = learner.query()
+    >>> learner = learner.teach(y=y[idx], indices=idx)
+    >>> len(learner.y_labeled_), len(learner.pool_indices_)
+    (8, 142)
+    """
+
+    _is_skal_learner = True
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        strategy=None,
+        n_instances=1,
+        budget=None,
+        n_initial=None,
+        initial_strategy=None,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+    ):
+        self.estimator = estimator
+        self.strategy = strategy
+        self.n_instances = n_instances
+        self.budget = budget
+        self.n_initial = n_initial
+        self.initial_strategy = initial_strategy
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.input_tags.sparse = inner.input_tags.sparse
+        tags.input_tags.allow_nan = inner.input_tags.allow_nan
+        tags.input_tags.three_d_array = True
+        return tags
+
+    # ------------------------------------------------------------ validation
+    def _check_params(self):
+        check_n_instances(self.n_instances)
+        if self.budget is not None:
+            check_n_instances(self.budget, name="budget")
+        if self.n_initial is not None:
+            check_n_instances(self.n_initial, name="n_initial")
+        for name in ("strategy", "initial_strategy"):
+            s = getattr(self, name)
+            if s is not None and not (callable(s) and hasattr(s, "get_params")):
+                raise TypeError(
+                    f"The '{name}' parameter of ActiveLearner must be a skal "
+                    f"strategy or None. Got {s!r} of type {type(s).__name__} "
+                    "instead. Wrap a plain function with FunctionStrategy(func)."
+                )
+        if not hasattr(self.estimator, "fit"):
+            raise TypeError(
+                "The 'estimator' parameter of ActiveLearner must be a classifier "
+                f"with fit and predict_proba. Got {self.estimator!r} instead."
+            )
+
+    def _validate_X(self, X, *, reset):
+        """Check ``X`` without copying it; returns it unchanged (lists → array)."""
+        if isinstance(X, list | tuple) or (
+            hasattr(X, "__array__") and not hasattr(X, "shape")
+        ):
+            X = np.asarray(X)
+        if getattr(X, "format", None) in ("coo", "dia", "bsr", "dok", "lil"):
+            X = X.tocsr()  # sparse formats without fast row indexing
+        if X is None or not hasattr(X, "__len__") and not hasattr(X, "shape"):
+            raise TypeError(
+                "The 'X' parameter must be an array-like of samples (numpy array, "
+                f"torch tensor, DataFrame, sparse matrix). Got {X!r} instead."
+            )
+        n = _num_samples(X)
+        shape = sample_shape(X)
+        if self._is_net() and isinstance(X, np.ndarray) and X.dtype.kind not in "fiub":
+            raise TypeError(
+                "The 'X' parameter must hold numbers for a skorch net; got an "
+                f"array of dtype {X.dtype}. Convert it with X.astype(np.float32)."
+            )
+        if not self._allow_nan():
+            if _is_torch_tensor(X):
+                if X.is_floating_point() and not bool(X.isfinite().all()):
+                    raise ValueError("Input X contains NaN or infinity.")
+            elif (isinstance(X, np.ndarray) and X.dtype.kind in "fc") or getattr(
+                X, "format", None
+            ) in ("csr", "csc"):
+                assert_all_finite(X, input_name="X")
+        _check_feature_names(self, X, reset=reset)
+        if reset:
+            self.sample_shape_ = shape
+            if shape is not None and len(shape) == 1:
+                self.n_features_in_ = shape[0]
+        elif shape is not None and self.sample_shape_ is not None:
+            if len(shape) == 0 and len(self.sample_shape_) == 1:
+                raise ValueError(
+                    "Expected a 2-D array of rows, got a 1-D array instead. "
+                    "Reshape your data either using array.reshape(-1, 1) if your "
+                    "data has a single feature or array.reshape(1, -1) if it "
+                    "contains a single sample."
+                )
+            if shape != self.sample_shape_:
+                name = type(self).__name__
+                if len(shape) == 1 and len(self.sample_shape_) == 1:
+                    raise ValueError(
+                        f"X has {shape[0]} features, but {name} is expecting "
+                        f"{self.sample_shape_[0]} features as input."
+                    )
+                raise ValueError(
+                    f"X has rows of shape {shape}, but {name} is expecting rows "
+                    f"of shape {self.sample_shape_} as input."
+                )
+        if reset and shape is not None and len(shape) == 0:
+            raise ValueError(
+                "Expected a 2-D (or N-D) array of rows, got a 1-D array instead. "
+                "Reshape your data either using array.reshape(-1, 1) if your "
+                "data has a single feature or array.reshape(1, -1) if it "
+                "contains a single sample."
+            )
+        if shape is not None and 0 in shape:
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape={(n, *shape)}) while a "
+                "minimum of 1 is required by ActiveLearner."
+            )
+        if n == 0 and reset:
+            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is "
+                             "required by ActiveLearner.")
+        return X
+
+    def _allow_nan(self):
+        return get_tags(self.estimator).input_tags.allow_nan
+
+    def _validate_y(self, y, n):
+        y = column_or_1d(y, warn=True)
+        if y.shape[0] != n:
+            raise ValueError(
+                "X and y must have the same number of rows; got "
+                f"{n} and {y.shape[0]}."
+            )
+        return y
+
+    # ---------------------------------------------------------------- helpers
+    def _draw_seed(self):
+        return int(self._rng.randint(_SEED_MAX))
+
+    def _is_net(self):
+        return is_skorch_net(self.estimator)
+
+    def _y_for_fit(self, y):
+        """Labels as the estimator wants them (int64 for skorch nets)."""
+        if self._is_net() and y.dtype.kind in "iub":
+            return y.astype(np.int64, copy=False)
+        if self._is_net() and y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0):
+            return y.astype(np.int64)
+        return y
+
+    def _active_strategy(self):
+        if not self.model_fitted_:
+            s = self.initial_strategy if self.initial_strategy is not None else (
+                RandomSampling()
+            )
+            if getattr(s, "_needs_model", True):
+                raise NotFittedError(
+                    f"There is no model yet (no labeled rows), and the "
+                    f"'initial_strategy' {s!r} needs one. Pass labeled rows to "
+                    "fit, or use an initial_strategy that needs no model, such "
+                    "as RandomSampling()."
+                )
+            return s
+        return self.strategy if self.strategy is not None else default_strategy()
+
+    def _fit_model(self):
+        """Fit a fresh model on the labeled set; swap it in only on success."""
+        y = self._y_for_fit(self.y_labeled_)
+        warm = bool(self.warm_start) and self.model_fitted_
+        if warm and hasattr(self.estimator_, "partial_fit"):
+            est = copy.deepcopy(self.estimator_)
+            fit = est.partial_fit
+        else:
+            est = clone(self.estimator)
+            fit = est.fit
+        with _seeded_torch(self._draw_seed(), self._is_net()):
+            fit(self.X_labeled_, y, **self._fit_params)
+        self.estimator_ = est
+        self.model_fitted_ = True
+        self.model_stale_ = False
+
+    def _refit_keep_labels(self):
+        """Refit; on any failure mark the model stale and re-raise."""
+        try:
+            self._fit_model()
+        except BaseException:
+            self.model_stale_ = True
+            raise
+
+    def _add_labels(self, X_new, y_new, pool_rows=None):
+        """Record new labels (before any refit, so none is ever lost)."""
+        if self.y_labeled_.shape[0]:
+            y_all = np.concatenate([self.y_labeled_, y_new])
+        else:
+            y_all = y_new
+        X_all = concat_rows(self.X_labeled_, X_new)
+        self.X_labeled_, self.y_labeled_ = X_all, y_all
+        if pool_rows is not None:
+            self.labeled_indices_ = np.concatenate([self.labeled_indices_, pool_rows])
+            keep = ~np.isin(self.pool_indices_, pool_rows)
+            self.pool_indices_ = self.pool_indices_[keep]
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, X, y, **fit_params):
+        """Fit on the labeled rows, or run the simulation when ``budget`` is set.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Anything the estimator accepts: tables, images (N×C×H×W),
+            sequences (N×C×L). Not copied.
+        y : array-like of shape (n_samples,)
+            Labels; ``-1`` marks an unlabeled row (kept as the pool). In a
+            simulation every row must be labeled: ``y`` is the oracle.
+        **fit_params : dict
+            Passed to the estimator's ``fit`` on every refit. In a simulation,
+            ``eval_set=(X_val, y_val)`` adds a ``score`` to each round of
+            ``history_``.
+
+        Returns
+        -------
+        self : ActiveLearner
+        """
+        self._check_params()
+        X = self._validate_X(X, reset=True)
+        n = _num_samples(X)
+        y = self._validate_y(y, n)
+        eval_set = fit_params.pop("eval_set", None)
+        self._fit_params = fit_params
+        self._rng = np.random.RandomState(
+            check_random_state(self.random_state).randint(_SEED_MAX)
+        )
+        self.estimator_ = clone(self.estimator)
+        self.model_fitted_ = False
+        self.model_stale_ = False
+        self.history_ = []
+        self._X_fit = X
+        unlabeled = _unlabeled_mask(y)
+        if self.budget is not None:
+            return self._simulate(X, y, unlabeled, eval_set)
+        labeled = np.flatnonzero(~unlabeled)
+        self.labeled_indices_ = labeled.astype(np.intp)
+        self.pool_indices_ = np.flatnonzero(unlabeled).astype(np.intp)
+        self.X_labeled_ = take_rows(X, labeled)
+        self.y_labeled_ = y[labeled]
+        if labeled.size:
+            check_classification_targets(self.y_labeled_)
+            t0 = time.perf_counter()
+            self._fit_model()
+            self.history_.append(self._record(0, labeled, 0.0, t0, eval_set))
+        return self
+
+    def _record(self, round_, indices, query_seconds, fit_start, eval_set):
+        rec = {
+            "round": round_,
+            "indices": np.asarray(indices, dtype=np.intp),
+            "n_labels": int(self.y_labeled_.shape[0]),
+            "query_seconds": float(query_seconds),
+            "fit_seconds": time.perf_counter() - fit_start,
+        }
+        if eval_set is not None and self.model_fitted_:
+            rec["score"] = float(self.score(*eval_set))
+        if self.verbose:
+            extra = f"  score={rec['score']:.4f}" if "score" in rec else ""
+            print(
+                f"[ActiveLearner] round {round_:3d}  labels={rec['n_labels']:5d}  "
+                f"query={rec['query_seconds']:.2f}s  fit={rec['fit_seconds']:.2f}s"
+                + extra
+            )
+        return rec
+
+    def _simulate(self, X, y, unlabeled, eval_set):
+        if unlabeled.any():
+            raise ValueError(
+                "In a simulation (budget is set) y is the oracle and must label "
+                f"every row; got {int(unlabeled.sum())} rows marked -1. Drop "
+                "them, or set budget=None to keep them as an unlabeled pool."
+            )
+        check_classification_targets(y)
+        n = y.shape[0]
+        n_initial = self.n_initial if self.n_initial is not None else self.n_instances
+        if self.budget < n_initial:
+            raise ValueError(
+                f"The 'budget' parameter ({self.budget}) must be >= the size of "
+                f"the initial labeled set, n_initial={n_initial}."
+            )
+        budget = min(self.budget, n)
+        self.labeled_indices_ = np.empty(0, dtype=np.intp)
+        self.pool_indices_ = np.arange(n, dtype=np.intp)
+        self.X_labeled_ = take_rows(X, self.labeled_indices_)
+        self.y_labeled_ = y[:0]
+        round_ = 0
+        k = min(n_initial, budget)
+        while k > 0:
+            t0 = time.perf_counter()
+            idx = self._query_stored(k)
+            q_seconds = time.perf_counter() - t0
+            self._add_labels(take_rows(X, idx), y[idx], pool_rows=idx)
+            t0 = time.perf_counter()
+            # No model from a single class: keep sampling with the initial
+            # strategy until a second class shows up.
+            if np.unique(self.y_labeled_).size > 1:
+                self._refit_keep_labels()
+            self.history_.append(self._record(round_, idx, q_seconds, t0, eval_set))
+            round_ += 1
+            k = min(self.n_instances, budget - self.y_labeled_.shape[0],
+                    self.pool_indices_.shape[0])
+        if not self.model_fitted_:
+            self._refit_keep_labels()  # surfaces the estimator's own error
+        return self
+
+    # ------------------------------------------------------------ query/teach
+    def _run_strategy(self, X, n_instances, candidates=None):
+        strategy = self._active_strategy()
+        seed = self._draw_seed()
+        # torch draws (MC dropout, DataLoader seeds) come from this seed too,
+        # inside fork_rng, so the user's global generators are left alone.
+        with _seeded_torch(seed, self._is_net()):
+            return strategy(
+                self, X, n_instances=n_instances, candidates=candidates,
+                random_state=seed,
+            )
+
+    def _query_stored(self, n_instances):
+        return self._run_strategy(self._X_fit, n_instances, self.pool_indices_)
+
+    def query(self, X=None, n_instances=None):
+        """Pick rows to label next.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...), default=None
+            A pool to choose from. None uses the stored pool (the ``-1`` rows
+            of ``fit``'s ``X`` not taught yet) and returns indices into
+            ``fit``'s ``X``, never one already labeled.
+        n_instances : int, default=None
+            How many; None uses ``self.n_instances``.
+
+        Returns
+        -------
+        indices : ndarray of int
+            ``min(n_instances, number of candidates)`` distinct indices.
+        """
+        check_is_fitted(self)
+        n = check_n_instances(self.n_instances if n_instances is None else n_instances)
+        if X is None:
+            return self._query_stored(n)
+        X = self._validate_X(X, reset=False)
+        return self._run_strategy(X, n)
+
+    def teach(self, X=None, y=None, *, indices=None):
+        """Add labeled rows and refit.
+
+        The labels are recorded before the refit: if the refit fails (or is
+        interrupted), they stay in ``X_labeled_`` / ``y_labeled_``, the
+        previous model keeps predicting, and the next ``teach`` or
+        :meth:`refit` recovers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_new, ...), default=None
+            New rows; leave None when giving ``indices``.
+        y : array-like of shape (n_new,)
+            Their labels (``-1`` is not a label).
+        indices : array-like of int, default=None
+            Rows of ``fit``'s ``X`` from the stored pool that ``y`` labels
+            (as returned by ``query()``).
+
+        Returns
+        -------
+        self : ActiveLearner
+        """
+        check_is_fitted(self)
+        if y is None:
+            raise ValueError("The 'y' parameter of teach is required; got None.")
+        pool_rows = None
+        if indices is not None:
+            if X is not None:
+                raise ValueError(
+                    "Pass either X or indices to teach, not both: indices name "
+                    "rows of the stored pool, whose X is already known."
+                )
+            pool_rows = self._check_pool_indices(indices)
+            X = take_rows(self._X_fit, pool_rows)
+        elif X is None:
+            raise ValueError("teach needs X (new rows) or indices (stored pool rows).")
+        else:
+            X = self._validate_X(X, reset=False)
+        y = self._validate_y(y, _num_samples(X))
+        if _unlabeled_mask(y).any():
+            raise ValueError(
+                "The 'y' parameter of teach must hold labels; got -1, the "
+                "unlabeled marker. Leave such rows out of teach."
+            )
+        if y.shape[0] == 0:
+            return self
+        check_classification_targets(y)
+        self._add_labels(X, y, pool_rows=pool_rows)
+        self._refit_keep_labels()
+        return self
+
+    def _check_pool_indices(self, indices):
+        idx = np.asarray(indices)
+        if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+            raise TypeError(
+                "The 'indices' parameter of teach must be a 1-D array of int "
+                f"indices into fit's X. Got {idx!r} instead."
+            )
+        idx = idx.astype(np.intp)
+        if np.unique(idx).size != idx.size:
+            raise ValueError("The 'indices' parameter of teach has duplicates.")
+        unknown = idx[~np.isin(idx, self.pool_indices_)]
+        if unknown.size:
+            raise ValueError(
+                "The 'indices' parameter of teach must name rows of the stored "
+                f"pool; {unknown[:10].tolist()} are not in it (already labeled "
+                "or not an index of fit's X)."
+            )
+        return idx
+
+    def refit(self):
+        """Refit the model on every labeled row (recovers a failed ``teach``).
+
+        Returns
+        -------
+        self : ActiveLearner
+        """
+        check_is_fitted(self)
+        if self.y_labeled_.shape[0] == 0:
+            raise NotFittedError("refit needs labeled rows; teach some first.")
+        self._refit_keep_labels()
+        return self
+
+    # ------------------------------------------------------------- delegation
+    def _check_model(self, X):
+        check_is_fitted(self)
+        if not self.model_fitted_:
+            raise NotFittedError(
+                "This ActiveLearner has no model yet: fit got no labeled rows. "
+                "Teach some labels first."
+            )
+        return self._validate_X(X, reset=False)
+
+    @property
+    def classes_(self):
+        """Class labels known to the fitted model."""
+        return self.estimator_.classes_
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict class labels with the fitted model."""
+        X = self._check_model(X)
+        return self.estimator_.predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities from the fitted model."""
+        X = self._check_model(X)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities from the fitted model."""
+        X = self._check_model(X)
+        return self.estimator_.predict_log_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the fitted model."""
+        X = self._check_model(X)
+        return self.estimator_.decision_function(X)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "history_")
+

@@ -1,0 +1,241 @@
+"""Base classes of the query-strategy protocol.
+
+Every strategy is a small :class:`~sklearn.base.BaseEstimator` whose public
+``__call__`` validates its input and guarantees the contract, while the
+subclass implements only ``_query`` (public method validates, private hook
+computes).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _num_samples
+
+__all__ = ["BaseStrategy", "ScoreStrategy", "StrategyContractError", "top_k"]
+
+
+class StrategyContractError(RuntimeError):
+    """Raised when a strategy's ``_query`` breaks the selection contract."""
+
+
+def check_n_instances(n_instances, *, name="n_instances"):
+    """Validate a number of instances: an integer >= 1 (bools refused)."""
+    if isinstance(n_instances, bool | np.bool_) or not isinstance(
+        n_instances, numbers.Integral
+    ):
+        raise TypeError(
+            f"The '{name}' parameter must be an int >= 1. "
+            f"Got {n_instances!r} of type {type(n_instances).__name__} instead."
+        )
+    if n_instances < 1:
+        raise ValueError(
+            f"The '{name}' parameter must be an int >= 1. Got {n_instances!r} instead."
+        )
+    return int(n_instances)
+
+
+def check_candidates(candidates, n_samples):
+    """Validate candidate indices into a pool of ``n_samples`` rows."""
+    if candidates is None:
+        return np.arange(n_samples, dtype=np.intp)
+    cand = np.asarray(candidates)
+    if cand.ndim != 1:
+        raise ValueError(
+            "The 'candidates' parameter must be a 1-D array of int indices. "
+            f"Got an array of shape {cand.shape} instead."
+        )
+    if cand.size == 0:
+        return np.empty(0, dtype=np.intp)
+    if not np.issubdtype(cand.dtype, np.integer):
+        raise TypeError(
+            "The 'candidates' parameter must hold int indices. "
+            f"Got dtype {cand.dtype} instead."
+        )
+    if cand.min() < 0 or cand.max() >= n_samples:
+        raise IndexError(
+            "The 'candidates' parameter must hold indices in [0, "
+            f"{n_samples}). Got values in [{cand.min()}, {cand.max()}] instead."
+        )
+    if np.unique(cand).size != cand.size:
+        raise ValueError("The 'candidates' parameter must not contain duplicates.")
+    return cand.astype(np.intp, copy=False)
+
+
+def top_k(scores, k, random_state):
+    """Positions of the ``k`` highest scores, ties broken at random.
+
+    Ties are broken by ``random_state``, never by position, so that the
+    selection is equivariant to a permutation of the pool when no two scores
+    tie.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n,)
+        Higher is better. NaN scores rank last.
+    k : int
+        Number of positions to return (``k <= n``).
+    random_state : int, RandomState instance or None
+        Source of the tie-breaking keys.
+
+    Returns
+    -------
+    positions : ndarray of shape (k,)
+        Positions into ``scores``, best first.
+
+    Examples
+    --------
+    >>> from skal.base import top_k
+    >>> top_k([0.1, 0.9, 0.5], 2, random_state=0)
+    array([1, 2])
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    rng = check_random_state(random_state)
+    keys = rng.random_sample(scores.shape[0])
+    primary = np.where(np.isnan(scores), -np.inf, scores)
+    if k < scores.shape[0]:
+        # Pre-select with argpartition, then order the survivors and the
+        # boundary ties exactly.
+        kth = np.partition(-primary, k - 1)[k - 1]
+        pool = np.flatnonzero(-primary <= kth)
+    else:
+        pool = np.arange(scores.shape[0])
+    order = np.lexsort((keys[pool], -primary[pool]))
+    return pool[order[:k]].astype(np.intp)
+
+
+class BaseStrategy(BaseEstimator):
+    """Base class for query strategies.
+
+    Subclasses store their parameters in ``__init__`` and implement
+    ``_query(learner, X, *, n_instances, candidates, random_state)`` which
+    returns ``n_instances`` distinct positions from ``candidates``. The public
+    :meth:`__call__` validates the arguments, handles the trivial cases and
+    checks the result, so every strategy keeps the contract:
+
+    1. exactly ``min(n_instances, len(candidates))`` indices;
+    2. no duplicates, all inside ``candidates``;
+    3. the same ``random_state`` gives the same result.
+    """
+
+    #: True when the result does not depend on ``random_state`` (up to ties).
+    _deterministic = False
+    #: True when per-class counts of the selection differ by at most one.
+    _class_balanced = False
+    #: True when the strategy reads the model (and so needs a fitted learner).
+    _needs_model = True
+
+    def __call__(
+        self,
+        learner,
+        X,
+        *,
+        n_instances: int,
+        candidates=None,
+        random_state=None,
+    ) -> np.ndarray:
+        """Select rows of ``X`` to label.
+
+        Parameters
+        ----------
+        learner : ActiveLearner or fitted estimator
+            The model is read through :mod:`skal.models` adapters only.
+        X : array-like of shape (n_samples, ...)
+            The pool.
+        n_instances : int
+            Number of rows wanted (``>= 1``).
+        candidates : array-like of int, default=None
+            Rows of ``X`` that may be selected; all rows when None.
+        random_state : int, RandomState instance or None
+            Source of all randomness of the call.
+
+        Returns
+        -------
+        indices : ndarray of int of shape (min(n_instances, len(candidates)),)
+            Distinct indices into ``X``.
+        """
+        n_instances = check_n_instances(n_instances)
+        n_samples = _num_samples(X)
+        candidates = check_candidates(candidates, n_samples)
+        k = min(n_instances, candidates.shape[0])
+        if k == 0:
+            return np.empty(0, dtype=np.intp)
+        rng = check_random_state(random_state)
+        if isinstance(random_state, np.random.RandomState):
+            # Never advance a generator the caller shares with others in an
+            # order that depends on this strategy's internals.
+            rng = np.random.RandomState(random_state.randint(np.iinfo(np.int32).max))
+        selected = self._query(
+            learner, X, n_instances=k, candidates=candidates, random_state=rng
+        )
+        return self._check_selection(selected, candidates, k)
+
+    def _check_selection(self, selected, candidates, k):
+        selected = np.asarray(selected)
+        name = type(self).__name__
+        if selected.shape != (k,):
+            raise StrategyContractError(
+                f"{name}._query must return {k} indices; got shape {selected.shape}."
+            )
+        if k and not np.issubdtype(selected.dtype, np.integer):
+            raise StrategyContractError(
+                f"{name}._query must return int indices; got dtype {selected.dtype}."
+            )
+        selected = selected.astype(np.intp, copy=False)
+        if np.unique(selected).size != k:
+            raise StrategyContractError(f"{name}._query returned duplicate indices.")
+        if not np.isin(selected, candidates).all():
+            raise StrategyContractError(
+                f"{name}._query returned indices outside the candidates."
+            )
+        return selected
+
+    def _query(self, learner, X, *, n_instances, candidates, random_state):
+        raise NotImplementedError
+
+    def __or__(self, other):
+        from .strategies._compose import StrategyPipeline
+
+        return StrategyPipeline.from_strategies(self, other)
+
+    def __ror__(self, other):
+        from .strategies._compose import StrategyPipeline
+
+        return StrategyPipeline.from_strategies(other, self)
+
+
+class ScoreStrategy(BaseStrategy):
+    """A strategy that ranks candidates by a per-row informativeness score.
+
+    Subclasses implement ``_score(learner, X, candidates)`` returning one
+    score per candidate, higher meaning more worth a label. The ``n_instances``
+    best are selected, ties broken by ``random_state``.
+    """
+
+    _deterministic = True
+
+    def score(self, learner, X, candidates=None):
+        """Informativeness of each candidate row (higher: more informative).
+
+        Parameters
+        ----------
+        learner : ActiveLearner or fitted estimator
+        X : array-like of shape (n_samples, ...)
+        candidates : array-like of int, default=None
+
+        Returns
+        -------
+        scores : ndarray of shape (len(candidates),)
+        """
+        candidates = check_candidates(candidates, _num_samples(X))
+        return np.asarray(self._score(learner, X, candidates), dtype=np.float64)
+
+    def _score(self, learner, X, candidates):
+        raise NotImplementedError
+
+    def _query(self, learner, X, *, n_instances, candidates, random_state):
+        scores = np.asarray(self._score(learner, X, candidates), dtype=np.float64)
+        return candidates[top_k(scores, n_instances, random_state)]

@@ -1,0 +1,63 @@
+"""Small skorch nets shared by tests, examples and the demo."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class MLP(nn.Module):
+    """A small MLP for tables; the input width is inferred (``LazyLinear``)."""
+
+    def __init__(self, n_classes=3, hidden=32, dropout=0.2):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Flatten(), nn.LazyLinear(hidden), nn.ReLU(), nn.Dropout(dropout)
+        )
+        self.head = nn.Linear(hidden, n_classes)
+
+    def forward(self, X):
+        return self.head(self.body(X.float()))
+
+
+class SmallCNN(nn.Module):
+    """A small CNN for images (N×C×H×W) or, with ``dim=1``, sequences (N×C×L)."""
+
+    def __init__(self, n_classes=10, in_channels=1, channels=16, dim=2, dropout=0.25):
+        super().__init__()
+        conv = nn.Conv2d if dim == 2 else nn.Conv1d
+        pool = nn.AdaptiveAvgPool2d(2) if dim == 2 else nn.AdaptiveAvgPool1d(4)
+        self.features = nn.Sequential(
+            conv(in_channels, channels, 3, padding=1),
+            nn.ReLU(),
+            conv(channels, 2 * channels, 3, padding=1),
+            nn.ReLU(),
+            pool,
+            nn.Flatten(),
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.hidden = nn.LazyLinear(64)
+        self.head = nn.Linear(64, n_classes)
+
+    def forward(self, X):
+        h = torch.relu(self.hidden(self.features(X.float())))
+        return self.head(self.dropout(h))
+
+
+def make_net(module=MLP, *, max_epochs=10, lr=0.01, device="cpu", **module_params):
+    """A skorch ``NeuralNetClassifier`` with quiet, deterministic defaults."""
+    from skorch import NeuralNetClassifier
+
+    kwargs = {f"module__{k}": v for k, v in module_params.items()}
+    return NeuralNetClassifier(
+        module,
+        criterion=nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=64,
+        train_split=None,
+        verbose=0,
+        device=device,
+        **kwargs,
+    )

@@ -1,0 +1,315 @@
+"""The shared check suite every query strategy must pass.
+
+:func:`check_strategy` runs the guarantees of skal's strategy contract as
+hypothesis properties over generated pools (one row to thousands, duplicated
+rows, constant and tied probabilities, 2 to 50 classes, ``n_instances`` above
+the pool size):
+
+1. exactly ``min(n_instances, len(candidates))`` indices;
+2. no duplicates, all inside the candidates, never an already labeled row;
+3. same ``random_state`` gives the same result, and a call leaves the strategy
+   unchanged (stateless, clonable);
+4. class-balanced strategies: per-class counts differ by at most one where the
+   pool allows;
+5. deterministic strategies are equivariant to a permutation of the pool.
+
+The pools are built so that a generated row *is* its class-probability vector
+(followed by free embedding features): :class:`ProbaFromX` returns the first
+``n_classes`` columns as ``predict_proba``, so the tests control exactly what
+the model predicts.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+
+__all__ = [
+    "ProbaFromX",
+    "check_strategy",
+    "check_strategy_budget",
+    "check_strategy_contract",
+    "check_strategy_determinism",
+    "check_strategy_class_balance",
+    "check_strategy_permutation",
+    "check_strategy_clone",
+]
+
+
+class ProbaFromX(ClassifierMixin, BaseEstimator):
+    """A classifier whose ``predict_proba`` is the first columns of ``X``.
+
+    Lets the check suite choose the model's probabilities row by row.
+
+    Parameters
+    ----------
+    n_classes : int, default=2
+        Number of leading columns of ``X`` that hold the probabilities.
+    """
+
+    def __init__(self, n_classes=2):
+        self.n_classes = n_classes
+
+    def fit(self, X, y):
+        X = np.asarray(X)
+        self.classes_ = np.arange(self.n_classes)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict_proba(self, X):
+        P = np.asarray(X, dtype=np.float64)[:, : self.n_classes]
+        s = P.sum(axis=1, keepdims=True)
+        return np.divide(P, s, out=np.full_like(P, 1.0 / self.n_classes), where=s > 0)
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+_SETTINGS = dict(
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+    database=None,
+)
+
+
+@st.composite
+def pools(draw, *, max_rows=2000, distinct=False):
+    """Generate a pool: (X, n_classes, kind).
+
+    Rows are probability vectors (Dirichlet, constant, tied on a coarse grid,
+    or duplicated) followed by 3 embedding features.
+    """
+    n_rows = draw(
+        st.one_of(st.integers(1, 40), st.integers(41, 400), st.integers(401, max_rows))
+    )
+    n_classes = draw(st.sampled_from([2, 3, 5, 10, 50]))
+    seed = draw(st.integers(0, 2**31 - 1))
+    kind = "dirichlet" if distinct else draw(
+        st.sampled_from(["dirichlet", "constant", "tied", "duplicated"])
+    )
+    rng = np.random.RandomState(seed)
+    alpha = draw(st.sampled_from([0.1, 1.0, 10.0]))
+    P = rng.dirichlet(np.full(n_classes, alpha), size=n_rows)
+    F = rng.normal(size=(n_rows, 3))
+    if kind == "constant":
+        P[:] = P[0]
+        F[:] = F[0]
+    elif kind == "tied":
+        P = np.round(P * 4) / 4 + 1e-9
+        P /= P.sum(axis=1, keepdims=True)
+        F = np.round(F)
+    elif kind == "duplicated":
+        src = rng.randint(0, max(1, n_rows // 10), size=n_rows)
+        P, F = P[src], F[src]
+    return np.hstack([P, F]).astype(np.float32), n_classes, kind
+
+
+@st.composite
+def scenarios(draw, *, max_rows=2000, distinct=False):
+    """A pool, a labeled part of it, candidates and ``n_instances``."""
+    X, n_classes, kind = draw(pools(max_rows=max_rows, distinct=distinct))
+    n = X.shape[0]
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.RandomState(seed)
+    n_labeled = draw(st.integers(1, max(1, min(n - 1, 30)))) if n > 1 else 0
+    labeled = rng.choice(n, size=n_labeled, replace=False)
+    n_instances = draw(st.one_of(st.integers(1, 20), st.integers(1, n + 10)))
+    return {
+        "X": X,
+        "n_classes": n_classes,
+        "kind": kind,
+        "labeled": labeled,
+        "n_instances": n_instances,
+        "seed": draw(st.integers(0, 2**31 - 1)),
+    }
+
+
+def _default_learner(X, labeled, n_classes):
+    from .._learner import ActiveLearner
+
+    y = np.full(X.shape[0], -1)
+    y[labeled] = 0  # ProbaFromX ignores the labels
+    if labeled.size == 0:  # one-row pool: fit on an external labeled row
+        learner = ActiveLearner(ProbaFromX(n_classes), random_state=0)
+        return learner.fit(np.vstack([X[:1], X]), np.r_[0, y])
+    return ActiveLearner(ProbaFromX(n_classes), random_state=0).fit(X, y)
+
+
+def _learner_and_pool(case, make_learner):
+    X, labeled = case["X"], case["labeled"]
+    learner = (make_learner or _default_learner)(X, labeled, case["n_classes"])
+    X_fit = learner._X_fit
+    return learner, X_fit, learner.pool_indices_
+
+
+def _fingerprint(strategy):
+    return pickle.dumps(strategy.get_params(deep=True)), repr(strategy)
+
+
+def check_strategy_contract(strategy, *, make_learner=None, max_examples=20):
+    """Guarantees 1 and 2 on the stored pool: exact count, distinct, in pool."""
+
+    @settings(max_examples=max_examples, **_SETTINGS)
+    @given(case=scenarios())
+    def run(case):
+        learner, X, pool = _learner_and_pool(case, make_learner)
+        k = case["n_instances"]
+        sel = strategy(learner, X, n_instances=k, candidates=pool,
+                       random_state=case["seed"])
+        assert sel.shape == (min(k, pool.size),), (
+            f"{strategy!r} returned {sel.shape[0]} indices; expected "
+            f"min({k}, {pool.size})"
+        )
+        assert np.unique(sel).size == sel.size, f"{strategy!r} returned duplicates"
+        assert np.isin(sel, pool).all(), f"{strategy!r} returned a labeled row"
+        assert not np.isin(sel, learner.labeled_indices_).any()
+
+    run()
+
+
+def check_strategy_budget(strategy, *, make_learner=None, max_examples=20):
+    """Guarantee 1 with explicit candidates, ``n_instances`` above their size."""
+
+    @settings(max_examples=max_examples, **_SETTINGS)
+    @given(case=scenarios(), data=st.data())
+    def run(case, data):
+        learner, X, _ = _learner_and_pool(case, make_learner)
+        n = X.shape[0]
+        size = data.draw(st.integers(0, n))
+        cand = np.random.RandomState(case["seed"]).permutation(n)[:size]
+        k = data.draw(st.integers(1, n + 20))
+        sel = strategy(learner, X, n_instances=k, candidates=cand,
+                       random_state=case["seed"])
+        assert sel.shape == (min(k, size),)
+        assert np.unique(sel).size == sel.size
+        assert np.isin(sel, cand).all()
+
+    run()
+
+
+def check_strategy_determinism(strategy, *, make_learner=None, max_examples=10):
+    """Guarantee 3: same seed, same result; the call leaves the strategy as is."""
+
+    @settings(max_examples=max_examples, **_SETTINGS)
+    @given(case=scenarios(max_rows=500))
+    def run(case):
+        learner, X, pool = _learner_and_pool(case, make_learner)
+        before = _fingerprint(strategy)
+        kw = dict(n_instances=case["n_instances"], candidates=pool)
+        a = strategy(learner, X, random_state=case["seed"], **kw)
+        b = strategy(learner, X, random_state=case["seed"], **kw)
+        np.testing.assert_array_equal(a, b, err_msg=f"{strategy!r} not reproducible")
+        c = strategy(learner, X, random_state=np.random.RandomState(case["seed"]), **kw)
+        d = strategy(learner, X, random_state=np.random.RandomState(case["seed"]), **kw)
+        np.testing.assert_array_equal(c, d, err_msg=f"{strategy!r} not reproducible")
+        assert _fingerprint(strategy) == before, f"{strategy!r} changed when called"
+
+    run()
+
+
+def check_strategy_class_balance(strategy, *, make_learner=None, max_examples=20):
+    """Guarantee 4: per predicted class, counts differ by at most one.
+
+    A class may fall short only when all its candidates were selected.
+    """
+
+    @settings(max_examples=max_examples, **_SETTINGS)
+    @given(case=scenarios())
+    def run(case):
+        learner, X, pool = _learner_and_pool(case, make_learner)
+        sel = strategy(learner, X, n_instances=case["n_instances"],
+                       candidates=pool, random_state=case["seed"])
+        from ..models import get_adapter
+
+        pred_pool = get_adapter(learner).predict_proba(X, pool).argmax(axis=1)
+        pred_sel = get_adapter(learner).predict_proba(X, sel).argmax(axis=1)
+        classes, available = np.unique(pred_pool, return_counts=True)
+        counts = np.array([(pred_sel == c).sum() for c in classes])
+        open_ = counts < available
+        if open_.any():
+            assert counts.max() <= counts[open_].min() + 1, (
+                f"{strategy!r} is not class-balanced: counts {counts.tolist()} "
+                f"with {available.tolist()} available"
+            )
+
+    run()
+
+
+def check_strategy_permutation(strategy, *, make_learner=None, max_examples=10):
+    """Guarantee 5: a deterministic strategy commutes with pool permutations."""
+
+    @settings(max_examples=max_examples, **_SETTINGS)
+    @given(case=scenarios(max_rows=500, distinct=True))
+    def run(case):
+        X, labeled = case["X"], case["labeled"]
+        make = make_learner or _default_learner
+        learner = make(X, labeled, case["n_classes"])
+        perm = np.random.RandomState(case["seed"]).permutation(X.shape[0])
+        inv = np.argsort(perm)
+        learner_p = make(X[perm], inv[labeled], case["n_classes"])
+        k = case["n_instances"]
+        a = strategy(learner, learner._X_fit, n_instances=k,
+                     candidates=learner.pool_indices_, random_state=1)
+        b = strategy(learner_p, learner_p._X_fit, n_instances=k,
+                     candidates=learner_p.pool_indices_, random_state=2)
+        if learner._X_fit.shape[0] != X.shape[0]:  # one-row pool padding
+            return
+        np.testing.assert_array_equal(
+            np.sort(a), np.sort(perm[b]),
+            err_msg=f"{strategy!r} is not permutation-equivariant",
+        )
+
+    run()
+
+
+def check_strategy_clone(strategy):
+    """Stateless parameters: clone, get/set_params round trip, pickling."""
+    cloned = clone(strategy)
+    assert type(cloned) is type(strategy)
+    assert _fingerprint(cloned) == _fingerprint(strategy)
+    params = strategy.get_params(deep=False)
+    assert type(strategy)(**params).get_params(deep=False).keys() == params.keys()
+    restored = pickle.loads(pickle.dumps(strategy))
+    assert repr(restored) == repr(strategy)
+
+
+def check_strategy(strategy, *, make_learner=None, max_examples=20):
+    """Run the whole check suite on ``strategy``; raise on the first failure.
+
+    Parameters
+    ----------
+    strategy : BaseStrategy
+        The strategy to check.
+    make_learner : callable, default=None
+        ``make_learner(X, labeled, n_classes)`` returning a fitted
+        :class:`~skal.ActiveLearner` whose stored pool is ``X`` with the rows
+        ``labeled`` labeled; None uses a :class:`ProbaFromX` model.
+    max_examples : int, default=20
+        Hypothesis examples per property.
+
+    Examples
+    --------
+    >>> from skal.strategies import MarginSampling
+    >>> from skal.utils.estimator_checks import check_strategy
+    >>> check_strategy(MarginSampling(), max_examples=3)
+    """
+    kw = dict(make_learner=make_learner)
+    check_strategy_clone(strategy)
+    check_strategy_contract(strategy, max_examples=max_examples, **kw)
+    check_strategy_budget(strategy, max_examples=max_examples, **kw)
+    check_strategy_determinism(strategy, max_examples=max(1, max_examples // 2), **kw)
+    if getattr(strategy, "_class_balanced", False):
+        check_strategy_class_balance(strategy, max_examples=max_examples, **kw)
+    if getattr(strategy, "_deterministic", False):
+        check_strategy_permutation(
+            strategy, max_examples=max(1, max_examples // 2), **kw
+        )

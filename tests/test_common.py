@@ -1,0 +1,140 @@
+"""Both check suites over everything public.
+
+* skal's strategy check suite (:func:`skal.utils.estimator_checks.check_strategy`)
+  over every public strategy, discovered from ``skal.strategies.__all__``, so a
+  new strategy is tested the moment it exists;
+* scikit-learn's ``parametrize_with_checks`` over ActiveLearner configurations.
+"""
+
+import inspect
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import skal.strategies as S
+from skal import ActiveLearner
+from skal.base import BaseStrategy
+from skal.utils._testing import MLP, make_net
+from skal.utils.estimator_checks import check_strategy
+
+
+def _first_rows(learner, X, *, n_instances, candidates, random_state):
+    return np.sort(candidates)[:n_instances]
+
+
+# Arguments for strategies that cannot be built without one.
+_REQUIRED = {
+    "strategy": lambda: S.MarginSampling(),
+    "steps": lambda: [("topk", S.TopK(S.MarginSampling(), k=5)),
+                      ("random", S.RandomSampling())],
+    "func": lambda: _first_rows,
+}
+
+
+def _instances():
+    for name in S.__all__:
+        cls = getattr(S, name)
+        if not (inspect.isclass(cls) and issubclass(cls, BaseStrategy)):
+            continue
+        sig = inspect.signature(cls.__init__)
+        kwargs = {
+            p: _REQUIRED[p]()
+            for p, v in sig.parameters.items()
+            if p != "self"
+            and v.default is inspect.Parameter.empty
+            and v.kind not in (v.VAR_POSITIONAL, v.VAR_KEYWORD)
+        }
+        yield cls(**kwargs)
+    # composites worth checking on their own
+    yield S.ClassBalanced(S.RandomSampling())
+    yield S.TopK(S.EntropySampling(), k=0.3) | S.ClassBalanced(S.MarginSampling())
+
+
+STRATEGIES = list(_instances())
+
+
+def test_every_public_strategy_is_discovered():
+    names = {type(s).__name__ for s in STRATEGIES}
+    expected = {n for n in S.__all__ if inspect.isclass(getattr(S, n))}
+    assert expected <= names
+
+
+@pytest.mark.parametrize(
+    "strategy", STRATEGIES, ids=[f"{i}-{type(s).__name__}" for i, s in enumerate(STRATEGIES)]
+)
+def test_strategy_check_suite(strategy):
+    check_strategy(strategy, max_examples=15)
+
+
+def _ignores_candidates(learner, X, *, n_instances, candidates, random_state):
+    return np.arange(n_instances)
+
+
+class _Unbalanced(S.MarginSampling):
+    _class_balanced = True
+
+
+def test_check_suite_catches_a_broken_strategy():
+    """The suite must fail a strategy that ignores the candidates."""
+    with pytest.raises((AssertionError, RuntimeError)):
+        check_strategy(S.FunctionStrategy(_ignores_candidates), max_examples=10)
+
+
+def test_check_suite_catches_an_unbalanced_strategy():
+    with pytest.raises(AssertionError, match="not class-balanced"):
+        check_strategy(_Unbalanced(), max_examples=15)
+
+
+# ------------------------------------------------------------ scikit-learn
+_MINUS_ONE = (
+    "-1 marks unlabeled rows (as in SelfTrainingClassifier), so the check's "
+    "labels {-1, 1} leave a single labeled class"
+)
+_SKORCH_FAILS = {
+    "check_classifiers_classes": _MINUS_ONE,
+    "check_sample_weight_equivalence_on_dense_data": "no sample_weight in skorch",
+    "check_sample_weight_equivalence_on_sparse_data": "no sample_weight in skorch",
+    "check_estimator_sparse_array": "the MLP module takes dense tensors only",
+    "check_estimator_sparse_matrix": "the MLP module takes dense tensors only",
+    "check_estimator_sparse_tag": "the MLP module takes dense tensors only",
+    "check_classifiers_one_label": (
+        "a skorch net trains on a single class without complaint"
+    ),
+    "check_classifiers_train": (
+        "the net's output size is fixed at 3 classes, the check uses 2 as well"
+    ),
+    "check_classifier_multioutput": "skorch nets do not validate targets",
+    "check_classifiers_predictions": (
+        "the net's output size is fixed at 3 classes, the check uses 2"
+    ),
+    "check_dtype_object": "torch cannot take object arrays",
+    "check_complex_data": "torch accepts complex tensors",
+}
+
+
+def _expected_failed(estimator):
+    from skal.models import is_skorch_net
+
+    if is_skorch_net(estimator.estimator):
+        return _SKORCH_FAILS
+    return {"check_classifiers_classes": _MINUS_ONE}
+
+
+@parametrize_with_checks(
+    [
+        ActiveLearner(LogisticRegression(), random_state=0),
+        ActiveLearner(make_pipeline(StandardScaler(), LogisticRegression()),
+                      strategy=S.EntropySampling(), random_state=0),
+        ActiveLearner(LogisticRegression(), strategy=S.MarginSampling(),
+                      n_instances=5, budget=30, random_state=0),
+        ActiveLearner(make_net(MLP, n_classes=3, max_epochs=2),
+                      strategy=S.MarginSampling(), random_state=0),
+    ],
+    expected_failed_checks=_expected_failed,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
