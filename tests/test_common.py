@@ -29,8 +29,10 @@ def _first_rows(learner, X, *, n_instances, candidates, random_state):
 # Arguments for strategies that cannot be built without one.
 _REQUIRED = {
     "strategy": lambda: S.MarginSampling(),
-    "steps": lambda: [("topk", S.TopK(S.MarginSampling(), k=5)),
-                      ("random", S.RandomSampling())],
+    "steps": lambda: [
+        ("topk", S.TopK(S.MarginSampling(), k=5)),
+        ("random", S.RandomSampling()),
+    ],
     "func": lambda: _first_rows,
 }
 
@@ -64,7 +66,9 @@ def test_every_public_strategy_is_discovered():
 
 
 @pytest.mark.parametrize(
-    "strategy", STRATEGIES, ids=[f"{i}-{type(s).__name__}" for i, s in enumerate(STRATEGIES)]
+    "strategy",
+    STRATEGIES,
+    ids=[f"{i}-{type(s).__name__}" for i, s in enumerate(STRATEGIES)],
 )
 def test_strategy_check_suite(strategy):
     check_strategy(strategy, max_examples=15)
@@ -127,12 +131,23 @@ def _expected_failed(estimator):
 @parametrize_with_checks(
     [
         ActiveLearner(LogisticRegression(), random_state=0),
-        ActiveLearner(make_pipeline(StandardScaler(), LogisticRegression()),
-                      strategy=S.EntropySampling(), random_state=0),
-        ActiveLearner(LogisticRegression(), strategy=S.MarginSampling(),
-                      n_instances=5, budget=30, random_state=0),
-        ActiveLearner(make_net(MLP, n_classes=3, max_epochs=2),
-                      strategy=S.MarginSampling(), random_state=0),
+        ActiveLearner(
+            make_pipeline(StandardScaler(), LogisticRegression()),
+            strategy=S.EntropySampling(),
+            random_state=0,
+        ),
+        ActiveLearner(
+            LogisticRegression(),
+            strategy=S.MarginSampling(),
+            n_instances=5,
+            budget=30,
+            random_state=0,
+        ),
+        ActiveLearner(
+            make_net(MLP, n_classes=3, max_epochs=2),
+            strategy=S.MarginSampling(),
+            random_state=0,
+        ),
     ],
     expected_failed_checks=_expected_failed,
 )

@@ -35,8 +35,9 @@ def _seed_labels(y, per_class=2, seed=0):
 # ------------------------------------------------------------------ workflows
 def test_human_in_the_loop_never_requeries(tabular):
     X, y = tabular
-    learner = ActiveLearner(LogisticRegression(), strategy=MarginSampling(),
-                            n_instances=10, random_state=0)
+    learner = ActiveLearner(
+        LogisticRegression(), strategy=MarginSampling(), n_instances=10, random_state=0
+    )
     learner.fit(X, _seed_labels(y))
     seen = set(learner.labeled_indices_.tolist())
     for _ in range(5):
@@ -56,8 +57,9 @@ def test_human_in_the_loop_never_requeries(tabular):
 
 def test_query_external_pool_and_n_instances(tabular):
     X, y = tabular
-    learner = ActiveLearner(LogisticRegression(), strategy=EntropySampling(),
-                            random_state=0).fit(X[:60], y[:60])
+    learner = ActiveLearner(
+        LogisticRegression(), strategy=EntropySampling(), random_state=0
+    ).fit(X[:60], y[:60])
     idx = learner.query(X[60:], n_instances=7)
     assert idx.shape == (7,) and idx.max() < 240
     # asking for more than the pool has returns all of it, once
@@ -67,8 +69,9 @@ def test_query_external_pool_and_n_instances(tabular):
 def test_skorch_net_human_loop_images(digits_images):
     X, y = digits_images
     net = make_net(SmallCNN, n_classes=10, max_epochs=3)
-    learner = ActiveLearner(net, strategy=MarginSampling(), n_instances=20,
-                            random_state=0).fit(X, _seed_labels(y))
+    learner = ActiveLearner(
+        net, strategy=MarginSampling(), n_instances=20, random_state=0
+    ).fit(X, _seed_labels(y))
     assert net.initialized_ is False  # the user's net is never fitted
     idx = learner.query()
     learner.teach(y=y[idx], indices=idx)
@@ -82,15 +85,22 @@ def test_sequences_for_1d_net():
     X = rng.normal(size=(200, 2, 16)).astype(np.float32)
     y = (X[:, 0].mean(axis=1) > 0).astype(np.int64)
     net = make_net(SmallCNN, n_classes=2, dim=1, in_channels=2, max_epochs=3)
-    sim = ActiveLearner(net, strategy=LeastConfidence(), n_instances=20, budget=80,
-                        random_state=0).fit(X, y)
+    sim = ActiveLearner(
+        net, strategy=LeastConfidence(), n_instances=20, budget=80, random_state=0
+    ).fit(X, y)
     assert [h["n_labels"] for h in sim.history_] == [20, 40, 60, 80]
 
 
 def test_simulation_history_and_budget(tabular):
     X, y = tabular
-    sim = ActiveLearner(LogisticRegression(), strategy=MarginSampling(),
-                        n_instances=15, n_initial=20, budget=80, random_state=0)
+    sim = ActiveLearner(
+        LogisticRegression(),
+        strategy=MarginSampling(),
+        n_instances=15,
+        n_initial=20,
+        budget=80,
+        random_state=0,
+    )
     sim.fit(X, y, eval_set=(X, y))
     assert [h["n_labels"] for h in sim.history_] == [20, 35, 50, 65, 80]
     assert len(sim.y_labeled_) == 80
@@ -110,18 +120,26 @@ def test_simulation_is_bit_identical_with_skorch(tabular):
     X, y = tabular
 
     def run():
-        sim = ActiveLearner(make_net(MLP, n_classes=3, max_epochs=3),
-                            strategy=MarginSampling(), n_instances=10, budget=40,
-                            random_state=3)
+        sim = ActiveLearner(
+            make_net(MLP, n_classes=3, max_epochs=3),
+            strategy=MarginSampling(),
+            n_instances=10,
+            budget=40,
+            random_state=3,
+        )
         return sim.fit(X, y)
 
     a, b = run(), run()
     for ha, hb in zip(a.history_, b.history_):
         np.testing.assert_array_equal(ha["indices"], hb["indices"])
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
-    c = ActiveLearner(make_net(MLP, n_classes=3, max_epochs=3),
-                      strategy=MarginSampling(), n_instances=10, budget=40,
-                      random_state=4).fit(X, y)
+    c = ActiveLearner(
+        make_net(MLP, n_classes=3, max_epochs=3),
+        strategy=MarginSampling(),
+        n_instances=10,
+        budget=40,
+        random_state=4,
+    ).fit(X, y)
     assert not np.array_equal(c.labeled_indices_, a.labeled_indices_)
 
 
@@ -132,21 +150,33 @@ def test_random_state_does_not_touch_global_torch_rng(tabular):
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    ActiveLearner(make_net(MLP, n_classes=3, max_epochs=1), n_instances=10,
-                  budget=20, random_state=0).fit(X, y)
+    ActiveLearner(
+        make_net(MLP, n_classes=3, max_epochs=1),
+        n_instances=10,
+        budget=20,
+        random_state=0,
+    ).fit(X, y)
     assert torch.equal(torch.rand(3), expected)
 
 
 def test_gridsearch_over_strategy_and_nested_params_with_skorch(tabular):
     X, y = tabular
-    sim = ActiveLearner(make_net(MLP, n_classes=3, max_epochs=3),
-                        strategy=MarginSampling(), n_instances=10, budget=30,
-                        random_state=0)
+    sim = ActiveLearner(
+        make_net(MLP, n_classes=3, max_epochs=3),
+        strategy=MarginSampling(),
+        n_instances=10,
+        budget=30,
+        random_state=0,
+    )
     grid = GridSearchCV(
         sim,
-        [{"strategy": [MarginSampling(), RandomSampling()]},
-         {"strategy": [TopK(EntropySampling(), k=50) | RandomSampling()],
-          "strategy__topk__k": [20, 100]}],
+        [
+            {"strategy": [MarginSampling(), RandomSampling()]},
+            {
+                "strategy": [TopK(EntropySampling(), k=50) | RandomSampling()],
+                "strategy__topk__k": [20, 100],
+            },
+        ],
         cv=2,
     )
     grid.fit(X, y)
@@ -159,17 +189,25 @@ def test_gridsearch_over_strategy_and_nested_params_with_skorch(tabular):
 
 def test_cross_val_score_simulation(tabular):
     X, y = tabular
-    sim = ActiveLearner(LogisticRegression(), strategy=EntropySampling(),
-                        n_instances=10, budget=40, random_state=0)
+    sim = ActiveLearner(
+        LogisticRegression(),
+        strategy=EntropySampling(),
+        n_instances=10,
+        budget=40,
+        random_state=0,
+    )
     scores = cross_val_score(sim, X, y, cv=3)
     assert scores.shape == (3,) and np.all((scores > 0.3) & (scores <= 1))
 
 
 def test_clone_and_pickle_roundtrip(tabular):
     X, y = tabular
-    learner = ActiveLearner(make_net(MLP, n_classes=3, max_epochs=2),
-                            strategy=TopK(MarginSampling(), k=30) | RandomSampling(),
-                            n_instances=5, random_state=0).fit(X, _seed_labels(y))
+    learner = ActiveLearner(
+        make_net(MLP, n_classes=3, max_epochs=2),
+        strategy=TopK(MarginSampling(), k=30) | RandomSampling(),
+        n_instances=5,
+        random_state=0,
+    ).fit(X, _seed_labels(y))
     c = clone(learner)
     assert not hasattr(c, "estimator_")
     assert c.get_params()["strategy__topk__k"] == 30
@@ -182,8 +220,9 @@ def test_clone_and_pickle_roundtrip(tabular):
 def test_pipeline_estimator(tabular):
     X, y = tabular
     pipe = make_pipeline(StandardScaler(), LogisticRegression())
-    learner = ActiveLearner(pipe, strategy=MarginSampling(), n_instances=5,
-                            random_state=0).fit(X, _seed_labels(y))
+    learner = ActiveLearner(
+        pipe, strategy=MarginSampling(), n_instances=5, random_state=0
+    ).fit(X, _seed_labels(y))
     idx = learner.query()
     learner.teach(y=y[idx], indices=idx)
     assert learner.score(X, y) > 0.5
@@ -192,8 +231,9 @@ def test_pipeline_estimator(tabular):
 
 def test_cold_start_without_labels_uses_initial_strategy(tabular):
     X, y = tabular
-    learner = ActiveLearner(LogisticRegression(), strategy=MarginSampling(),
-                            n_instances=6, random_state=0)
+    learner = ActiveLearner(
+        LogisticRegression(), strategy=MarginSampling(), n_instances=6, random_state=0
+    )
     learner.fit(X, np.full_like(y, -1))
     assert learner.model_fitted_ is False
     idx = learner.query()
@@ -206,8 +246,9 @@ def test_cold_start_without_labels_uses_initial_strategy(tabular):
 
 def test_failed_refit_keeps_labels_and_previous_model(tabular):
     X, y = tabular
-    learner = ActiveLearner(LogisticRegression(), strategy=MarginSampling(),
-                            n_instances=5, random_state=0).fit(X, _seed_labels(y))
+    learner = ActiveLearner(
+        LogisticRegression(), strategy=MarginSampling(), n_instances=5, random_state=0
+    ).fit(X, _seed_labels(y))
     before = learner.predict_proba(X)
     idx = learner.query()
     learner.set_params(estimator__C=-1.0)  # the next fit raises
@@ -231,8 +272,11 @@ def test_query_before_fit():
 @pytest.mark.parametrize("bad", [0, -2])
 def test_n_instances_below_one(tabular, bad):
     X, y = tabular
-    with pytest.raises(ValueError, match=r"'n_instances' parameter must be an int "
-                       rf">= 1. Got {bad}"):
+    with pytest.raises(
+        ValueError,
+        match=r"'n_instances' parameter must be an int "
+        rf">= 1. Got {bad}",
+    ):
         ActiveLearner(LogisticRegression(), n_instances=bad).fit(X, y)
     learner = ActiveLearner(LogisticRegression()).fit(X, _seed_labels(y))
     with pytest.raises(ValueError, match="'n_instances' parameter"):
@@ -242,8 +286,11 @@ def test_n_instances_below_one(tabular, bad):
 @pytest.mark.parametrize("bad", [2.5, "3", True])
 def test_n_instances_not_an_int(tabular, bad):
     X, y = tabular
-    with pytest.raises(TypeError, match=r"'n_instances' parameter must be an int.*"
-                       rf"Got {bad!r} of type {type(bad).__name__}"):
+    with pytest.raises(
+        TypeError,
+        match=r"'n_instances' parameter must be an int.*"
+        rf"Got {bad!r} of type {type(bad).__name__}",
+    ):
         ActiveLearner(LogisticRegression(), n_instances=bad).fit(X, y)
 
 
@@ -292,8 +339,9 @@ def test_wrong_number_of_features(tabular, digits_images):
 def test_teach_mismatched_lengths(tabular):
     X, y = tabular
     learner = ActiveLearner(LogisticRegression()).fit(X, _seed_labels(y))
-    with pytest.raises(ValueError, match="X and y must have the same number of rows; "
-                       "got 4 and 3"):
+    with pytest.raises(
+        ValueError, match="X and y must have the same number of rows; got 4 and 3"
+    ):
         learner.teach(X[:4], y[:3])
     idx = learner.query(n_instances=3)
     with pytest.raises(ValueError, match="same number of rows; got 3 and 2"):
@@ -304,8 +352,11 @@ def test_teach_unknown_indices(tabular):
     X, y = tabular
     learner = ActiveLearner(LogisticRegression()).fit(X, _seed_labels(y))
     labeled = learner.labeled_indices_[:2]
-    with pytest.raises(ValueError, match=r"must name rows of the stored pool; "
-                       rf"\[{labeled[0]}, {labeled[1]}\] are not in it"):
+    with pytest.raises(
+        ValueError,
+        match=r"must name rows of the stored pool; "
+        rf"\[{labeled[0]}, {labeled[1]}\] are not in it",
+    ):
         learner.teach(y=[0, 1], indices=labeled)
     with pytest.raises(ValueError, match=r"\[10000\] are not in it"):
         learner.teach(y=[0], indices=[10000])
@@ -315,8 +366,11 @@ def test_teach_unknown_indices(tabular):
 
 def test_budget_smaller_than_initial_set(tabular):
     X, y = tabular
-    with pytest.raises(ValueError, match=r"'budget' parameter \(5\) must be >= the "
-                       "size of the initial labeled set, n_initial=10"):
+    with pytest.raises(
+        ValueError,
+        match=r"'budget' parameter \(5\) must be >= the "
+        "size of the initial labeled set, n_initial=10",
+    ):
         ActiveLearner(LogisticRegression(), n_initial=10, budget=5).fit(X, y)
 
 
@@ -329,8 +383,11 @@ def test_simulation_rejects_unlabeled_rows(tabular):
 def test_estimator_without_predict_proba(tabular):
     X, y = tabular
     learner = ActiveLearner(SVC(), strategy=EntropySampling()).fit(X, _seed_labels(y))
-    with pytest.raises(TypeError, match="EntropySampling needs class probabilities, "
-                       "but the estimator SVC has no 'predict_proba'"):
+    with pytest.raises(
+        TypeError,
+        match="EntropySampling needs class probabilities, "
+        "but the estimator SVC has no 'predict_proba'",
+    ):
         learner.query()
     # a strategy that needs no model still works
     learner.set_params(strategy=RandomSampling())
@@ -339,6 +396,9 @@ def test_estimator_without_predict_proba(tabular):
 
 def test_bad_strategy_type(tabular):
     X, y = tabular
-    with pytest.raises(TypeError, match="'strategy' parameter of ActiveLearner must "
-                       "be a skal strategy or None. Got 'margin'"):
+    with pytest.raises(
+        TypeError,
+        match="'strategy' parameter of ActiveLearner must "
+        "be a skal strategy or None. Got 'margin'",
+    ):
         ActiveLearner(LogisticRegression(), strategy="margin").fit(X, y)

@@ -24,10 +24,17 @@ from skal.strategies import (
 )
 from skal.utils.estimator_checks import ProbaFromX
 
-probas = st.integers(2, 8).flatmap(
-    lambda c: arrays(np.float64, st.tuples(st.integers(1, 30), st.just(c)),
-                     elements=st.floats(0.01, 1.0))
-).map(lambda a: a / a.sum(axis=1, keepdims=True))
+probas = (
+    st.integers(2, 8)
+    .flatmap(
+        lambda c: arrays(
+            np.float64,
+            st.tuples(st.integers(1, 30), st.just(c)),
+            elements=st.floats(0.01, 1.0),
+        )
+    )
+    .map(lambda a: a / a.sum(axis=1, keepdims=True))
+)
 
 
 @given(probas)
@@ -67,11 +74,15 @@ def test_margin_picks_most_ambiguous():
 def test_ties_broken_by_random_state_not_position():
     P = np.tile([[0.5, 0.5]], (50, 1))
     learner = _learner(P)
-    picks = {tuple(MarginSampling()(learner, P, n_instances=3, random_state=s))
-             for s in range(10)}
+    picks = {
+        tuple(MarginSampling()(learner, P, n_instances=3, random_state=s))
+        for s in range(10)
+    }
     assert len(picks) > 1
-    firsts = [MarginSampling()(learner, P, n_instances=1, random_state=s)[0]
-              for s in range(30)]
+    firsts = [
+        MarginSampling()(learner, P, n_instances=1, random_state=s)[0]
+        for s in range(30)
+    ]
     assert len(set(firsts)) > 5
 
 
@@ -107,15 +118,19 @@ def test_topk_fraction_and_bad_k():
 
 def test_class_balanced_equal_counts():
     rng = np.random.RandomState(0)
-    P = np.vstack([rng.dirichlet([9, 1, 1], 300), rng.dirichlet([1, 9, 1], 30),
-                   rng.dirichlet([1, 1, 9], 30)])
+    P = np.vstack(
+        [
+            rng.dirichlet([9, 1, 1], 300),
+            rng.dirichlet([1, 9, 1], 30),
+            rng.dirichlet([1, 1, 9], 30),
+        ]
+    )
     learner = _learner(P)
     sel = ClassBalanced(EntropySampling())(learner, P, n_instances=30, random_state=0)
     counts = np.bincount(P[sel].argmax(1), minlength=3)
     assert counts.tolist() == [10, 10, 10]
     # plain entropy would be dominated by nothing in particular; the quota holds
-    sel = ClassBalanced(RandomSampling())(learner, P, n_instances=100,
-                                          random_state=0)
+    sel = ClassBalanced(RandomSampling())(learner, P, n_instances=100, random_state=0)
     counts = np.bincount(P[sel].argmax(1), minlength=3)
     assert sorted(counts.tolist()) == [30, 30, 40]  # two classes exhausted
 
@@ -128,7 +143,7 @@ def test_function_strategy_contract_enforced():
         FunctionStrategy(bad)(None, np.zeros((5, 1)), n_instances=2)
 
     def good(learner, X, *, n_instances, candidates, random_state, offset=0):
-        return candidates[offset: offset + n_instances]
+        return candidates[offset : offset + n_instances]
 
     s = FunctionStrategy(good, kw_args={"offset": 2}, needs_model=False)
     np.testing.assert_array_equal(s(None, np.zeros((5, 1)), n_instances=2), [2, 3])
@@ -139,7 +154,9 @@ def test_strategy_without_predict_proba_errors(tabular):
 
     X, y = tabular
     clf = SVC().fit(X, y)
-    with pytest.raises(TypeError, match="LeastConfidence needs class probabilities.*SVC"):
+    with pytest.raises(
+        TypeError, match="LeastConfidence needs class probabilities.*SVC"
+    ):
         LeastConfidence()(clf, X, n_instances=3)
 
 

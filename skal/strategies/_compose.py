@@ -177,7 +177,10 @@ class TopK(BaseStrategy):
         _check_strategy(self.strategy, "strategy")
         keep = self._narrow_size(n_instances, candidates.shape[0])
         ranked = self.strategy(
-            learner, X, n_instances=keep, candidates=candidates,
+            learner,
+            X,
+            n_instances=keep,
+            candidates=candidates,
             random_state=random_state,
         )
         return ranked[:n_instances]
@@ -245,13 +248,19 @@ class ClassBalanced(BaseStrategy):
                 continue
             members = np.flatnonzero(pred == c)
             if scores is not None:
-                picks.append(candidates[members[top_k(scores[members], q,
-                                                      random_state)]])
+                picks.append(
+                    candidates[members[top_k(scores[members], q, random_state)]]
+                )
             else:
-                picks.append(self.strategy(
-                    learner, X, n_instances=int(q), candidates=candidates[members],
-                    random_state=random_state.randint(np.iinfo(np.int32).max),
-                ))
+                picks.append(
+                    self.strategy(
+                        learner,
+                        X,
+                        n_instances=int(q),
+                        candidates=candidates[members],
+                        random_state=random_state.randint(np.iinfo(np.int32).max),
+                    )
+                )
         return np.concatenate(picks)
 
 
@@ -305,7 +314,10 @@ class FunctionStrategy(BaseStrategy):
                 f"Got {self.func!r} instead."
             )
         return self.func(
-            learner, X, n_instances=n_instances, candidates=candidates.copy(),
-            random_state=random_state, **(self.kw_args or {}),
+            learner,
+            X,
+            n_instances=n_instances,
+            candidates=candidates.copy(),
+            random_state=random_state,
+            **(self.kw_args or {}),
         )
-

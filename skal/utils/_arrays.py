@@ -37,8 +37,9 @@ def concat_rows(a, b):
         import torch
 
         device = a.device if _is_torch_tensor(a) else b.device
-        return torch.cat([torch.as_tensor(a, device=device),
-                          torch.as_tensor(b, device=device)])
+        return torch.cat(
+            [torch.as_tensor(a, device=device), torch.as_tensor(b, device=device)]
+        )
     if hasattr(a, "iloc") and hasattr(b, "iloc"):
         import pandas as pd
 

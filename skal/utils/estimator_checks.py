@@ -93,8 +93,10 @@ def pools(draw, *, max_rows=2000, distinct=False):
     )
     n_classes = draw(st.sampled_from([2, 3, 5, 10, 50]))
     seed = draw(st.integers(0, 2**31 - 1))
-    kind = "dirichlet" if distinct else draw(
-        st.sampled_from(["dirichlet", "constant", "tied", "duplicated"])
+    kind = (
+        "dirichlet"
+        if distinct
+        else draw(st.sampled_from(["dirichlet", "constant", "tied", "duplicated"]))
     )
     rng = np.random.RandomState(seed)
     alpha = draw(st.sampled_from([0.1, 1.0, 10.0]))
@@ -163,8 +165,9 @@ def check_strategy_contract(strategy, *, make_learner=None, max_examples=20):
     def run(case):
         learner, X, pool = _learner_and_pool(case, make_learner)
         k = case["n_instances"]
-        sel = strategy(learner, X, n_instances=k, candidates=pool,
-                       random_state=case["seed"])
+        sel = strategy(
+            learner, X, n_instances=k, candidates=pool, random_state=case["seed"]
+        )
         assert sel.shape == (min(k, pool.size),), (
             f"{strategy!r} returned {sel.shape[0]} indices; expected "
             f"min({k}, {pool.size})"
@@ -187,8 +190,9 @@ def check_strategy_budget(strategy, *, make_learner=None, max_examples=20):
         size = data.draw(st.integers(0, n))
         cand = np.random.RandomState(case["seed"]).permutation(n)[:size]
         k = data.draw(st.integers(1, n + 20))
-        sel = strategy(learner, X, n_instances=k, candidates=cand,
-                       random_state=case["seed"])
+        sel = strategy(
+            learner, X, n_instances=k, candidates=cand, random_state=case["seed"]
+        )
         assert sel.shape == (min(k, size),)
         assert np.unique(sel).size == sel.size
         assert np.isin(sel, cand).all()
@@ -226,8 +230,13 @@ def check_strategy_class_balance(strategy, *, make_learner=None, max_examples=20
     @given(case=scenarios())
     def run(case):
         learner, X, pool = _learner_and_pool(case, make_learner)
-        sel = strategy(learner, X, n_instances=case["n_instances"],
-                       candidates=pool, random_state=case["seed"])
+        sel = strategy(
+            learner,
+            X,
+            n_instances=case["n_instances"],
+            candidates=pool,
+            random_state=case["seed"],
+        )
         from ..models import get_adapter
 
         pred_pool = get_adapter(learner).predict_proba(X, pool).argmax(axis=1)
@@ -257,14 +266,25 @@ def check_strategy_permutation(strategy, *, make_learner=None, max_examples=10):
         inv = np.argsort(perm)
         learner_p = make(X[perm], inv[labeled], case["n_classes"])
         k = case["n_instances"]
-        a = strategy(learner, learner._X_fit, n_instances=k,
-                     candidates=learner.pool_indices_, random_state=1)
-        b = strategy(learner_p, learner_p._X_fit, n_instances=k,
-                     candidates=learner_p.pool_indices_, random_state=2)
+        a = strategy(
+            learner,
+            learner._X_fit,
+            n_instances=k,
+            candidates=learner.pool_indices_,
+            random_state=1,
+        )
+        b = strategy(
+            learner_p,
+            learner_p._X_fit,
+            n_instances=k,
+            candidates=learner_p.pool_indices_,
+            random_state=2,
+        )
         if learner._X_fit.shape[0] != X.shape[0]:  # one-row pool padding
             return
         np.testing.assert_array_equal(
-            np.sort(a), np.sort(perm[b]),
+            np.sort(a),
+            np.sort(perm[b]),
             err_msg=f"{strategy!r} is not permutation-equivariant",
         )
 

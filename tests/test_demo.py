@@ -1,0 +1,14 @@
+"""`make demo`'s main job, shrunk."""
+
+from skal import demo
+
+
+def test_demo_prints_table_and_writes_png(tmp_path, capsys):
+    histories = demo.run(
+        tmp_path, seeds=(0,), n_initial=20, n_instances=20, budget=60, max_epochs=2
+    )
+    out = capsys.readouterr().out
+    assert "acc default" in out and "AULC random" in out
+    assert [h["n_labels"] for h in histories["default"][0]] == [20, 40, 60]
+    png = tmp_path / "learning_curve.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
