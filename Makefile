@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(PY) -m skal.demo --out demo_output
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check skal tests benchmarks examples
+	$(VENV)/bin/ruff check .
 
 test: $(STAMP) lint
 	$(VENV)/bin/python -m pytest -n 2 -q
