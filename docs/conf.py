@@ -83,13 +83,13 @@ html_show_sourcelink = False
 # full version. Every examples/<topic>/plot_*.py is executed; other .py files
 # (the Modal example) are rendered without running.
 sphinx_gallery_conf = {
-    "examples_dirs": [str(ROOT / "examples")],
+    "examples_dirs": ["../examples"],
     "gallery_dirs": ["auto_examples"],
     "filename_pattern": r"/plot_",
     "ignore_pattern": r"__init__\.py",
     "within_subsection_order": "FileNameSortKey",
     "subsection_order": [
-        str(ROOT / "examples" / d)
+        f"../examples/{d}"
         for d in (
             "getting_started",
             "strategies",
@@ -98,7 +98,8 @@ sphinx_gallery_conf = {
             "benchmarks",
             "scale_out",
         )
-    ],
+    ]
+    + ["*"],
     "download_all_examples": False,
     "remove_config_comments": True,
     "abort_on_example_error": False,
@@ -171,5 +172,14 @@ def _check_api_coverage(app):
         )
 
 
+def _skip_member(app, what, name, obj, skip, options):
+    # scikit-learn's generated metadata-routing methods (set_fit_request, ...)
+    # belong to scikit-learn's documentation, not skal's.
+    if re.fullmatch(r"set_\w+_request", name):
+        return True
+    return None
+
+
 def setup(app):
     app.connect("builder-inited", _check_api_coverage)
+    app.connect("autodoc-skip-member", _skip_member)
