@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from .backends._base import in_executor_session
 from .base import check_n_instances
 from .models import is_skorch_net
 from .strategies import RandomSampling, default_strategy
@@ -109,6 +110,10 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     warm_start : bool, default=False
         Refit by continuing training (``partial_fit``) where the estimator
         supports it, instead of a full refit from scratch.
+    executor : executor, default=None
+        Where fits and pool scoring run: :class:`~skal.backends.LocalExecutor`
+        or :class:`~skal.backends.ModalExecutor` (Modal GPUs). None uses the
+        executor entered with ``with executor:``, else a ``LocalExecutor``.
     random_state : int, RandomState instance or None, default=None
         Seeds every query and, for skorch nets, every fit (inside
         ``torch.random.fork_rng``): a simulation with an int seed is
@@ -167,6 +172,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         n_initial=None,
         initial_strategy=None,
         warm_start=False,
+        executor=None,
         random_state=None,
         verbose=0,
     ):
@@ -177,6 +183,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.n_initial = n_initial
         self.initial_strategy = initial_strategy
         self.warm_start = warm_start
+        self.executor = executor
         self.random_state = random_state
         self.verbose = verbose
 
@@ -321,6 +328,13 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             return s
         return self.strategy if self.strategy is not None else default_strategy()
 
+    @property
+    def _executor_(self):
+        """The executor in use: ``executor``, else the entered one, else local."""
+        from .backends import resolve_executor
+
+        return resolve_executor(self.executor)
+
     def _fit_model(self):
         """Fit a fresh model on the labeled set; swap it in only on success."""
         y = self._y_for_fit(self.y_labeled_)
@@ -331,8 +345,10 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         else:
             est = clone(self.estimator)
             fit = est.fit
-        with _seeded_torch(self._draw_seed(), self._is_net()):
-            fit(self.X_labeled_, y, **self._fit_params)
+        est = self._executor_.fit(
+            est, self.X_labeled_, y, self._fit_params, seed=self._draw_seed(),
+            method=fit.__name__,
+        )
         self.estimator_ = est
         self.model_fitted_ = True
         self.model_stale_ = False
@@ -359,6 +375,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             self.pool_indices_ = self.pool_indices_[keep]
 
     # -------------------------------------------------------------------- fit
+    @in_executor_session
     def fit(self, X, y, **fit_params):
         """Fit on the labeled rows, or run the simulation when ``budget`` is set.
 
@@ -482,6 +499,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _query_stored(self, n_instances):
         return self._run_strategy(self._X_fit, n_instances, self.pool_indices_)
 
+    @in_executor_session
     def query(self, X=None, n_instances=None):
         """Pick rows to label next.
 
@@ -506,6 +524,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         X = self._validate_X(X, reset=False)
         return self._run_strategy(X, n)
 
+    @in_executor_session
     def teach(self, X=None, y=None, *, indices=None):
         """Add labeled rows and refit.
 
@@ -576,6 +595,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         return idx
 
+    @in_executor_session
     def refit(self):
         """Refit the model on every labeled row (recovers a failed ``teach``).
 

@@ -59,8 +59,17 @@ def get_adapter(obj, *, strategy=None):
     estimator = _unwrap(obj)
     asker = type(strategy).__name__ if strategy is not None else "This strategy"
     if is_skorch_net(estimator):
-        return SkorchAdapter(estimator, asker=asker)
-    return SklearnAdapter(estimator, asker=asker)
+        adapter = SkorchAdapter(estimator, asker=asker)
+    else:
+        adapter = SklearnAdapter(estimator, asker=asker)
+    # A learner whose executor scores in chunks (remote, or joblib-parallel)
+    # gets its pool scoring delegated to it (skal.backends).
+    executor = getattr(obj, "_executor_", None)
+    if executor is not None and executor.chunked_scoring():
+        from ..backends._delegate import ExecutorAdapter
+
+        return ExecutorAdapter(adapter, executor, estimator)
+    return adapter
 
 
 class SklearnAdapter:

@@ -1,0 +1,39 @@
+"""Execution backends: where the learner fits its model and scores the pool.
+
+:class:`LocalExecutor` (the default) runs in this process;
+:class:`ModalExecutor` (``pip install skal[modal]``) fits on a Modal GPU and
+scores the pool in chunks with ``Function.map``. Select one with
+``ActiveLearner(..., executor=...)`` or by entering it::
+
+    with ModalExecutor(gpu="A100"):
+        learner.fit(X, y)
+
+Importing this package never imports ``modal``.
+"""
+
+from ._base import (
+    BackendError,
+    BaseExecutor,
+    current_executor,
+    plan_chunks,
+    resolve_executor,
+)
+from ._local import LocalExecutor
+from ._modal import ModalCredentialsError, ModalExecutor, modal_credentials_present
+from ._workers import PoolChunk, StagedFile, fit_estimator, score_chunk
+
+__all__ = [
+    "BackendError",
+    "BaseExecutor",
+    "LocalExecutor",
+    "ModalCredentialsError",
+    "ModalExecutor",
+    "PoolChunk",
+    "StagedFile",
+    "current_executor",
+    "fit_estimator",
+    "modal_credentials_present",
+    "plan_chunks",
+    "resolve_executor",
+    "score_chunk",
+]

@@ -1,0 +1,55 @@
+"""An adapter that hands pool scoring to the learner's executor."""
+
+from __future__ import annotations
+
+from ._base import SCORING_METHODS
+
+__all__ = ["ExecutorAdapter"]
+
+
+class ExecutorAdapter:
+    """Wraps a model adapter: scoring methods run through ``executor.score``.
+
+    :func:`skal.models.get_adapter` returns one for a learner whose executor
+    scores in chunks (remote, or local with joblib parallelism) and the pool
+    asked about is large enough (:meth:`BaseExecutor.chunked_scoring`). The
+    deterministic row-wise methods (:data:`SCORING_METHODS`) are delegated;
+    everything else (``mc_proba``, ``device``, ``net``) is the wrapped
+    adapter's. With ``as_tensor=True`` the result becomes a float32 tensor on
+    the adapter's device, as the adapter itself would return it.
+    """
+
+    def __init__(self, adapter, executor, model):
+        self._adapter = adapter
+        self._executor = executor
+        self._model = model
+
+    def __getattr__(self, name):
+        attr = getattr(self._adapter, name)
+        if name not in SCORING_METHODS:
+            return attr
+
+        def scoring(X, candidates=None, *, as_tensor=False, **kwargs):
+            if not self._executor.chunked_scoring(X):
+                return attr(X, candidates, as_tensor=as_tensor, **kwargs)
+            out = self._executor.score(self._model, X, candidates, name, **kwargs)
+            if not as_tensor:
+                return out
+            if isinstance(out, tuple):
+                return tuple(self._tensor(a) for a in out)
+            return self._tensor(out)
+
+        scoring.__name__ = name
+        scoring.__doc__ = attr.__doc__
+        return scoring
+
+    def _tensor(self, a):
+        import numpy as np
+        import torch
+
+        device = torch.device(getattr(self._adapter, "device", "cpu"))
+        if device.type == "cuda" and not torch.cuda.is_available():
+            device = torch.device("cpu")
+        return torch.as_tensor(
+            np.ascontiguousarray(a), dtype=torch.float32, device=device
+        )
