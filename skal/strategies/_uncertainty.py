@@ -105,7 +105,7 @@ def entropy_score(proba):
     proba = _check_proba(proba)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(proba > 0, proba * np.log(proba), 0.0)
-    return -terms.sum(axis=1)
+    return 0.0 - terms.sum(axis=1)  # 0 - 0 is +0, never -0
 
 
 class _ProbaScoreStrategy(ScoreStrategy):
