@@ -402,3 +402,39 @@ def test_bad_strategy_type(tabular):
         "be a skal strategy or None. Got 'margin'",
     ):
         ActiveLearner(LogisticRegression(), strategy="margin").fit(X, y)
+
+
+def test_pool_is_not_copied_and_tensors_stay_tensors(tabular):
+    import torch
+
+    X, y = tabular
+    learner = ActiveLearner(LogisticRegression()).fit(X, _seed_labels(y))
+    assert learner._X_fit is X  # the pool is referenced, not copied
+    Xt = torch.as_tensor(X)
+    net_learner = ActiveLearner(make_net(MLP, n_classes=3, max_epochs=1))
+    net_learner.fit(Xt, _seed_labels(y))
+    assert net_learner._X_fit is Xt
+    assert isinstance(net_learner.X_labeled_, torch.Tensor)
+    idx = net_learner.query(n_instances=4)
+    net_learner.teach(y=y[idx], indices=idx)
+    assert isinstance(net_learner.X_labeled_, torch.Tensor)
+    assert net_learner.X_labeled_.shape == (10, 8)
+
+
+def test_warm_start_continues_training(tabular):
+    X, y = tabular
+    learner = ActiveLearner(
+        make_net(MLP, n_classes=3, max_epochs=2),
+        n_instances=5,
+        warm_start=True,
+        random_state=0,
+    ).fit(X, _seed_labels(y))
+    idx = learner.query()
+    learner.teach(y=y[idx], indices=idx)
+    assert len(learner.estimator_.history) == 4  # 2 epochs + 2 more, not reset
+    cold = ActiveLearner(
+        make_net(MLP, n_classes=3, max_epochs=2), n_instances=5, random_state=0
+    ).fit(X, _seed_labels(y))
+    idx = cold.query()
+    cold.teach(y=y[idx], indices=idx)
+    assert len(cold.estimator_.history) == 2
