@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import copy
 import numbers
+import signal
+import sys
+import threading
 import time
+import warnings
 from contextlib import contextmanager
 
 import numpy as np
@@ -21,6 +25,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from . import _journal
 from .backends._base import in_executor_session
 from .base import check_n_instances
 from .models import is_skorch_net
@@ -55,6 +60,94 @@ def _unlabeled_mask(y):
             count=y.shape[0],
         )
     return np.zeros(y.shape[0], dtype=bool)
+
+
+def _label_kind(y):
+    """'number' or 'string' (or 'mixed'): labels of one session must agree."""
+    if y.dtype.kind in "biuf":
+        return "number"
+    if y.dtype.kind in "US":
+        return "string"
+    kinds = {
+        "string" if isinstance(v, str | bytes) else
+        "number" if isinstance(v, numbers.Number) else type(v).__name__
+        for v in y
+    }
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def _match_dtype(X, old):
+    """New rows ``X`` in the dtype of the labeled rows ``old``.
+
+    Stacking rows of another dtype would silently change ``X_labeled_`` (float
+    rows turning a float32 table into float64, strings turning it into a
+    string array); cast where no information is lost, else raise a TypeError
+    that names both dtypes.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(old, torch.Tensor):
+        t = torch.as_tensor(X, device=old.device)
+        if t.dtype != old.dtype:
+            if old.is_floating_point() and not t.is_complex():
+                t = t.to(old.dtype)
+            elif not (old.is_floating_point() or t.is_floating_point()):
+                t = t.to(old.dtype)
+            else:
+                raise TypeError(
+                    f"The rows taught have dtype {t.dtype}, but the labeled rows "
+                    f"have dtype {old.dtype}. Convert X to {old.dtype} first."
+                )
+        return t
+    if not (isinstance(old, np.ndarray) and isinstance(X, np.ndarray)):
+        return X
+    a, b = old.dtype, X.dtype
+    if a == b:
+        return X
+    if a.kind == "O":
+        return X.astype(object)
+    if a.kind in "US" and b.kind in "US":
+        return X
+    if a.kind in "biuf" and b.kind in "biufO":
+        if b.kind != "O" and np.can_cast(b, a, casting="same_kind"):
+            return X.astype(a)
+        try:
+            cast = X.astype(a)
+        except (TypeError, ValueError):
+            pass
+        else:
+            if b.kind == "O" or np.array_equal(cast, X):
+                return cast
+    raise TypeError(
+        f"The rows taught have dtype {b}, but the labeled rows (fit's X) have "
+        f"dtype {a}: stacking them would change X_labeled_ or lose information. "
+        f"Convert X with X.astype(np.{a.name})."
+    )
+
+
+@contextmanager
+def _sigint_watch():
+    """Record a SIGINT (Ctrl-C) while the block runs; it still raises.
+
+    Only in the main thread and only over Python's default handler, so a
+    handler of the user's (or of a notebook) is left alone.
+    """
+    seen = []
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield seen
+        return
+
+    def handler(signum, frame):
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @contextmanager
@@ -120,13 +213,26 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         bit-identical across runs.
     verbose : int, default=0
         Print one line per simulation round when > 0.
+    journal : str or path-like, default=None
+        A JSON-lines file that every taught label is appended to (row
+        identity, label, time), flushed and ``fsync``\\ ed *before* the refit,
+        so a crash loses no label. ``fit`` appends a session line
+        (fingerprints of ``X`` and ``y``); the labels ``fit`` gets in ``y``
+        are not journaled (you hold them). Recover with
+        :meth:`replay_journal`; read with :meth:`read_journal`.
 
     Attributes
     ----------
     estimator_ : classifier
         The fitted clone of ``estimator``.
     model_fitted_ : bool
-        False until the first labels have been fitted.
+        False until the first labels have been fitted. A session fits no
+        model while its labeled rows hold a single class (queries use
+        ``initial_strategy`` meanwhile).
+    model_stale_ : bool
+        True when the last refit failed or was interrupted: the labels are
+        all recorded, ``estimator_`` is the previous model, and the next
+        ``teach`` or :meth:`refit` (:meth:`resume` in a simulation) catches up.
     X_labeled_, y_labeled_ : array-like
         Every labeled row and its label, in the order they were taught.
     pool_indices_ : ndarray of int
@@ -175,6 +281,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         executor=None,
         random_state=None,
         verbose=0,
+        journal=None,
     ):
         self.estimator = estimator
         self.strategy = strategy
@@ -186,6 +293,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.executor = executor
         self.random_state = random_state
         self.verbose = verbose
+        self.journal = journal
 
     # ------------------------------------------------------------------ tags
     def __sklearn_tags__(self):
@@ -306,12 +414,54 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return is_skorch_net(self.estimator)
 
     def _y_for_fit(self, y):
-        """Labels as the estimator wants them (int64 for skorch nets)."""
-        if self._is_net() and y.dtype.kind in "iub":
+        """Labels as the estimator wants them (int64 for skorch nets).
+
+        A skorch net needs class indices: int labels are its output units as
+        they are, integral floats are cast; other labels (strings, bools) are
+        encoded as their position among the sorted labeled classes
+        (:meth:`_encoded_classes`), and ``predict`` decodes them back.
+        """
+        if not self._is_net():
+            return y
+        if y.dtype.kind in "iu":
             return y.astype(np.int64, copy=False)
-        if self._is_net() and y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0):
+        if y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0):
             return y.astype(np.int64)
-        return y
+        return np.unique(y, return_inverse=True)[1].astype(np.int64).ravel()
+
+    def _encoded_classes(self, y):
+        """The labels behind a net's class indices, or None when not encoded."""
+        if not self._is_net() or y.dtype.kind in "iuf":
+            return None
+        return np.unique(y)
+
+    def _refit_hint(self, exc):
+        """A clearer error for a net's dtype or output-size failure, or None."""
+        if not self._is_net():
+            return None
+        msg = str(exc)
+        if isinstance(exc, RuntimeError) and (
+            "must have the same dtype" in msg or "expected scalar type" in msg
+            or "Expected object of scalar type" in msg
+        ):
+            dtype = getattr(self.X_labeled_, "dtype", "unknown")
+            return TypeError(
+                f"The skorch net cannot train on X of dtype {dtype} ({msg}). "
+                "torch layers expect float32 input: convert X with "
+                "X.astype(np.float32), or cast inside the module's forward."
+            )
+        if isinstance(exc, IndexError) and "out of bounds" in msg:
+            n = np.unique(self.y_labeled_).size
+            return ValueError(
+                f"The skorch net has fewer output units than the labels need "
+                f"({msg}); the labeled rows hold {n} classes"
+                + (
+                    f" with labels up to {self.y_labeled_.max()}"
+                    if self.y_labeled_.dtype.kind in "iu" else ""
+                )
+                + ". Give the module more outputs (e.g. module__n_classes)."
+            )
+        return None
 
     def _active_strategy(self):
         if not self.model_fitted_:
@@ -335,10 +485,17 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         return resolve_executor(self.executor)
 
-    def _fit_model(self):
+    def _fit_model(self, seed=None):
         """Fit a fresh model on the labeled set; swap it in only on success."""
         y = self._y_for_fit(self.y_labeled_)
         warm = bool(self.warm_start) and self.model_fitted_
+        if warm:  # a class the model has not seen needs a full refit
+            encoded = self._encoded_classes(self.y_labeled_)
+            if encoded is not None:
+                warm = np.array_equal(encoded, getattr(self, "_label_classes", None))
+            else:
+                known = getattr(self.estimator_, "classes_", None)
+                warm = known is not None and bool(np.isin(y, known).all())
         if warm and hasattr(self.estimator_, "partial_fit"):
             est = copy.deepcopy(self.estimator_)
             fit = est.partial_fit
@@ -346,33 +503,80 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             est = clone(self.estimator)
             fit = est.fit
         est = self._executor_.fit(
-            est, self.X_labeled_, y, self._fit_params, seed=self._draw_seed(),
+            est, self.X_labeled_, y, self._fit_params,
+            seed=self._draw_seed() if seed is None else seed,
             method=fit.__name__,
         )
         self.estimator_ = est
+        self._label_classes = self._encoded_classes(self.y_labeled_)
         self.model_fitted_ = True
         self.model_stale_ = False
 
-    def _refit_keep_labels(self):
-        """Refit; on any failure mark the model stale and re-raise."""
+    def _refit_keep_labels(self, seed=None):
+        """Refit; on any failure mark the model stale and re-raise.
+
+        skorch swallows a ``KeyboardInterrupt`` during training (its early
+        stopping raises one) and returns a half-trained net; a Ctrl-C (SIGINT)
+        seen during the refit therefore restores the previous model and is
+        re-raised, like any other interruption.
+        """
+        previous = (self.estimator_, self.model_fitted_,
+                    getattr(self, "_label_classes", None))
         try:
-            self._fit_model()
-        except BaseException:
+            with _sigint_watch() as seen:
+                self._fit_model(seed)
+            if seen:
+                (self.estimator_, self.model_fitted_,
+                 self._label_classes) = previous
+                raise KeyboardInterrupt
+        except BaseException as exc:
             self.model_stale_ = True
+            hint = self._refit_hint(exc)
+            if hint is not None:
+                raise hint from exc
             raise
 
+    def _refit_if_able(self, seed=None):
+        """Refit, unless the labels hold a single class (no model from one)."""
+        if np.unique(self.y_labeled_).size < 2:
+            return False
+        self._refit_keep_labels(seed)
+        return True
+
+    def _journal_labels(self, y, *, indices=None, X=None, source="teach",
+                        round_=None):
+        """Append labels to the journal (flushed, fsynced) before any refit."""
+        if self.journal is None:
+            return
+        if getattr(self, "_journal_session", None) is None:
+            # journal set after fit: open a session on what is known now
+            head = _journal.session_record(self._X_fit, None, self.y_labeled_.shape[0])
+            _journal.append_records(self.journal, [head])
+            self._journal_session, self._journal_seq = head["session"], 0
+        records = _journal.label_records(
+            self._journal_session, self._journal_seq + 1, y, indices=indices, X=X,
+            source=source, round_=round_,
+        )
+        _journal.append_records(self.journal, records)
+        self._journal_seq += len(records)
+
     def _add_labels(self, X_new, y_new, pool_rows=None):
-        """Record new labels (before any refit, so none is ever lost)."""
+        """Record new labels (before any refit, so none is ever lost).
+
+        Everything is computed first and committed in one go, so an
+        interruption leaves either the old state or the new one.
+        """
         if self.y_labeled_.shape[0]:
             y_all = np.concatenate([self.y_labeled_, y_new])
         else:
             y_all = y_new
         X_all = concat_rows(self.X_labeled_, X_new)
-        self.X_labeled_, self.y_labeled_ = X_all, y_all
+        labeled, pool = self.labeled_indices_, self.pool_indices_
         if pool_rows is not None:
-            self.labeled_indices_ = np.concatenate([self.labeled_indices_, pool_rows])
-            keep = ~np.isin(self.pool_indices_, pool_rows)
-            self.pool_indices_ = self.pool_indices_[keep]
+            labeled = np.concatenate([labeled, pool_rows])
+            pool = pool[~np.isin(pool, pool_rows)]
+        (self.X_labeled_, self.y_labeled_, self.labeled_indices_,
+         self.pool_indices_) = X_all, y_all, labeled, pool
 
     # -------------------------------------------------------------------- fit
     @in_executor_session
@@ -410,7 +614,14 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.model_stale_ = False
         self.history_ = []
         self._X_fit = X
+        self._label_classes = None
+        self._sim = self._sim_pending = self._sim_round_start = None
+        self._journal_session, self._journal_seq = None, 0
         unlabeled = _unlabeled_mask(y)
+        if self.journal is not None:
+            head = _journal.session_record(X, y, int((~unlabeled).sum()))
+            _journal.append_records(self.journal, [head])
+            self._journal_session = head["session"]
         if self.budget is not None:
             return self._simulate(X, y, unlabeled, eval_set)
         labeled = np.flatnonzero(~unlabeled)
@@ -421,7 +632,18 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if labeled.size:
             check_classification_targets(self.y_labeled_)
             t0 = time.perf_counter()
-            self._fit_model()
+            if unlabeled.any() and np.unique(self.y_labeled_).size < 2:
+                # A session may start from one class; no model until a second.
+                warnings.warn(
+                    "The labeled rows hold a single class "
+                    f"({self.y_labeled_[0]!r}): no model is fitted until a second "
+                    "class is taught, and queries use 'initial_strategy' "
+                    "meanwhile.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            else:
+                self._fit_model()
             self.history_.append(self._record(0, labeled, 0.0, t0, eval_set))
         return self
 
@@ -459,30 +681,97 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"The 'budget' parameter ({self.budget}) must be >= the size of "
                 f"the initial labeled set, n_initial={n_initial}."
             )
-        budget = min(self.budget, n)
         self.labeled_indices_ = np.empty(0, dtype=np.intp)
         self.pool_indices_ = np.arange(n, dtype=np.intp)
         self.X_labeled_ = take_rows(X, self.labeled_indices_)
         self.y_labeled_ = y[:0]
-        round_ = 0
-        k = min(n_initial, budget)
-        while k > 0:
+        self._sim = {"y": y, "eval_set": eval_set}
+        return self._run_simulation()
+
+    def _run_simulation(self):
+        """The simulation loop; :meth:`resume` re-enters it after a failure.
+
+        A round stores the generator's state at its start
+        (``_sim_round_start``) and, before its labels are recorded, its query's
+        indices and fit seed (``_sim_pending``). A round interrupted anywhere
+        is then either finished (its labels are in) or replayed from its start
+        (they are not) with the same draws, so an interrupted and resumed run
+        has the history of an uninterrupted one.
+        """
+        X, y = self._X_fit, self._sim["y"]
+        if self._sim_round_start is not None:  # the last round was interrupted
+            p = self._sim_pending
+            if p is not None and self.y_labeled_.shape[0] > p["n_before"]:
+                self._finish_round(p)
+            else:
+                self._rng.set_state(self._sim_round_start)
+                self._sim_pending = self._sim_round_start = None
+        budget = min(self.budget, y.shape[0])
+        n_initial = self.n_initial if self.n_initial is not None else self.n_instances
+        while True:
+            n_before = self.y_labeled_.shape[0]
+            size = self.n_instances if self.history_ else n_initial
+            k = min(size, budget - n_before, self.pool_indices_.shape[0])
+            if k <= 0:
+                break
+            self._sim_round_start = self._rng.get_state()
             t0 = time.perf_counter()
             idx = self._query_stored(k)
             q_seconds = time.perf_counter() - t0
+            pending = {"round": len(self.history_), "indices": idx,
+                       "query_seconds": q_seconds, "fit_seed": self._draw_seed(),
+                       "n_before": n_before}
+            self._sim_pending = pending
+            self._journal_labels(y[idx], indices=idx, source="simulation",
+                                 round_=pending["round"])
             self._add_labels(take_rows(X, idx), y[idx], pool_rows=idx)
-            t0 = time.perf_counter()
-            # No model from a single class: keep sampling with the initial
-            # strategy until a second class shows up.
-            if np.unique(self.y_labeled_).size > 1:
-                self._refit_keep_labels()
-            self.history_.append(self._record(round_, idx, q_seconds, t0, eval_set))
-            round_ += 1
-            k = min(self.n_instances, budget - self.y_labeled_.shape[0],
-                    self.pool_indices_.shape[0])
+            self._finish_round(pending)
         if not self.model_fitted_:
             self._refit_keep_labels()  # surfaces the estimator's own error
         return self
+
+    def _finish_round(self, p):
+        """Refit on a round's labels and record it (its labels are in)."""
+        if len(self.history_) == p["round"]:
+            t0 = time.perf_counter()
+            # No model from a single class: keep sampling with the initial
+            # strategy until a second class shows up.
+            self._refit_if_able(seed=p["fit_seed"])
+            self.history_.append(self._record(
+                p["round"], p["indices"], p["query_seconds"], t0,
+                self._sim["eval_set"],
+            ))
+        self._sim_pending = self._sim_round_start = None
+
+    @in_executor_session
+    def resume(self):
+        """Continue a simulation that was interrupted, or loaded from disk.
+
+        A refit that failed (CUDA out of memory, ``KeyboardInterrupt``, …)
+        aborts ``fit`` with every selected label recorded; ``resume`` picks
+        up exactly where it stopped, with the same draws, so the final
+        ``history_`` and model equal those of an uninterrupted run with the
+        same ``random_state``. Raising ``budget`` with ``set_params`` first
+        continues a finished simulation.
+
+        Returns
+        -------
+        self : ActiveLearner
+        """
+        check_is_fitted(self)
+        if getattr(self, "_sim", None) is None:
+            raise ValueError(
+                "resume continues a simulation (fit with budget set); this "
+                "learner was fitted without a budget. Use refit() to recover "
+                "from a failed teach."
+            )
+        self._check_params()
+        if self.budget is None:
+            raise ValueError(
+                "The 'budget' parameter must be an int to resume a simulation; "
+                "got None."
+            )
+        return self._run_simulation()
 
     # ------------------------------------------------------------ query/teach
     def _run_strategy(self, X, n_instances, candidates=None):
@@ -572,9 +861,28 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if y.shape[0] == 0:
             return self
         check_classification_targets(y)
+        self._check_label_kind(y)
+        if pool_rows is None:
+            X = _match_dtype(X, self.X_labeled_)
+        # journal (fsynced), then record, then refit: a crash or a failed
+        # refit at any point loses no label
+        self._journal_labels(y, indices=pool_rows,
+                             X=X if pool_rows is None else None)
         self._add_labels(X, y, pool_rows=pool_rows)
-        self._refit_keep_labels()
+        self._refit_if_able()  # no model from a single class (see fit)
         return self
+
+    def _check_label_kind(self, y):
+        if self.y_labeled_.shape[0] == 0:
+            return
+        new, old = _label_kind(y), _label_kind(self.y_labeled_)
+        if new != old:
+            raise TypeError(
+                f"The 'y' parameter of teach holds {new} labels (dtype {y.dtype}), "
+                f"but the labeled rows hold {old} labels (dtype "
+                f"{self.y_labeled_.dtype}); the labels of a session must be all "
+                "numbers or all strings."
+            )
 
     def _check_pool_indices(self, indices):
         idx = np.asarray(indices)
@@ -609,31 +917,163 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self._refit_keep_labels()
         return self
 
+    # --------------------------------------------------------------- sessions
+    @staticmethod
+    def read_journal(path):
+        """Read and check a label journal (see the ``journal`` parameter).
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        records : list of dict
+            ``"session"`` records (one per ``fit``) and ``"label"`` records
+            (one per taught label: ``label``, ``index`` into ``fit``'s ``X``
+            or ``row`` for rows given to ``teach(X, y)``, ``seq``, ``time``).
+
+        Raises
+        ------
+        skal.JournalError
+            A line other than the last is damaged. A truncated last line (a
+            write a crash interrupted) is skipped with a warning.
+        """
+        return _journal.read_journal(path)
+
+    def replay_journal(self, path=None):
+        """Re-apply the labels of a journal to this (freshly fitted) learner.
+
+        The recovery after a crash: fit a new learner on the same ``X`` and
+        ``y`` as the crashed one, then replay its journal. Every label record
+        of other sessions is applied in order (pool rows already labeled are
+        skipped, so replaying twice adds no pool row twice); the model is
+        refit once at the end. Labels are not re-journaled into the file they
+        come from; when this learner journals to another file, they are.
+
+        Parameters
+        ----------
+        path : str or path-like, default=None
+            The journal; None reads this learner's own ``journal``.
+
+        Returns
+        -------
+        self : ActiveLearner
+
+        Raises
+        ------
+        skal.JournalError
+            The journal is damaged, or a session in it names pool rows of a
+            different ``X`` than the one this learner was fitted on.
+        """
+        check_is_fitted(self)
+        path = self.journal if path is None else path
+        if path is None:
+            raise ValueError(
+                "replay_journal needs a path: pass one, or set the 'journal' "
+                "parameter."
+            )
+        _journal.replay(self, path)
+        return self
+
+    def save(self, path, *, include_X=True):
+        """Save the session to a zip file that loads without running code.
+
+        Labels, pool, history, random state, the state of a running
+        simulation and the model are saved as JSON, npz, ``torch.save``
+        state dicts (weights only) or skops; see :meth:`load`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (replaced atomically).
+        include_X : bool, default=True
+            Store ``fit``'s ``X`` (the pool). With False only its SHA-256 is
+            stored and :meth:`load` needs ``X=``.
+        """
+        check_is_fitted(self)
+        from ._session import save_learner
+
+        save_learner(self, path, include_X=include_X)
+
+    @classmethod
+    def load(cls, path, estimator=None, *, X=None, params=None):
+        """Load a session saved by :meth:`save`; executes no code from the file.
+
+        Parameters
+        ----------
+        path : str or path-like
+        estimator : estimator, default=None
+            What the file cannot describe without code: needed for a skorch
+            net unless its classes all come from skal, torch or skorch and
+            its parameters are plain values, and for a scikit-learn model
+            holding types outside scikit-learn, numpy and scipy (the model is
+            then refit from the saved labels). The saved weights are loaded
+            into a clone of it.
+        X : array-like, default=None
+            ``fit``'s ``X``; needed when saved with ``include_X=False``
+            (checked against the saved SHA-256).
+        params : dict, default=None
+            Parameters replacing saved ones, needed for those that could not
+            be saved (a ``FunctionStrategy``, say).
+
+        Returns
+        -------
+        learner : ActiveLearner
+            Continues where the saved one stopped: ``query``/``teach``, or
+            :meth:`resume` for a simulation.
+
+        Raises
+        ------
+        skal.SessionFileError
+            The file is truncated, tampered with (checksums in its manifest),
+            or names classes that would run foreign code.
+        """
+        from ._session import load_learner
+
+        return load_learner(cls, path, estimator, X=X, params=params)
+
     # ------------------------------------------------------------- delegation
     def _check_model(self, X):
         check_is_fitted(self)
         if not self.model_fitted_:
             raise NotFittedError(
-                "This ActiveLearner has no model yet: fit got no labeled rows. "
-                "Teach some labels first."
+                "This ActiveLearner has no model yet: its labeled rows hold "
+                "fewer than two classes. Teach some labels first."
             )
         return self._validate_X(X, reset=False)
 
     @property
     def classes_(self):
         """Class labels known to the fitted model."""
+        encoded = getattr(self, "_label_classes", None)
+        if encoded is not None:
+            return encoded
         return self.estimator_.classes_
+
+    def _decoded_proba(self, X):
+        """Probabilities of a net trained on encoded labels, one per class."""
+        proba = np.asarray(self.estimator_.predict_proba(X))
+        m = len(self._label_classes)
+        if proba.shape[1] != m:  # more output units than labeled classes
+            proba = proba[:, :m]
+            proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
+        return proba
 
     @available_if(_estimator_has("predict"))
     def predict(self, X):
         """Predict class labels with the fitted model."""
         X = self._check_model(X)
+        if getattr(self, "_label_classes", None) is not None:
+            return self._label_classes[np.argmax(self._decoded_proba(X), axis=1)]
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
         """Class probabilities from the fitted model."""
         X = self._check_model(X)
+        if getattr(self, "_label_classes", None) is not None:
+            return self._decoded_proba(X)
         return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("predict_log_proba"))
