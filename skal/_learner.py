@@ -76,6 +76,21 @@ def _label_kind(y):
     return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
+def _concrete_labels(y):
+    """Object labels of one Python type as a plain array (bools, ints, strs).
+
+    ``-1`` marks unlabeled rows, so string or bool labels arrive in object
+    arrays; once the marked rows are gone, scikit-learn reads them better
+    with a concrete dtype (it calls object bools "unknown").
+    """
+    if y.dtype.kind != "O" or y.size == 0:
+        return y
+    types = {type(v.item() if isinstance(v, np.generic) else v) for v in y}
+    if len(types) == 1 and types <= {bool, int, float, str}:
+        return np.array(y.tolist())
+    return y
+
+
 def _match_dtype(X, old):
     """New rows ``X`` in the dtype of the labeled rows ``old``.
 
@@ -628,7 +643,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.labeled_indices_ = labeled.astype(np.intp)
         self.pool_indices_ = np.flatnonzero(unlabeled).astype(np.intp)
         self.X_labeled_ = take_rows(X, labeled)
-        self.y_labeled_ = y[labeled]
+        self.y_labeled_ = _concrete_labels(y[labeled])
         if labeled.size:
             check_classification_targets(self.y_labeled_)
             t0 = time.perf_counter()
@@ -636,14 +651,15 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 # A session may start from one class; no model until a second.
                 warnings.warn(
                     "The labeled rows hold a single class "
-                    f"({self.y_labeled_[0]!r}): no model is fitted until a second "
+                    f"({self.y_labeled_[:1].tolist()[0]!r}): no model is fitted "
+                    "until a second "
                     "class is taught, and queries use 'initial_strategy' "
                     "meanwhile.",
                     UserWarning,
                     stacklevel=2,
                 )
             else:
-                self._fit_model()
+                self._refit_keep_labels()
             self.history_.append(self._record(0, labeled, 0.0, t0, eval_set))
         return self
 
@@ -860,6 +876,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         if y.shape[0] == 0:
             return self
+        y = _concrete_labels(y)
         check_classification_targets(y)
         self._check_label_kind(y)
         if pool_rows is None:
