@@ -47,7 +47,13 @@ extensions = [
 ]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
+exclude_patterns = [
+    "_build",
+    "Thumbs.db",
+    ".DS_Store",
+    "**.ipynb_checkpoints",
+    "user_guide/_benchmark_tables.rst",
+]
 root_doc = "index"
 default_role = "py:obj"
 nitpicky = False
@@ -170,6 +176,88 @@ def _check_api_coverage(app):
             "api.rst misses public names (add them to an autosummary): %s",
             ", ".join(missing),
         )
+
+
+# -- benchmark tables ----------------------------------------------------------
+# choosing.rst includes tables computed from the committed benchmark records
+# (benchmarks/results/label_efficiency/*.csv); without records it says so.
+BENCH_DIR = ROOT / "benchmarks" / "results" / "label_efficiency"
+_BENCH_COLUMNS = {"strategy", "seed", "n_labels", "accuracy"}
+
+
+def _read_csv(path):
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or not _BENCH_COLUMNS <= set(rows[0]):
+        return None
+    for row in rows:
+        row["seed"] = int(float(row["seed"]))
+        row["n_labels"] = int(float(row["n_labels"]))
+        row["accuracy"] = float(row["accuracy"])
+    return rows
+
+
+def _benchmark_tables():
+    out = []
+    csvs = sorted(BENCH_DIR.rglob("*.csv")) if BENCH_DIR.is_dir() else []
+    for path in csvs:
+        try:
+            records = _read_csv(path)
+        except (OSError, ValueError, KeyError):
+            records = None
+        if not records or not any(r["strategy"] == "random" for r in records):
+            continue
+        from skal.evaluation import paired_differences
+
+        table = paired_differences(records, metric="aulc", random_state=0)
+        table.sort(key=lambda row: -row["mean"])
+        seeds = len({r["seed"] for r in records})
+        budgets = sorted({r["n_labels"] for r in records})
+        title = f"{path.relative_to(BENCH_DIR).with_suffix('')}"
+        out += [
+            title,
+            "-" * len(title),
+            "",
+            f"{seeds} seeds, budgets {budgets[0]} to {budgets[-1]} labels.",
+            "",
+            ".. list-table::",
+            "   :header-rows: 1",
+            "",
+            "   * - strategy",
+            "     - AULC − random",
+            "     - 95 % CI",
+            "     - ",
+        ]
+        for row in table:
+            out += [
+                f"   * - {row['strategy']}",
+                f"     - {row['mean']:+.4f}",
+                f"     - [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]",
+                f"     - {row.get('significant', '')}",
+            ]
+        out.append("")
+    pngs = sorted(BENCH_DIR.rglob("*.png")) if BENCH_DIR.is_dir() else []
+    for png in pngs:
+        rel = os.path.relpath(png, HERE / "user_guide")
+        out += [f".. image:: {rel}", f"   :alt: {png.stem}", "   :width: 90%", ""]
+    if not out:
+        out = [
+            ".. note::",
+            "",
+            "   No benchmark records were found in",
+            "   ``benchmarks/results/label_efficiency/`` when these pages were",
+            "   built. Run ``benchmarks/bench_label_efficiency.py`` to produce them.",
+            "",
+        ]
+    target = HERE / "user_guide" / "_benchmark_tables.rst"
+    text = "\n".join(out) + "\n"
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+
+
+_benchmark_tables()
 
 
 def _skip_member(app, what, name, obj, skip, options):
