@@ -13,6 +13,7 @@ import sys
 import textwrap
 import time
 import types
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,7 +44,7 @@ from skal.backends import (
 from skal.backends._modal import MAX_INPUT_BYTES
 from skal.backends._workers import dumps
 from skal.models import get_adapter
-from skal.strategies import CoreSet, MarginSampling, TopK
+from skal.strategies import FunctionStrategy, MarginSampling, TopK
 from skal.utils._testing import MLP, make_net
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,8 +126,13 @@ class FakeModal(types.ModuleType):
 
             def _call(self, args, kwargs):
                 assert fake.running, "called outside app.run()"
-                a, k = pickle.loads(cloudpickle.dumps((args, kwargs)))
-                return pickle.loads(cloudpickle.dumps(self.raw_f(*a, **k)))
+                # A GPU container, where skorch finds the CUDA a net asks for.
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message="Requested to load")
+                    warnings.filterwarnings("ignore", message="Setting self.device")
+                    a, k = pickle.loads(cloudpickle.dumps((args, kwargs)))
+                    out = cloudpickle.dumps(self.raw_f(*a, **k))
+                return pickle.loads(out)
 
             def remote(self, *args, **kwargs):
                 fake.remote_calls += 1
@@ -375,10 +381,17 @@ def test_modal_session_stages_pool_once_and_scores_each_row_once(data, fake_moda
     assert np.array_equal(learner.predict_proba(X), local.predict_proba(X))
 
 
+def farthest_from_mean(learner, X, *, n_instances, candidates, random_state):
+    """Embed the candidates; keep those farthest from their mean embedding."""
+    emb = get_adapter(learner).embed(X, candidates)
+    dist = ((emb - emb.mean(axis=0)) ** 2).sum(axis=1)
+    return candidates[np.argsort(-dist, kind="stable")[:n_instances]]
+
+
 def test_modal_scores_only_candidates_and_net_matches_local(data, fake_modal):
     X, y = data
     net = make_net(MLP, n_classes=3, max_epochs=2)
-    strategy = TopK(MarginSampling(), k=60) | CoreSet()
+    strategy = TopK(MarginSampling(), k=60) | FunctionStrategy(farthest_from_mean)
     kwargs = dict(
         strategy=strategy, n_instances=10, n_initial=30, budget=50, random_state=0
     )
@@ -391,7 +404,7 @@ def test_modal_scores_only_candidates_and_net_matches_local(data, fake_modal):
         assert np.array_equal(a["indices"], b["indices"])
     assert np.array_equal(learner.predict_proba(X), local.predict_proba(X))
     assert fake_modal.runs == 1  # one session for the whole simulation
-    # CoreSet embeds only TopK's 60 candidates (and the labeled set, locally).
+    # The second step embeds only TopK's 60 candidates.
     whats = [call[0][0][2] for call in fake_modal.map_calls]
     assert "embed" in whats
     embed_calls = [c for c in fake_modal.map_calls if c[0][0][2] == "embed"]
@@ -560,3 +573,23 @@ def test_modal_live_matches_local(data):  # pragma: no cover - network
     ).fit(X, y)
     for a, b in zip(remote.history_, local.history_, strict=True):
         assert np.array_equal(a["indices"], b["indices"])
+
+
+def test_nets_are_sent_to_the_containers_gpu(data):
+    from skorch.exceptions import DeviceWarning
+
+    from skal.backends._modal import _on_device
+
+    X, y = data
+    net = LocalExecutor().fit(make_net(MLP, n_classes=3, max_epochs=1), X, y)
+    assert ModalExecutor(gpu="A100")._device() == "cuda"
+    assert ModalExecutor(gpu=None)._device() is None
+    sent = _on_device(net, "cuda")
+    assert sent.device == "cuda" and net.device == "cpu"
+    assert _on_device(net, None) is net
+    lr = LogisticRegression()
+    assert _on_device(lr, "cuda") is lr
+    if not __import__("torch").cuda.is_available():
+        with pytest.warns(DeviceWarning):  # no GPU here: skorch maps it back
+            back = pickle.loads(dumps(sent))
+        assert np.array_equal(back.predict_proba(X), net.predict_proba(X))

@@ -31,7 +31,9 @@ class ExecutorAdapter:
 
         def scoring(X, candidates=None, *, as_tensor=False, **kwargs):
             if not self._executor.chunked_scoring(X):
-                return attr(X, candidates, as_tensor=as_tensor, **kwargs)
+                if as_tensor:
+                    kwargs["as_tensor"] = True
+                return attr(X, candidates, **kwargs)
             out = self._executor.score(self._model, X, candidates, name, **kwargs)
             if not as_tensor:
                 return out

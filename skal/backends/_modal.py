@@ -12,6 +12,7 @@ input would re-upload the whole pool each round (31 GB per round for
 
 from __future__ import annotations
 
+import copy
 import importlib
 import io
 import math
@@ -19,6 +20,7 @@ import os
 import sys
 import uuid
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.utils.validation import _num_samples
@@ -144,6 +146,31 @@ def default_image(modal, pip_packages=()):
     return modal.Image.debian_slim(python_version=py).pip_install(*pins, *pip_packages)
 
 
+def _on_device(estimator, device):
+    """``estimator`` with its skorch ``device`` set to ``device`` (a shallow copy).
+
+    A skorch net loads its weights onto ``net.device`` when unpickled, so the
+    copy sent to a GPU container loads onto the GPU even if this machine's
+    copy was mapped to the CPU (skorch does that where CUDA is missing).
+    """
+    from ..models import is_skorch_net
+
+    if device is None or not is_skorch_net(estimator) or estimator.device == device:
+        return estimator
+    estimator = copy.copy(estimator)
+    estimator.device = device
+    return estimator
+
+
+@contextmanager
+def _quiet_device_mapping():
+    """Silence skorch's note that a CUDA net was loaded on the CPU here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Setting self.device = ")
+        warnings.filterwarnings("ignore", message="Requested to load data to CUDA")
+        yield
+
+
 def _block(X, start, stop):
     if isinstance(X, np.ndarray) or _is_torch_tensor(X):
         return X[start:stop]
@@ -227,6 +254,10 @@ class ModalExecutor(BaseExecutor):
     max_containers : int, default=None
         Upper bound on concurrent containers per function (cost control);
         None leaves it to Modal's autoscaler.
+    device : str, default=None
+        ``device`` of skorch nets in the containers; None uses ``"cuda"``
+        when ``gpu`` is set, else the net's own. (A fitted net that comes back
+        to a machine without CUDA is loaded on its CPU, as skorch does.)
     volume_mount : str, default="/skal"
         Where the Volume is mounted in the containers.
 
@@ -250,6 +281,7 @@ class ModalExecutor(BaseExecutor):
         volume=None,
         pip_packages=(),
         max_containers=None,
+        device=None,
         volume_mount="/skal",
     ):
         self.gpu = gpu
@@ -260,6 +292,7 @@ class ModalExecutor(BaseExecutor):
         self.volume = volume
         self.pip_packages = pip_packages
         self.max_containers = max_containers
+        self.device = device
         self.volume_mount = volume_mount
 
     def __getstate__(self):
@@ -352,11 +385,16 @@ class ModalExecutor(BaseExecutor):
         it in-process: one container round trip would cost more)."""
         return X is None or _num_samples(X) > self._check_params()
 
+    def _device(self):
+        if self.device is not None:
+            return self.device
+        return "cuda" if self.gpu is not None else None
+
     def _fit(self, estimator, X, y, fit_params, seed, method):
         s = self._session
-        return s.fit_fn.remote(
-            dumps(estimator), X, y, fit_params, seed=seed, method=method
-        )
+        payload = dumps(_on_device(estimator, self._device()))
+        with _quiet_device_mapping():
+            return s.fit_fn.remote(payload, X, y, fit_params, seed=seed, method=method)
 
     def _stage_pool(self, s, X):
         """Write ``X`` to the Volume in blocks, once per session; returns its entry."""
@@ -395,7 +433,7 @@ class ModalExecutor(BaseExecutor):
         else staged once on the Volume."""
         if s.model is not None and s.model[0] is model:
             return s.model[1]
-        data = dumps(model)
+        data = dumps(_on_device(model, self._device()))
         if len(data) + 4 * chunk_size + _INPUT_MARGIN <= MAX_INPUT_BYTES:
             payload = data
         else:
