@@ -19,7 +19,21 @@ __all__ = ["BaseStrategy", "ScoreStrategy", "StrategyContractError", "top_k"]
 
 
 class StrategyContractError(RuntimeError):
-    """Raised when a strategy's ``_query`` breaks the selection contract."""
+    """Raised when a strategy's ``_query`` breaks the selection contract.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skal.base import BaseStrategy, StrategyContractError
+    >>> class Twice(BaseStrategy):
+    ...     def _query(self, learner, X, *, n_instances, candidates, random_state):
+    ...         return candidates[:1].repeat(n_instances)
+    >>> try:
+    ...     Twice()(None, np.zeros((4, 1)), n_instances=2)
+    ... except StrategyContractError as exc:
+    ...     print(exc)
+    Twice._query returned duplicate indices.
+    """
 
 
 def check_n_instances(n_instances, *, name="n_instances"):
@@ -119,6 +133,17 @@ class BaseStrategy(BaseEstimator):
     1. exactly ``min(n_instances, len(candidates))`` indices;
     2. no duplicates, all inside ``candidates``;
     3. the same ``random_state`` gives the same result.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skal.base import BaseStrategy
+    >>> class FirstRows(BaseStrategy):
+    ...     _needs_model = False
+    ...     def _query(self, learner, X, *, n_instances, candidates, random_state):
+    ...         return np.sort(candidates)[:n_instances]
+    >>> FirstRows()(None, np.zeros((5, 2)), n_instances=2, candidates=[4, 1, 3])
+    array([1, 3])
     """
 
     #: True when the result does not depend on ``random_state`` (up to ties).
@@ -213,6 +238,17 @@ class ScoreStrategy(BaseStrategy):
     Subclasses implement ``_score(learner, X, candidates)`` returning one
     score per candidate, higher meaning more worth a label. The ``n_instances``
     best are selected, ties broken by ``random_state``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skal.base import ScoreStrategy
+    >>> class LargestFirstFeature(ScoreStrategy):
+    ...     def _score(self, learner, X, candidates):
+    ...         return np.asarray(X)[candidates, 0]
+    >>> X = np.array([[0.2], [0.9], [0.5]])
+    >>> LargestFirstFeature()(None, X, n_instances=2)
+    array([1, 2])
     """
 
     _deterministic = True

@@ -49,6 +49,14 @@ class ProbaFromX(ClassifierMixin, BaseEstimator):
     ----------
     n_classes : int, default=2
         Number of leading columns of ``X`` that hold the probabilities.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skal.utils.estimator_checks import ProbaFromX
+    >>> X = np.array([[0.2, 0.8, 5.0], [0.6, 0.4, -1.0]])
+    >>> ProbaFromX(n_classes=2).fit(X, [0, 1]).predict(X)
+    array([1, 0])
     """
 
     def __init__(self, n_classes=2):
@@ -158,7 +166,14 @@ def _fingerprint(strategy):
 
 
 def check_strategy_contract(strategy, *, make_learner=None, max_examples=20):
-    """Guarantees 1 and 2 on the stored pool: exact count, distinct, in pool."""
+    """Guarantees 1 and 2 on the stored pool: exact count, distinct, in pool.
+
+    Examples
+    --------
+    >>> from skal.strategies import RandomSampling
+    >>> from skal.utils.estimator_checks import check_strategy_contract
+    >>> check_strategy_contract(RandomSampling(), max_examples=3)
+    """
 
     @settings(max_examples=max_examples, **_SETTINGS)
     @given(case=scenarios())
@@ -180,7 +195,14 @@ def check_strategy_contract(strategy, *, make_learner=None, max_examples=20):
 
 
 def check_strategy_budget(strategy, *, make_learner=None, max_examples=20):
-    """Guarantee 1 with explicit candidates, ``n_instances`` above their size."""
+    """Guarantee 1 with explicit candidates, ``n_instances`` above their size.
+
+    Examples
+    --------
+    >>> from skal.strategies import RandomSampling
+    >>> from skal.utils.estimator_checks import check_strategy_budget
+    >>> check_strategy_budget(RandomSampling(), max_examples=3)
+    """
 
     @settings(max_examples=max_examples, **_SETTINGS)
     @given(case=scenarios(), data=st.data())
@@ -201,7 +223,14 @@ def check_strategy_budget(strategy, *, make_learner=None, max_examples=20):
 
 
 def check_strategy_determinism(strategy, *, make_learner=None, max_examples=10):
-    """Guarantee 3: same seed, same result; the call leaves the strategy as is."""
+    """Guarantee 3: same seed, same result; the call leaves the strategy as is.
+
+    Examples
+    --------
+    >>> from skal.strategies import RandomSampling
+    >>> from skal.utils.estimator_checks import check_strategy_determinism
+    >>> check_strategy_determinism(RandomSampling(), max_examples=3)
+    """
 
     @settings(max_examples=max_examples, **_SETTINGS)
     @given(case=scenarios(max_rows=500))
@@ -224,6 +253,12 @@ def check_strategy_class_balance(strategy, *, make_learner=None, max_examples=20
     """Guarantee 4: per predicted class, counts differ by at most one.
 
     A class may fall short only when all its candidates were selected.
+
+    Examples
+    --------
+    >>> from skal.strategies import ClassBalanced, RandomSampling
+    >>> from skal.utils.estimator_checks import check_strategy_class_balance
+    >>> check_strategy_class_balance(ClassBalanced(RandomSampling()), max_examples=3)
     """
 
     @settings(max_examples=max_examples, **_SETTINGS)
@@ -254,7 +289,14 @@ def check_strategy_class_balance(strategy, *, make_learner=None, max_examples=20
 
 
 def check_strategy_permutation(strategy, *, make_learner=None, max_examples=10):
-    """Guarantee 5: a deterministic strategy commutes with pool permutations."""
+    """Guarantee 5: a deterministic strategy commutes with pool permutations.
+
+    Examples
+    --------
+    >>> from skal.strategies import MarginSampling
+    >>> from skal.utils.estimator_checks import check_strategy_permutation
+    >>> check_strategy_permutation(MarginSampling(), max_examples=3)
+    """
 
     @settings(max_examples=max_examples, **_SETTINGS)
     @given(case=scenarios(max_rows=500, distinct=True))
@@ -292,7 +334,14 @@ def check_strategy_permutation(strategy, *, make_learner=None, max_examples=10):
 
 
 def check_strategy_clone(strategy):
-    """Stateless parameters: clone, get/set_params round trip, pickling."""
+    """Stateless parameters: clone, get/set_params round trip, pickling.
+
+    Examples
+    --------
+    >>> from skal.strategies import RandomSampling
+    >>> from skal.utils.estimator_checks import check_strategy_clone
+    >>> check_strategy_clone(RandomSampling())
+    """
     cloned = clone(strategy)
     assert type(cloned) is type(strategy)
     assert _fingerprint(cloned) == _fingerprint(strategy)
