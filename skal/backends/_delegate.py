@@ -25,6 +25,8 @@ class ExecutorAdapter:
         self._model = model
 
     def __getattr__(self, name):
+        if name.startswith("_"):  # never recurse on our own (missing) fields
+            raise AttributeError(name)
         attr = getattr(self._adapter, name)
         if name not in SCORING_METHODS:
             return attr
