@@ -64,7 +64,7 @@ net = NeuralNetClassifier(
     criterion=nn.CrossEntropyLoss,
     optimizer=torch.optim.Adam,
     lr=0.005,
-    max_epochs=5 if FAST else 30,
+    max_epochs=5 if FAST else 25,
     batch_size=32,
     train_split=None,
     verbose=0,
@@ -77,11 +77,11 @@ net = NeuralNetClassifier(
 # Both learners start from the same ``n_initial`` random rows and buy
 # ``n_instances`` labels per round up to ``budget``. Margin sampling asks for
 # the rows whose two most likely classes are closest.
-budget = 90 if FAST else 300
+budget = 80 if FAST else 240
 curves, learners = {}, {}
 for name, strategy in [("margin", MarginSampling()), ("random", RandomSampling())]:
     learner = ActiveLearner(
-        net, strategy=strategy, n_instances=30, budget=budget, random_state=0
+        net, strategy=strategy, n_instances=40, budget=budget, random_state=0
     )
     learner.fit(X_pool, y_pool, eval_set=(X_test, y_test))
     learners[name] = learner

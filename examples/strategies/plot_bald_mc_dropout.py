@@ -127,7 +127,7 @@ plt.show()
 # the global torch generator is left alone). Compare it with random sampling
 # at equal budget; on a pool this small and easy the gain, if any, is small —
 # measure on your own data (see the label-efficiency benchmark).
-budget = 80 if FAST else 200
+budget = 80 if FAST else 160
 curves = {}
 for name, strategy in {
     "random": RandomSampling(),

@@ -87,7 +87,7 @@ strategies = {
     "coreset": CoreSet(),
     "topk(margin) | coreset": pipe,
 }
-budget, batch = (80, 40) if FAST else (240, 40)
+budget, batch = (80, 40) if FAST else (200, 40)
 curves, wasted = {}, {}
 for name, strategy in strategies.items():
     learner = ActiveLearner(
