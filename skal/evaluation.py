@@ -1,0 +1,671 @@
+"""Fair comparison of query strategies: simulations, paired statistics, plots.
+
+:func:`evaluate` runs every strategy with every seed on one data set and one
+estimator, on a schedule of budgets, and returns tidy per-round records.
+:func:`paired_differences` compares each strategy with a baseline (random
+sampling) seed by seed, with bootstrap confidence intervals, and
+:func:`plot_learning_curves` draws the curves with bands.
+
+Simulations follow the protocol that makes strategies comparable (DISTIL,
+DeepAL+): for one seed every strategy starts from the **same** initial
+labeled set (drawn with ``initial_strategy``, random by default) and the same
+first model, and the same test set scores every round; only the queries
+differ. Differences are then paired by seed.
+
+Out-of-distribution rows
+------------------------
+Rows whose oracle label is ``ood_label`` (``-2``, as
+:func:`skal.datasets.add_ood` marks them) stand for an annotator answering
+"none of these classes". In a simulation such an answer **costs a label**
+(``n_labels`` counts every query) but the row is **not taught**: it leaves the
+pool and is never shown to the model (``n_trained`` counts the rows taught;
+``n_ood`` the wasted queries). A strategy that favours junk rows pays for it
+in accuracy at equal ``n_labels``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _num_samples
+
+from .metrics import aulc as _aulc
+from .utils._arrays import take_rows
+
+__all__ = [
+    "evaluate",
+    "geometric_budgets",
+    "learning_curves",
+    "paired_differences",
+    "plot_learning_curves",
+]
+
+_SEED_MAX = np.iinfo(np.int32).max
+
+
+# --------------------------------------------------------------------------
+# budgets
+# --------------------------------------------------------------------------
+def geometric_budgets(start: int, stop: int, *, factor: float = 2.0) -> list[int]:
+    """Budgets growing geometrically from ``start`` up to ``stop``.
+
+    Parameters
+    ----------
+    start : int
+        First budget: the size of the initial labeled set (cold start, e.g.
+        about two labels per class).
+    stop : int
+        Last budget; included even when it is not on the geometric grid.
+    factor : float, default=2.0
+        Growth factor between consecutive budgets (> 1).
+
+    Returns
+    -------
+    budgets : list of int
+        Strictly increasing, from ``start`` to ``stop``.
+
+    Examples
+    --------
+    >>> from skal.evaluation import geometric_budgets
+    >>> geometric_budgets(20, 300)
+    [20, 40, 80, 160, 300]
+    >>> geometric_budgets(20, 100, factor=1.5)
+    [20, 30, 45, 68, 100]
+    """
+    if not (isinstance(start, Integral) and isinstance(stop, Integral)):
+        raise TypeError(f"start and stop must be ints; got {start!r} and {stop!r}.")
+    if start < 1 or stop < start:
+        raise ValueError(f"Need 1 <= start <= stop; got start={start}, stop={stop}.")
+    if not factor > 1:
+        raise ValueError(f"The 'factor' parameter must be > 1; got {factor!r}.")
+    out = [int(start)]
+    while True:
+        nxt = int(round(out[-1] * factor))
+        if nxt >= stop or nxt <= out[-1]:
+            break
+        out.append(nxt)
+    if out[-1] != stop:
+        if stop - out[-1] < 0.25 * (out[-1] - (out[-2] if len(out) > 1 else 0)):
+            out[-1] = int(stop)  # avoid a tiny last step
+        else:
+            out.append(int(stop))
+    return out
+
+
+def _check_budgets(budgets, n_pool):
+    b = np.asarray(list(budgets) if not isinstance(budgets, np.ndarray) else budgets)
+    if b.ndim != 1 or b.size == 0 or not np.issubdtype(b.dtype, np.integer):
+        raise ValueError(
+            "The 'budgets' parameter must be a non-empty 1-D sequence of ints "
+            f"(numbers of labels after each round); got {budgets!r}."
+        )
+    if b[0] < 1 or np.any(np.diff(b) <= 0):
+        raise ValueError(
+            "The 'budgets' parameter must be strictly increasing and start at "
+            f">= 1 (the initial labeled set); got {b.tolist()}."
+        )
+    if b[-1] > n_pool:
+        raise ValueError(
+            f"The largest budget ({int(b[-1])}) exceeds the pool ({n_pool} rows); "
+            "cap the budgets at the pool size."
+        )
+    return b.astype(np.intp)
+
+
+# --------------------------------------------------------------------------
+# one simulation
+# --------------------------------------------------------------------------
+def _label_key(label, ood_label):
+    if ood_label is not None and label == ood_label:
+        return "count_ood"
+    return f"count_{label.item() if hasattr(label, 'item') else label}"
+
+
+def _run_one(
+    estimator,
+    name,
+    strategy,
+    seed,
+    X,
+    y,
+    X_test,
+    y_test,
+    budgets,
+    initial_strategy,
+    ood_label,
+    class_keys,
+):
+    """Simulate one (strategy, seed): returns one record per budget."""
+    from ._learner import ActiveLearner
+    from .strategies import RandomSampling
+
+    n_pool = _num_samples(X)
+    learner = ActiveLearner(
+        clone(estimator),
+        strategy=clone(strategy) if hasattr(strategy, "get_params") else strategy,
+        n_instances=int(budgets[0]),
+        random_state=seed,
+    )
+    # The initial set depends only on the seed, not on the strategy: paired runs.
+    init = initial_strategy if initial_strategy is not None else RandomSampling()
+    init_rng = np.random.RandomState(seed)
+    seen = np.zeros(n_pool, dtype=bool)
+    counts = dict.fromkeys(class_keys, 0)
+    records = []
+    n_ood = 0
+    learner_fitted = False
+    t_query = 0.0
+    for round_, budget in enumerate(budgets):
+        k = int(budget) - int(seen.sum())
+        cand = np.flatnonzero(~seen)
+        t0 = time.perf_counter()
+        if not learner_fitted:
+            rows = cand[
+                init(
+                    learner,
+                    take_rows(X, cand),
+                    n_instances=k,
+                    random_state=init_rng.randint(_SEED_MAX),
+                )
+            ]
+        else:
+            rows = cand[learner.query(take_rows(X, cand), n_instances=k)]
+        t_query = time.perf_counter() - t0
+        seen[rows] = True
+        answers = y[rows]
+        keep = np.ones(rows.shape[0], dtype=bool)
+        if ood_label is not None:
+            keep = answers != ood_label
+            n_ood += int((~keep).sum())
+        for lab in answers:
+            counts[_label_key(lab, ood_label)] += 1
+        t0 = time.perf_counter()
+        if not learner_fitted:
+            taught = rows[keep]
+            if np.unique(y[taught]).size < 2:
+                raise ValueError(
+                    f"The initial labeled set of seed {seed} ({budgets[0]} rows, "
+                    f"{taught.size} in-distribution) holds fewer than two classes; "
+                    "increase the first budget."
+                )
+            learner.fit(take_rows(X, taught), y[taught])
+            learner_fitted = True
+        elif keep.any():
+            learner.teach(take_rows(X, rows[keep]), answers[keep])
+        t_fit = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        accuracy = float(np.mean(learner.predict(X_test) == y_test))
+        t_infer = time.perf_counter() - t0
+        rec = {
+            "strategy": name,
+            "seed": seed,
+            "round": round_,
+            "n_labels": int(budget),
+            "n_trained": int(learner.y_labeled_.shape[0]),
+            "n_ood": n_ood,
+            "accuracy": accuracy,
+            "query_seconds": t_query,
+            "fit_seconds": t_fit,
+            "inference_seconds": t_infer,
+        }
+        rec.update(counts)
+        records.append(rec)
+    return records
+
+
+def _class_keys(y, ood_label):
+    labels = [lab for lab in np.unique(y) if ood_label is None or lab != ood_label]
+    keys = [_label_key(lab, ood_label) for lab in labels]
+    if ood_label is not None and np.any(y == ood_label):
+        keys.append("count_ood")
+    return keys
+
+
+def evaluate(
+    estimator,
+    strategies: Mapping,
+    X,
+    y,
+    X_test,
+    y_test,
+    *,
+    budgets: Sequence[int],
+    seeds: Sequence[int] = (0, 1, 2),
+    initial_strategy=None,
+    ood_label=-2,
+    n_jobs: int | None = None,
+    progress: bool = True,
+    as_frame: bool = False,
+):
+    """Simulate active learning for every strategy and seed on one data set.
+
+    Each (strategy, seed) pair is one simulation with an
+    :class:`~skal.ActiveLearner` around a clone of ``estimator``: the oracle
+    ``y`` answers the queries, the learner is refit after each round, and its
+    accuracy on ``(X_test, y_test)`` is recorded at every budget.
+
+    Parameters
+    ----------
+    estimator : classifier
+        Cloned for every simulation (e.g. a skorch ``NeuralNetClassifier``).
+    strategies : dict of str to strategy
+        Names (used in the records) and strategies. Include
+        ``RandomSampling()`` (conventionally as ``"random"``) to compare with.
+    X : array-like of shape (n_samples, ...)
+        The pool.
+    y : array-like of shape (n_samples,)
+        The oracle's labels of the pool; ``ood_label`` marks rows the
+        annotator rejects (see the module notes).
+    X_test, y_test : array-like
+        Held-out rows scoring every round.
+    budgets : sequence of int
+        Number of labels (queries asked) after each round, strictly
+        increasing; ``budgets[0]`` is the initial labeled set, drawn by
+        ``initial_strategy``, and each later round queries the difference.
+        See :func:`geometric_budgets`.
+    seeds : sequence of int, default=(0, 1, 2)
+        One simulation per seed and strategy. A seed fixes the initial set
+        and the first model, shared by all strategies (paired design), and
+        the learner's ``random_state``.
+    initial_strategy : strategy, default=None
+        Picks the initial set without a model; None draws it at random.
+    ood_label : int or None, default=-2
+        Oracle answer meaning "none of these classes": counted as a label,
+        never taught. None treats every value of ``y`` as a class.
+    n_jobs : int, default=None
+        Simulations run in parallel with :mod:`joblib` (``-1``: all cores).
+    progress : bool, default=True
+        Show a :mod:`tqdm` progress bar over the simulations.
+    as_frame : bool, default=False
+        Return a pandas ``DataFrame`` (needs pandas) instead of a list.
+
+    Returns
+    -------
+    results : list of dict or DataFrame
+        One record per (strategy, seed, round) with ``strategy``, ``seed``,
+        ``round``, ``n_labels`` (queries asked), ``n_trained`` (rows taught),
+        ``n_ood`` (queries answered ``ood_label``), ``accuracy``,
+        ``query_seconds``, ``fit_seconds``, ``inference_seconds`` (scoring
+        the test set) and, for each class ``c``, ``count_c``: the number of
+        selected rows of that class so far (``count_ood`` for rejected
+        rows).
+
+    See Also
+    --------
+    paired_differences : Compare each strategy with random sampling.
+    plot_learning_curves : Draw the results.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skal.evaluation import evaluate
+    >>> from skal.strategies import MarginSampling, RandomSampling
+    >>> X, y = load_iris(return_X_y=True)
+    >>> res = evaluate(LogisticRegression(), {"random": RandomSampling(),
+    ...                "margin": MarginSampling()}, X[::2], y[::2], X[1::2],
+    ...                y[1::2], budgets=[6, 12, 24], seeds=[0, 1], progress=False)
+    >>> len(res), sorted(res[0])[:4]
+    (12, ['accuracy', 'count_0', 'count_1', 'count_2'])
+    """
+    from joblib import Parallel, delayed
+
+    if not isinstance(strategies, Mapping) or not strategies:
+        raise TypeError(
+            "The 'strategies' parameter must be a non-empty dict of name to "
+            f"strategy, e.g. {{'random': RandomSampling()}}; got {strategies!r}."
+        )
+    y = np.asarray(y)
+    y_test = np.asarray(y_test)
+    n_pool = _num_samples(X)
+    if y.shape[0] != n_pool:
+        raise ValueError(
+            f"X and y must have the same number of rows; got {n_pool} and {y.shape[0]}."
+        )
+    budgets = _check_budgets(budgets, n_pool)
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("The 'seeds' parameter must hold at least one seed.")
+    if as_frame:
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the env
+            raise ImportError(
+                "as_frame=True needs pandas; install it or use as_frame=False "
+                "for a list of dicts."
+            ) from exc
+    keys = _class_keys(y, ood_label)
+    jobs = [(name, s, seed) for seed in seeds for name, s in strategies.items()]
+    tasks = (
+        delayed(_run_one)(
+            estimator,
+            name,
+            s,
+            seed,
+            X,
+            y,
+            X_test,
+            y_test,
+            budgets,
+            initial_strategy,
+            ood_label,
+            keys,
+        )
+        for name, s, seed in jobs
+    )
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(jobs), desc="simulations", unit="run")
+    out = []
+    try:
+        if n_jobs in (None, 1):
+            for task in tasks:
+                func, args, kwargs = task
+                out.append(func(*args, **kwargs))
+                if bar is not None:
+                    bar.update()
+        else:
+            par = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+            for recs in par(tasks):
+                out.append(recs)
+                if bar is not None:
+                    bar.update()
+    finally:
+        if bar is not None:
+            bar.close()
+    order = {(name, seed): i for i, (name, _, seed) in enumerate(jobs)}
+    out.sort(key=lambda recs: order[(recs[0]["strategy"], recs[0]["seed"])])
+    records = [r for recs in out for r in recs]
+    return pd.DataFrame.from_records(records) if as_frame else records
+
+
+# --------------------------------------------------------------------------
+# summaries
+# --------------------------------------------------------------------------
+def _as_records(results):
+    if hasattr(results, "to_dict") and hasattr(results, "columns"):
+        return results.to_dict("records")
+    return list(results)
+
+
+def learning_curves(results, metric: str = "accuracy") -> dict:
+    """Per strategy, the curves of every seed on a common budget axis.
+
+    Parameters
+    ----------
+    results : list of dict or DataFrame
+        As returned by :func:`evaluate`.
+    metric : str, default="accuracy"
+        Column to read.
+
+    Returns
+    -------
+    curves : dict of str to (n_labels, seeds, values)
+        ``n_labels`` (n_budgets,), ``seeds`` (n_seeds,), ``values``
+        (n_seeds, n_budgets) with NaN where a run lacks a budget.
+
+    Examples
+    --------
+    >>> from skal.evaluation import learning_curves
+    >>> recs = [{"strategy": "a", "seed": s, "n_labels": n, "accuracy": n / 10}
+    ...         for s in (0, 1) for n in (1, 2)]
+    >>> n, seeds, v = learning_curves(recs)["a"]
+    >>> n.tolist(), v.tolist()
+    ([1, 2], [[0.1, 0.2], [0.1, 0.2]])
+    """
+    recs = _as_records(results)
+    curves = {}
+    names = list(dict.fromkeys(r["strategy"] for r in recs))
+    for name in names:
+        rows = [r for r in recs if r["strategy"] == name]
+        n = np.array(sorted({int(r["n_labels"]) for r in rows}))
+        seeds = np.array(sorted({r["seed"] for r in rows}))
+        v = np.full((seeds.size, n.size), np.nan)
+        si = {s: i for i, s in enumerate(seeds.tolist())}
+        ni = {b: j for j, b in enumerate(n.tolist())}
+        for r in rows:
+            v[si[r["seed"]], ni[int(r["n_labels"])]] = float(r[metric])
+        curves[name] = (n, seeds, v)
+    return curves
+
+
+def _per_seed(curves, metric, scale):
+    """{strategy: {seed: value or ndarray per budget}} for ``metric``."""
+    out = {}
+    for name, (n, seeds, v) in curves.items():
+        if metric == "aulc":
+            vals = {}
+            for s, row in zip(seeds.tolist(), v):
+                ok = np.isfinite(row)
+                vals[s] = _aulc(n[ok], row[ok], scale=scale)
+        elif metric == "final":
+            vals = {s: row[np.isfinite(row)][-1] for s, row in zip(seeds.tolist(), v)}
+        else:
+            vals = {s: row for s, row in zip(seeds.tolist(), v)}
+        out[name] = (n, vals)
+    return out
+
+
+def _bootstrap_ci(d, n_boot, confidence, rng):
+    """Percentile bootstrap CI of the mean of ``d`` (1-D, NaN-free)."""
+    if d.size == 1:
+        return float(d[0]), float(d[0])
+    idx = rng.randint(d.size, size=(n_boot, d.size))
+    means = d[idx].mean(axis=1)
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(means, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+def paired_differences(
+    results,
+    baseline: str | None = "random",
+    metric: str = "aulc",
+    *,
+    scale: str = "linear",
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    random_state=None,
+):
+    """Each strategy minus the baseline, paired by seed, with bootstrap CIs.
+
+    For every seed the baseline's value is subtracted from the strategy's
+    (same initial set, same test set), and the mean difference over seeds gets
+    a percentile-bootstrap confidence interval (seeds resampled with
+    replacement). With few seeds the interval is optimistic (the percentile
+    bootstrap under-covers for n < 10); read it as a screen, not a test.
+
+    Parameters
+    ----------
+    results : list of dict or DataFrame
+        As returned by :func:`evaluate`.
+    baseline : str or None, default="random"
+        Strategy to subtract. None summarises each strategy's own values
+        (mean and CI), e.g. AULC ± CI for a table.
+    metric : {"aulc", "final", "accuracy"}, default="aulc"
+        ``"aulc"``: area under each seed's curve (:func:`skal.metrics.aulc`);
+        ``"final"``: accuracy at the last budget; ``"accuracy"``: one row
+        per budget.
+    scale : {"linear", "log"}, default="linear"
+        Budget axis of the AULC.
+    n_boot : int, default=2000
+        Bootstrap resamples.
+    confidence : float, default=0.95
+        Coverage of the interval.
+    random_state : int, RandomState instance or None, default=None
+        Bootstrap draws.
+
+    Returns
+    -------
+    table : list of dict
+        One row per strategy (and per budget for ``"accuracy"``), baseline
+        included, with ``strategy``, ``n_labels`` (``"accuracy"`` only),
+        ``mean``, ``ci_low``, ``ci_high``, ``n_seeds`` and, when
+        ``baseline`` is set, ``significant``: ``"better"``, ``"worse"`` or
+        ``""`` when the interval contains 0.
+
+    Examples
+    --------
+    >>> from skal.evaluation import paired_differences
+    >>> recs = [{"strategy": st, "seed": s, "n_labels": n,
+    ...          "accuracy": n / 10 + (0.1 if st == "a" else 0) + s / 100}
+    ...         for st in ("random", "a") for s in range(4) for n in (1, 2)]
+    >>> row = paired_differences(recs, random_state=0)[1]
+    >>> row["strategy"], round(row["mean"], 3), row["significant"]
+    ('a', 0.1, 'better')
+    """
+    if metric not in ("aulc", "final", "accuracy"):
+        raise ValueError(
+            "The 'metric' parameter of paired_differences must be one of "
+            f"'aulc', 'final', 'accuracy'; got {metric!r}."
+        )
+    if not 0 < confidence < 1:
+        raise ValueError(
+            f"The 'confidence' parameter must be in (0, 1); got {confidence!r}."
+        )
+    rng = check_random_state(random_state)
+    per = _per_seed(learning_curves(results), metric, scale)
+    if baseline is not None and baseline not in per:
+        raise ValueError(
+            f"The baseline {baseline!r} is not among the strategies of the "
+            f"results: {sorted(per)}. Pass baseline=None for absolute values."
+        )
+    rows = []
+    for name, (n, vals) in per.items():
+        if baseline is not None:
+            n_base, base = per[baseline]
+            seeds = [s for s in vals if s in base]
+        else:
+            seeds = list(vals)
+        if metric == "accuracy":
+            budgets = n if baseline is None else np.intersect1d(n, n_base)
+            for b in budgets:
+                j = int(np.flatnonzero(n == b)[0])
+                d = np.array([vals[s][j] for s in seeds])
+                if baseline is not None:
+                    jb = int(np.flatnonzero(n_base == b)[0])
+                    d = d - np.array([base[s][jb] for s in seeds])
+                rows.append(
+                    _summary_row(
+                        name, d, n_boot, confidence, rng, baseline, n_labels=int(b)
+                    )
+                )
+        else:
+            d = np.array([vals[s] for s in seeds], dtype=float)
+            if baseline is not None:
+                d = d - np.array([base[s] for s in seeds], dtype=float)
+            rows.append(_summary_row(name, d, n_boot, confidence, rng, baseline))
+    return rows
+
+
+def _summary_row(name, d, n_boot, confidence, rng, baseline, n_labels=None):
+    d = d[np.isfinite(d)]
+    row = {"strategy": name}
+    if n_labels is not None:
+        row["n_labels"] = n_labels
+    if d.size == 0:
+        row.update(mean=math.nan, ci_low=math.nan, ci_high=math.nan, n_seeds=0)
+    else:
+        lo, hi = _bootstrap_ci(d, n_boot, confidence, rng)
+        row.update(mean=float(d.mean()), ci_low=lo, ci_high=hi, n_seeds=int(d.size))
+    if baseline is not None:
+        sig = ""
+        if d.size > 1 and row["ci_low"] > 0:
+            sig = "better"
+        elif d.size > 1 and row["ci_high"] < 0:
+            sig = "worse"
+        row["significant"] = sig
+    return row
+
+
+# --------------------------------------------------------------------------
+# plot
+# --------------------------------------------------------------------------
+def plot_learning_curves(
+    results,
+    ax=None,
+    *,
+    metric: str = "accuracy",
+    band: str = "ci",
+    log_x: bool = True,
+    strategies: Sequence[str] | None = None,
+):
+    """Mean learning curve of each strategy over seeds, with a band.
+
+    Parameters
+    ----------
+    results : list of dict or DataFrame
+        As returned by :func:`evaluate`.
+    ax : matplotlib Axes, default=None
+        Where to draw; None creates a figure.
+    metric : str, default="accuracy"
+        Column on the y axis.
+    band : {"ci", "std", "none"}, default="ci"
+        ``"ci"``: mean ± 1.96 standard errors over seeds (normal
+        approximation of a 95 % interval); ``"std"``: ± one standard
+        deviation.
+    log_x : bool, default=True
+        Logarithmic budget axis (suits geometric budgets).
+    strategies : sequence of str, default=None
+        Which strategies to draw, in this order; None draws all.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        With one line per strategy (``ax.get_figure()`` for the figure).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from skal.evaluation import plot_learning_curves
+    >>> recs = [{"strategy": st, "seed": s, "n_labels": n, "accuracy": n / 10}
+    ...         for st in ("a", "b") for s in (0, 1) for n in (1, 2)]
+    >>> ax = plot_learning_curves(recs)
+    >>> len(ax.get_lines())
+    2
+    """
+    import matplotlib.pyplot as plt
+
+    if band not in ("ci", "std", "none"):
+        raise ValueError(
+            f"The 'band' parameter must be 'ci', 'std' or 'none'; got {band!r}."
+        )
+    curves = learning_curves(results, metric)
+    names = list(curves) if strategies is None else list(strategies)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    for name in names:
+        n, _, v = curves[name]
+        k = np.sum(np.isfinite(v), axis=0)
+        mean = np.nanmean(v, axis=0)
+        (line,) = ax.plot(
+            n,
+            mean,
+            marker="o",
+            markersize=3,
+            label=name,
+            lw=2.2 if name == "random" else 1.4,
+            ls="--" if name == "random" else "-",
+        )
+        if band != "none" and v.shape[0] > 1:
+            sd = np.nanstd(v, axis=0, ddof=1)
+            half = 1.96 * sd / np.sqrt(np.maximum(k, 1)) if band == "ci" else sd
+            ax.fill_between(
+                n, mean - half, mean + half, color=line.get_color(), alpha=0.15, lw=0
+            )
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel("labels")
+    ax.set_ylabel(metric)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small", ncol=2 if len(names) > 6 else 1)
+    return ax

@@ -1,0 +1,205 @@
+"""The default strategy: typicality while labels are scarce, then margin +
+diversity.
+
+Uncertainty sampling loses to random sampling at small budgets (the
+cold-start problem: the model's uncertainty is meaningless before it has seen
+a few examples per class), while typicality-based selection wins there and
+loses at large budgets (Hacohen et al., ICML 2022). :class:`ColdStartHybrid`
+switches between the two on a documented, stateless rule that reads the
+learner's labeled set.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._kernels import kmeans, typiclust
+from ..base import BaseStrategy, top_k
+from ..models import get_adapter
+from ..utils._arrays import take_rows
+from ._uncertainty import margin_score
+
+__all__ = ["ColdStartHybrid"]
+
+_SEED_MAX = np.iinfo(np.int32).max
+
+
+def _flat_features(X, rows):
+    """Input rows flattened to float32 (n, d)."""
+    Xc = take_rows(X, rows)
+    if hasattr(Xc, "detach"):
+        Xc = Xc.detach().cpu().numpy()
+    elif hasattr(Xc, "toarray"):
+        Xc = Xc.toarray()
+    Xc = np.asarray(Xc, dtype=np.float32)
+    return Xc.reshape(Xc.shape[0], -1)
+
+
+def _labeled(learner):
+    """The learner's labeled rows and labels, or (None, None) for a bare model."""
+    X_lab = getattr(learner, "X_labeled_", None)
+    y_lab = getattr(learner, "y_labeled_", None)
+    if X_lab is None or y_lab is None or len(y_lab) == 0:
+        return None, None
+    return X_lab, np.asarray(y_lab)
+
+
+class ColdStartHybrid(BaseStrategy):
+    """Typicality at cold start, then uncertainty filtered for diversity.
+
+    The switching rule is stateless: it reads the learner's labeled set.
+
+    * **Cold start** — while the labeled set holds fewer than
+      ``cold_start_per_class * n_classes`` rows (``n_classes`` is the width of
+      the model's probability output): TypiClust [1]_. The pool is clustered
+      with k-means into ``n_labeled + n_instances`` clusters, clusters that
+      hold no labeled row come first, and the most typical row (densest
+      ``k``-neighbourhood) of each is taken. Dense, representative rows teach a
+      model that has seen almost nothing more than uncertain ones, which at
+      this stage are outliers.
+    * **Afterwards** — margin sampling narrowed for diversity, as in the
+      "diverse mini-batch" of Zhdanov [2]_ and Cluster-Margin [3]_: the
+      ``beta * n_instances`` candidates (at most about half the unlabeled
+      pool) with the smallest margin between the two most likely classes are
+      clustered into ``n_instances`` groups with
+      k-means, and the row nearest to each centre is taken, so a batch does not
+      spend its labels on near-copies of one confusing region.
+
+    Both phases work in the model's penultimate embedding (through the model
+    adapter; for a scikit-learn model, the pipeline's transformed features or
+    ``X``), or on the flattened input with ``embedding="input"``.
+
+    Parameters
+    ----------
+    cold_start_per_class : float, default=5
+        Labels per class below which typicality is used. TypiClust's paper
+        finds typicality ahead of uncertainty up to a few labels per class;
+        ``benchmarks/results/label_efficiency/`` measures the rule here.
+    beta : int, default=10
+        Candidate pool of the second phase: the ``min(beta * n_instances,
+        (n_candidates + n_instances) // 2)`` rows with the smallest margins.
+    k : int, default=20
+        Neighbours for the typicality.
+    embedding : {"model", "input"}, default="model"
+        Space of the clustering: the model's embeddings or the raw input.
+
+    References
+    ----------
+    .. [1] G. Hacohen, A. Dekel and D. Weinshall. Active Learning on a Budget:
+       Opposite Strategies Suit High and Low Budgets. ICML 2022.
+    .. [2] F. Zhdanov. Diverse mini-batch Active Learning. arXiv:1901.05954,
+       2019.
+    .. [3] G. Citovsky et al. Batch Active Learning at Scale. NeurIPS 2021.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skal import ActiveLearner
+    >>> from skal.strategies import ColdStartHybrid
+    >>> X, y = load_iris(return_X_y=True)
+    >>> y_seed = np.full_like(y, -1)
+    >>> y_seed[[0, 50, 100]] = y[[0, 50, 100]]
+    >>> learner = ActiveLearner(LogisticRegression(), strategy=ColdStartHybrid(),
+    ...                         n_instances=5, random_state=0).fit(X, y_seed)
+    >>> ColdStartHybrid().phase(learner)
+    'cold_start'
+    >>> len(learner.query())
+    5
+    """
+
+    def __init__(self, cold_start_per_class=5, beta=10, k=20, embedding="model"):
+        self.cold_start_per_class = cold_start_per_class
+        self.beta = beta
+        self.k = k
+        self.embedding = embedding
+
+    def _check_params(self):
+        if self.embedding not in ("model", "input"):
+            raise ValueError(
+                "The 'embedding' parameter of ColdStartHybrid must be 'model' or "
+                f"'input'; got {self.embedding!r}."
+            )
+        if not (isinstance(self.beta, int | np.integer) and self.beta >= 1):
+            raise ValueError(
+                f"The 'beta' parameter of ColdStartHybrid must be an int >= 1; "
+                f"got {self.beta!r}."
+            )
+        if not self.cold_start_per_class >= 0:
+            raise ValueError(
+                "The 'cold_start_per_class' parameter of ColdStartHybrid must be "
+                f">= 0; got {self.cold_start_per_class!r}."
+            )
+
+    def phase(self, learner, n_classes=None):
+        """Which phase the next query uses: ``"cold_start"`` or ``"hybrid"``.
+
+        Parameters
+        ----------
+        learner : ActiveLearner or fitted estimator
+            A bare estimator (no labeled set) counts as past the cold start.
+        n_classes : int, default=None
+            Width of the model's output; None reads ``learner.classes_``.
+
+        Returns
+        -------
+        phase : str
+        """
+        _, y_lab = _labeled(learner)
+        if y_lab is None:
+            return "hybrid"
+        if n_classes is None:
+            n_classes = len(getattr(learner, "classes_", np.unique(y_lab)))
+        limit = self.cold_start_per_class * max(int(n_classes), 1)
+        return "cold_start" if y_lab.shape[0] < limit else "hybrid"
+
+    def _embed(self, adapter, X, rows):
+        if self.embedding == "input":
+            return _flat_features(X, rows)
+        return np.asarray(adapter.embed(X, rows), dtype=np.float32)
+
+    def _query(self, learner, X, *, n_instances, candidates, random_state):
+        self._check_params()
+        adapter = get_adapter(learner, strategy=self)
+        proba = adapter.predict_proba(X, candidates)
+        seed = int(random_state.randint(_SEED_MAX))
+        if self.phase(learner, n_classes=proba.shape[1]) == "cold_start":
+            return self._typical(adapter, learner, X, n_instances, candidates, seed)
+        scores = margin_score(proba)
+        N = candidates.shape[0]
+        # at most about half the pool, so that a large batch still favours
+        # uncertain rows rather than degenerating into k-means on everything
+        m = min(
+            N, max(n_instances, min(self.beta * n_instances, (N + n_instances) // 2))
+        )
+        top = candidates[top_k(scores, m, random_state)]
+        if m == n_instances:
+            return top
+        emb = self._embed(adapter, X, top)
+        labels, centers = kmeans(emb, n_instances, generator=seed)
+        labels = labels.cpu().numpy()
+        centers = centers.cpu().numpy()
+        d = np.sum((emb - centers[labels]) ** 2, axis=1)
+        # nearest row to each non-empty centre; ties go to the more uncertain row
+        # (``top`` is ordered by decreasing uncertainty)
+        order = np.lexsort((np.arange(m), d, labels))
+        first = np.ones(m, dtype=bool)
+        first[1:] = labels[order][1:] != labels[order][:-1]
+        picked = order[first]
+        if picked.shape[0] < n_instances:  # empty clusters: fill by margin
+            rest = np.setdiff1d(np.arange(m), picked, assume_unique=True)
+            picked = np.concatenate([picked, rest[: n_instances - picked.shape[0]]])
+        return top[np.sort(picked[:n_instances])]
+
+    def _typical(self, adapter, learner, X, n_instances, candidates, seed):
+        emb = self._embed(adapter, X, candidates)
+        X_lab, _ = _labeled(learner)
+        init = None
+        if X_lab is not None:
+            if self.embedding == "input":
+                init = _flat_features(X_lab, np.arange(len(X_lab)))
+            else:
+                init = np.asarray(adapter.embed(X_lab), dtype=np.float32)
+        picked = typiclust(emb, n_instances, init=init, k=self.k, generator=seed)
+        return candidates[picked.numpy()]

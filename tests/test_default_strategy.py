@@ -1,0 +1,122 @@
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+
+from skal import ActiveLearner
+from skal.strategies import ColdStartHybrid, default_strategy, margin_score
+
+
+@pytest.fixture
+def blobs():
+    rng = np.random.RandomState(0)
+    centers = rng.normal(scale=4.0, size=(4, 3))
+    y = np.repeat(np.arange(4), 60)
+    X = centers[y] + rng.normal(size=(y.size, 3))
+    return X, y
+
+
+def _learner(X, y, n_labeled, strategy=None, n_instances=8):
+    y_seed = np.full_like(y, -1)
+    idx = np.concatenate([np.flatnonzero(y == c)[: n_labeled // 4] for c in range(4)])
+    y_seed[idx] = y[idx]
+    return ActiveLearner(
+        LogisticRegression(),
+        strategy=strategy,
+        n_instances=n_instances,
+        random_state=0,
+    ).fit(X, y_seed)
+
+
+def test_default_strategy_is_cold_start_hybrid():
+    s = default_strategy()
+    assert isinstance(s, ColdStartHybrid)
+    assert s.get_params() == clone(s).get_params()
+
+
+@pytest.mark.parametrize(
+    "n_labeled, per_class, phase",
+    [(8, 5, "cold_start"), (20, 5, "hybrid"), (16, 4, "hybrid"), (8, 0, "hybrid")],
+)
+def test_phase_switches_on_labels_per_class(blobs, n_labeled, per_class, phase):
+    learner = _learner(*blobs, n_labeled)
+    assert ColdStartHybrid(cold_start_per_class=per_class).phase(learner) == phase
+
+
+def test_bare_estimator_counts_as_past_cold_start(blobs):
+    X, y = blobs
+    clf = LogisticRegression().fit(X, y)
+    assert ColdStartHybrid().phase(clf) == "hybrid"
+    sel = ColdStartHybrid()(clf, X, n_instances=5, random_state=0)
+    assert sel.shape == (5,) and np.unique(sel).size == 5
+
+
+def test_cold_start_picks_typical_rows_of_uncovered_clusters(blobs):
+    X, y = blobs
+    learner = _learner(X, y, 4, ColdStartHybrid(k=5))
+    idx = learner.query(n_instances=4)
+    # typical rows sit near their class centre, far from the pool's outskirts
+    centres = np.array([X[y == c].mean(0) for c in range(4)])
+    dist = np.linalg.norm(X - centres[y], axis=1)
+    assert np.median(dist[idx]) < np.median(dist)
+    assert not np.isin(idx, learner.labeled_indices_).any()
+
+
+def test_hybrid_picks_uncertain_and_diverse_rows(blobs):
+    X, y = blobs
+    learner = _learner(X, y, 40, ColdStartHybrid(beta=4), n_instances=6)
+    idx = learner.query()
+    pool = learner.pool_indices_
+    scores = margin_score(learner.predict_proba(X[pool]))
+    # every pick is among the beta * n most uncertain rows of the pool
+    top = pool[np.argsort(-scores)[: 4 * 6]]
+    assert np.isin(idx, top).all()
+    # and the batch is spread out: no two picks are the same row
+    assert np.unique(idx).size == 6
+
+
+def test_large_batch_still_favours_uncertain_rows(blobs):
+    X, y = blobs
+    learner = _learner(X, y, 40, ColdStartHybrid(beta=10), n_instances=60)
+    idx = learner.query()
+    pool = learner.pool_indices_
+    scores = dict(zip(pool, margin_score(learner.predict_proba(X[pool]))))
+    picked = np.array([scores[i] for i in idx])
+    assert picked.mean() > np.mean(list(scores.values()))
+
+
+def test_reproducible_and_stateless(blobs):
+    X, y = blobs
+    s = ColdStartHybrid()
+    before = s.get_params()
+    learner = _learner(X, y, 4)
+    a = s(learner, X, n_instances=5, candidates=learner.pool_indices_, random_state=3)
+    b = s(learner, X, n_instances=5, candidates=learner.pool_indices_, random_state=3)
+    np.testing.assert_array_equal(a, b)
+    assert s.get_params() == before
+
+
+def test_input_embedding(blobs):
+    X, y = blobs
+    learner = _learner(X, y, 4, ColdStartHybrid(embedding="input"))
+    assert learner.query(n_instances=3).shape == (3,)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"embedding": "pixels"}, "'embedding' parameter"),
+        ({"beta": 0}, "'beta' parameter"),
+        ({"cold_start_per_class": -1}, "'cold_start_per_class' parameter"),
+    ],
+)
+def test_bad_params(blobs, params, match):
+    learner = _learner(*blobs, 8)
+    with pytest.raises(ValueError, match=match):
+        ColdStartHybrid(**params)(learner, blobs[0], n_instances=2, random_state=0)
+
+
+def test_active_learner_uses_it_by_default(blobs):
+    X, y = blobs
+    learner = _learner(X, y, 8)
+    assert learner.query(n_instances=4).shape == (4,)

@@ -1,0 +1,181 @@
+import matplotlib
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from skal.datasets import add_ood
+from skal.evaluation import (
+    evaluate,
+    geometric_budgets,
+    learning_curves,
+    paired_differences,
+    plot_learning_curves,
+)
+from skal.strategies import MarginSampling, RandomSampling
+
+matplotlib.use("Agg")
+
+TIMING = ("query_seconds", "fit_seconds", "inference_seconds")
+
+
+@pytest.fixture
+def blobs():
+    rng = np.random.RandomState(0)
+    centers = rng.normal(scale=3.0, size=(3, 4))
+    y = np.repeat(np.arange(3), 80)
+    X = (centers[y] + rng.normal(size=(y.size, 4))).astype(np.float32)
+    perm = rng.permutation(y.size)
+    X, y = X[perm], y[perm]
+    return X[:180], y[:180], X[180:], y[180:]
+
+
+def _strategies():
+    return {"random": RandomSampling(), "margin": MarginSampling()}
+
+
+def _run(blobs, **kwargs):
+    X, y, Xt, yt = blobs
+    kwargs.setdefault("budgets", [6, 12, 24, 48])
+    kwargs.setdefault("seeds", [0, 1])
+    kwargs.setdefault("progress", False)
+    return evaluate(LogisticRegression(), _strategies(), X, y, Xt, yt, **kwargs)
+
+
+def _strip(records):
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in records]
+
+
+def test_records_one_per_strategy_seed_budget(blobs):
+    res = _run(blobs)
+    assert len(res) == 2 * 2 * 4
+    for r in res:
+        counts = sum(r[f"count_{c}"] for c in range(3))
+        assert counts == r["n_labels"] == r["n_trained"]
+        assert r["n_ood"] == 0
+        assert 0 <= r["accuracy"] <= 1
+        assert all(r[k] >= 0 for k in TIMING)
+    assert sorted({r["n_labels"] for r in res}) == [6, 12, 24, 48]
+    assert [r["round"] for r in res[:4]] == [0, 1, 2, 3]
+
+
+def test_same_seed_same_records_and_shared_initial_set(blobs):
+    a, b = _run(blobs), _run(blobs)
+    assert _strip(a) == _strip(b)
+    first = {(r["strategy"], r["seed"]): r for r in a if r["round"] == 0}
+    for seed in (0, 1):
+        ra, rb = first[("random", seed)], first[("margin", seed)]
+        assert _strip([ra])[0] | {"strategy": 0} == _strip([rb])[0] | {"strategy": 0}
+    other = _run(blobs, seeds=[5])
+    assert [r["count_0"] for r in other[:4]] != [r["count_0"] for r in a[:4]]
+
+
+def test_parallel_matches_sequential(blobs):
+    from joblib import parallel_config
+
+    seq = _run(blobs)
+    with parallel_config(backend="threading"):
+        par = _run(blobs, n_jobs=2)
+    assert _strip(seq) == _strip(par)
+
+
+def test_ood_answers_cost_a_label_but_are_not_taught(blobs):
+    X, y, Xt, yt = blobs
+    Xo, yo, is_ood = add_ood(X, y, fraction=0.3, random_state=0)
+    res = evaluate(
+        LogisticRegression(),
+        _strategies(),
+        Xo,
+        yo,
+        Xt,
+        yt,
+        budgets=[10, 30, 60],
+        seeds=[0],
+        progress=False,
+    )
+    assert any(r["n_ood"] > 0 for r in res)
+    for r in res:
+        assert r["n_trained"] + r["n_ood"] == r["n_labels"]
+        assert r["count_ood"] == r["n_ood"]
+
+
+def test_paired_differences_ci_covers_true_difference():
+    rng = np.random.RandomState(0)
+    n_seeds, budgets, delta = 40, [10, 20, 40], 0.03
+    recs = []
+    for seed in range(n_seeds):
+        base = rng.normal(0.6, 0.05)  # seed effect shared by both strategies
+        for name, shift in (("random", 0.0), ("better", delta), ("same", 0.0)):
+            noise = rng.normal(0, 0.01)
+            for b in budgets:
+                recs.append(
+                    {
+                        "strategy": name,
+                        "seed": seed,
+                        "n_labels": b,
+                        "accuracy": base + shift + noise + b / 1000,
+                    }
+                )
+    rows = {r["strategy"]: r for r in paired_differences(recs, random_state=0)}
+    assert rows["better"]["ci_low"] < delta < rows["better"]["ci_high"]
+    assert rows["better"]["significant"] == "better"
+    assert rows["same"]["ci_low"] < 0 < rows["same"]["ci_high"]
+    assert rows["same"]["significant"] == ""
+    assert rows["random"]["mean"] == 0
+    per_budget = paired_differences(recs, metric="accuracy", random_state=0)
+    assert len(per_budget) == 3 * len(budgets)
+    absolute = paired_differences(recs, baseline=None, random_state=0)
+    assert "significant" not in absolute[0]
+    assert absolute[0]["ci_low"] < absolute[0]["mean"] < absolute[0]["ci_high"]
+
+
+def test_paired_differences_reproducible_and_checked(blobs):
+    res = _run(blobs)
+    assert paired_differences(res, random_state=1) == paired_differences(
+        res, random_state=1
+    )
+    with pytest.raises(ValueError, match="baseline 'uniform' is not among"):
+        paired_differences(res, baseline="uniform")
+    with pytest.raises(ValueError, match="'metric' parameter"):
+        paired_differences(res, metric="auc")
+
+
+def test_plot_draws_one_line_per_strategy(blobs):
+    res = _run(blobs)
+    ax = plot_learning_curves(res)
+    assert [line.get_label() for line in ax.get_lines()] == ["random", "margin"]
+    assert len(ax.collections) == 2  # one band each
+    assert ax.get_xscale() == "log"
+    ax = plot_learning_curves(res, strategies=["margin"], band="none", log_x=False)
+    assert len(ax.get_lines()) == 1 and not ax.collections
+
+
+def test_learning_curves_shape(blobs):
+    n, seeds, v = learning_curves(_run(blobs))["margin"]
+    assert n.tolist() == [6, 12, 24, 48] and seeds.tolist() == [0, 1]
+    assert v.shape == (2, 4) and np.isfinite(v).all()
+
+
+@pytest.mark.parametrize(
+    "budgets, match",
+    [
+        ([10, 10], "strictly increasing"),
+        ([10, 500], "exceeds the pool"),
+        ([], "non-empty"),
+    ],
+)
+def test_bad_budgets(blobs, budgets, match):
+    with pytest.raises(ValueError, match=match):
+        _run(blobs, budgets=budgets)
+
+
+def test_bad_strategies(blobs):
+    X, y, Xt, yt = blobs
+    with pytest.raises(TypeError, match="non-empty dict"):
+        evaluate(LogisticRegression(), [RandomSampling()], X, y, Xt, yt, budgets=[5])
+
+
+def test_geometric_budgets():
+    assert geometric_budgets(20, 1797) == [20, 40, 80, 160, 320, 640, 1280, 1797]
+    assert geometric_budgets(20, 20) == [20]
+    with pytest.raises(ValueError, match="factor"):
+        geometric_budgets(2, 10, factor=1)
