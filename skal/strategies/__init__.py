@@ -6,6 +6,7 @@ and returns distinct int indices into ``X``.
 """
 
 from ._compose import ClassBalanced, FunctionStrategy, StrategyPipeline, TopK
+from ._default import ColdStartHybrid
 from ._random import RandomSampling
 from ._uncertainty import (
     EntropySampling,
@@ -28,6 +29,7 @@ __all__ = [
     "ClassBalanced",
     "StrategyPipeline",
     "FunctionStrategy",
+    "ColdStartHybrid",
     "default_strategy",
 ]
 
@@ -35,9 +37,13 @@ __all__ = [
 def default_strategy():
     """The strategy ``ActiveLearner(strategy=None)`` uses.
 
+    :class:`ColdStartHybrid`: typicality while labels are scarce, then margin
+    sampling narrowed by k-means for diversity. Chosen from the label-efficiency
+    benchmark (``benchmarks/results/label_efficiency/``).
+
     Returns
     -------
     strategy : BaseStrategy
         A fresh instance.
     """
-    return MarginSampling()
+    return ColdStartHybrid()
