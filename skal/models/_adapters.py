@@ -1,21 +1,33 @@
 """Model adapters: the only way strategies read a model.
 
 A strategy never touches a net's internals; it asks an adapter for class
-probabilities, embeddings and the like. :func:`get_adapter` picks the adapter
-for a fitted skorch net or a scikit-learn classifier (or a ``Pipeline`` ending
-in one).
+probabilities, logits, embeddings, MC-dropout samples or the factors of the
+last-layer gradient embedding. :func:`get_adapter` picks the adapter for a
+fitted skorch net or a scikit-learn classifier (or a ``Pipeline`` ending in
+one).
+
+Every method takes the pool ``X`` and optional ``candidates`` (row indices)
+and returns one row per candidate. With ``as_tensor=True`` the result is a
+float32 torch tensor on the adapter's :attr:`device` (the net's device), so
+the selection kernels run there without a copy of the pool to the host;
+otherwise numpy arrays (probabilities in float64, embeddings in float32).
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._arrays import take_rows
 
 __all__ = ["get_adapter", "SklearnAdapter", "SkorchAdapter", "is_skorch_net"]
+
+_SEED_MAX = np.iinfo(np.int32).max
 
 
 def is_skorch_net(estimator) -> bool:
@@ -55,6 +67,14 @@ def get_adapter(obj, *, strategy=None):
     Returns
     -------
     adapter : SkorchAdapter or SklearnAdapter
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skal.models import get_adapter
+    >>> clf = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+    >>> get_adapter(clf).predict_proba([[0.0], [1.0]]).shape
+    (2, 2)
     """
     estimator = _unwrap(obj)
     asker = type(strategy).__name__ if strategy is not None else "This strategy"
@@ -72,15 +92,52 @@ def get_adapter(obj, *, strategy=None):
     return adapter
 
 
+def _rows(X, candidates):
+    return X if candidates is None else take_rows(X, candidates)
+
+
+def _seed_from(random_state):
+    return int(check_random_state(random_state).randint(_SEED_MAX))
+
+
+def _check_n_samples(n_samples):
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer):
+        raise TypeError(
+            f"The 'n_samples' parameter must be an int >= 1. Got {n_samples!r} "
+            f"of type {type(n_samples).__name__} instead."
+        )
+    if n_samples < 1:
+        raise ValueError(
+            f"The 'n_samples' parameter must be an int >= 1. Got {n_samples!r} instead."
+        )
+    return int(n_samples)
+
+
+# --------------------------------------------------------------------------
+# scikit-learn
+# --------------------------------------------------------------------------
 class SklearnAdapter:
-    """Adapter for scikit-learn classifiers and pipelines ending in one."""
+    """Adapter for scikit-learn classifiers and pipelines ending in one.
+
+    Probabilities come from ``predict_proba``; embeddings are the output of a
+    pipeline's transformers (or of the steps up to ``layer``), else ``X``
+    flattened to 2-D. Everything runs on the CPU.
+
+    Parameters
+    ----------
+    estimator : classifier
+        A fitted classifier or ``Pipeline``.
+    asker : str, default="This strategy"
+        Name used in error messages.
+    """
+
+    device = "cpu"
 
     def __init__(self, estimator, *, asker="This strategy"):
         self.estimator = estimator
         self.asker = asker
 
-    def predict_proba(self, X, candidates=None):
-        """Class probabilities of the candidate rows, float64 (n, n_classes)."""
+    def _proba(self, Xc):
         if not hasattr(self.estimator, "predict_proba"):
             raise TypeError(
                 f"{self.asker} needs class probabilities, but the estimator "
@@ -88,64 +145,353 @@ class SklearnAdapter:
                 "Use a probabilistic classifier (e.g. LogisticRegression, or "
                 "SVC(probability=True)) or a strategy that needs no model."
             )
-        Xc = X if candidates is None else take_rows(X, candidates)
         return np.asarray(self.estimator.predict_proba(Xc), dtype=np.float64)
 
-    def embed(self, X, candidates=None):
-        """Embeddings: the output of a pipeline's transformers, else ``X``."""
-        Xc = X if candidates is None else take_rows(X, candidates)
-        if isinstance(self.estimator, Pipeline) and len(self.estimator.steps) > 1:
-            Xc = self.estimator[:-1].transform(Xc)
+    def predict_proba(self, X, candidates=None, *, as_tensor=False):
+        """Class probabilities of the candidate rows.
+
+        Returns
+        -------
+        proba : ndarray of shape (n, n_classes), float64, or float32 tensor
+        """
+        return _out(self._proba(_rows(X, candidates)), as_tensor)
+
+    def logits(self, X, candidates=None, *, as_tensor=False):
+        """Log-probabilities, clipped at ``log(1e-12)``.
+
+        A scikit-learn classifier exposes no logits; log-probabilities are
+        logits up to a per-row constant, which is all a softmax (and a logit
+        margin) sees. An energy score computed from them is constant.
+        """
+        proba = self._proba(_rows(X, candidates))
+        return _out(np.log(np.clip(proba, 1e-12, None)), as_tensor)
+
+    def embed(self, X, candidates=None, *, layer=None, as_tensor=False):
+        """Embeddings: the output of a pipeline's transformers, else ``X``.
+
+        Parameters
+        ----------
+        layer : str, default=None
+            Name of a pipeline step: the embedding is the output of the steps
+            up to and including it. None uses every step but the last.
+
+        Returns
+        -------
+        emb : ndarray of shape (n, n_features), float32, or float32 tensor
+        """
+        Xc = _rows(X, candidates)
+        est = self.estimator
+        if layer is not None:
+            names = [n for n, _ in est.steps] if isinstance(est, Pipeline) else []
+            if layer not in names[:-1]:
+                raise ValueError(
+                    f"The 'layer' parameter of {self.asker} must name a "
+                    "transformer step of the estimator's pipeline; got "
+                    f"{layer!r}. Known names: {names[:-1]}."
+                )
+            Xc = est[: names.index(layer) + 1].transform(Xc)
+        elif isinstance(est, Pipeline) and len(est.steps) > 1:
+            Xc = est[:-1].transform(Xc)
+        if hasattr(Xc, "toarray"):
+            Xc = Xc.toarray()
         Xc = np.asarray(Xc, dtype=np.float32)
-        return Xc.reshape(Xc.shape[0], -1)
+        return _out(Xc.reshape(Xc.shape[0], -1), as_tensor)
+
+    def mc_proba(
+        self, X, candidates=None, *, n_samples=20, random_state=None, as_tensor=False
+    ):
+        """``n_samples`` copies of ``predict_proba`` (no dropout to sample).
+
+        A scikit-learn model is deterministic, so every sample is the same and
+        every disagreement-based score (BALD, variation ratios) is zero.
+
+        Returns
+        -------
+        proba : array of shape (n, n_samples, n_classes)
+            A read-only broadcast view (no copy).
+        """
+        n_samples = _check_n_samples(n_samples)
+        proba = self._proba(_rows(X, candidates))
+        if as_tensor:
+            import torch
+
+            t = torch.as_tensor(proba, dtype=torch.float32)
+            return t.unsqueeze(1).expand(-1, n_samples, -1)
+        return np.broadcast_to(
+            proba[:, None, :], (proba.shape[0], n_samples, proba.shape[1])
+        )
+
+    def grad_embedding_factors(
+        self, X, candidates=None, *, layer=None, as_tensor=False
+    ):
+        """``(proba, emb)``: the factors of the gradient embeddings.
+
+        For a linear softmax model on ``emb`` the gradient of the
+        cross-entropy at the predicted label with respect to the weights is
+        ``(proba - onehot(argmax proba)) (x) emb``.
+        """
+        Xc = _rows(X, candidates)
+        proba = self._proba(Xc)
+        emb = self.embed(Xc, layer=layer)
+        return _out(proba, as_tensor), _out(emb, as_tensor)
+
+
+def _out(a, as_tensor):
+    if not as_tensor:
+        return a
+    import torch
+
+    return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)
+
+
+# --------------------------------------------------------------------------
+# skorch
+# --------------------------------------------------------------------------
+@contextmanager
+def _module_mode(module, *, dropout=False):
+    """Eval mode (dropout modules in train mode when asked), restored on exit."""
+    from torch.nn.modules.dropout import _DropoutNd
+
+    states = [(m, m.training) for m in module.modules()]
+    try:
+        module.eval()
+        if dropout:
+            for m in module.modules():
+                if isinstance(m, _DropoutNd):
+                    m.training = True
+        yield
+    finally:
+        for m, training in states:
+            m.training = training
+
+
+@contextmanager
+def _seeded(seed, device):
+    """Seed torch for ``device`` inside ``fork_rng`` (no global state touched)."""
+    import torch
+
+    device = torch.device(device)
+    cuda = device.type == "cuda"
+    index = (
+        (device.index if device.index is not None else torch.cuda.current_device())
+        if cuda
+        else None
+    )
+    with torch.random.fork_rng(devices=[index] if cuda else []):
+        torch.default_generator.manual_seed(seed)
+        if cuda:
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(seed)
+        yield
 
 
 class SkorchAdapter:
-    """Adapter for skorch nets: computed in batches on the net's device."""
+    """Adapter for fitted skorch nets: computed in batches on the net's device.
+
+    Forward passes run under ``torch.no_grad`` in the net's own batches
+    (``iterator_valid``), with the module in eval mode (and only its dropout
+    modules in train mode for :meth:`mc_proba`); every module's train/eval
+    state is restored afterwards, even on error. Embeddings are captured by a
+    forward hook removed after the pass, so the user's module is unchanged.
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+        A fitted net.
+    asker : str, default="This strategy"
+        Name used in error messages.
+    """
 
     def __init__(self, net, *, asker="This strategy"):
         self.net = net
         self.asker = asker
 
-    def predict_proba(self, X, candidates=None):
-        """Class probabilities of the candidate rows, float64 (n, n_classes)."""
-        Xc = X if candidates is None else take_rows(X, candidates)
-        return np.asarray(self.net.predict_proba(Xc), dtype=np.float64)
+    @property
+    def device(self):
+        """The net's device (where tensors returned with ``as_tensor`` live)."""
+        import torch
 
-    def embed(self, X, candidates=None, *, layer=None):
-        """Penultimate embeddings: the input of the last ``nn.Linear``.
+        return torch.device(self.net.device)
 
-        Captured with a forward hook, so the user's module is not changed.
+    # ------------------------------------------------------------ internals
+    def _outputs(self, X, candidates, *, hook_layer=None, dropout=False, n_passes=1):
+        """Yield ``(outputs, hooked)`` per batch, on the net's device.
+
+        ``outputs`` is a list of ``n_passes`` module outputs (first element
+        when the module returns a tuple) and ``hooked`` the flattened input
+        of ``hook_layer`` of the first pass (or None).
+        """
+        import torch
+        from skorch.dataset import unpack_data
+
+        net = self.net
+        module = net.module_
+        Xc = _rows(X, candidates)
+        captured = []
+        handle = None
+        if hook_layer is not None:
+            target = _find_layer(
+                module, hook_layer if hook_layer is not True else None, asker=self.asker
+            )
+
+            def hook(_mod, inputs, _out):
+                captured.append(inputs[0].detach().flatten(1))
+
+            handle = target.register_forward_hook(hook)
+        try:
+            dataset = net.get_dataset(Xc)
+            with _module_mode(module, dropout=dropout), torch.no_grad():
+                for batch in net.get_iterator(dataset, training=False):
+                    Xi, _ = unpack_data(batch)
+                    outs = []
+                    for _ in range(n_passes):
+                        y = net.infer(Xi)
+                        outs.append(y[0] if isinstance(y, tuple | list) else y)
+                    hooked = captured[0] if captured else None
+                    captured.clear()
+                    yield outs, hooked
+        finally:
+            if handle is not None:
+                handle.remove()
+
+    def _nonlin(self):
+        return self.net._get_predict_nonlinearity()
+
+    @staticmethod
+    def _collect(chunks, as_tensor, np_dtype, empty_shape):
+        import torch
+
+        if not chunks:
+            t = torch.empty(empty_shape)
+        else:
+            t = torch.cat(chunks)
+        if as_tensor:
+            return t.float()
+        return t.cpu().numpy().astype(np_dtype, copy=False)
+
+    def _store(self, t, as_tensor):
+        """Keep a batch result on the device, or move it to the host now."""
+        t = t.float()
+        return t if as_tensor else t.cpu()
+
+    # -------------------------------------------------------------- public
+    def predict_proba(self, X, candidates=None, *, as_tensor=False):
+        """Class probabilities of the candidate rows (the net's nonlinearity).
+
+        Returns
+        -------
+        proba : ndarray of shape (n, n_classes), float64, or float32 tensor
+        """
+        nonlin = self._nonlin()
+        chunks = [
+            self._store(nonlin(o[0]), as_tensor)
+            for o, _ in self._outputs(X, candidates)
+        ]
+        return self._collect(chunks, as_tensor, np.float64, (0, 0))
+
+    def logits(self, X, candidates=None, *, as_tensor=False):
+        """The module's raw output (logits for a cross-entropy classifier).
+
+        Returns
+        -------
+        logits : ndarray of shape (n, n_outputs), float32, or float32 tensor
+        """
+        chunks = [self._store(o[0], as_tensor) for o, _ in self._outputs(X, candidates)]
+        return self._collect(chunks, as_tensor, np.float32, (0, 0))
+
+    def embed(self, X, candidates=None, *, layer=None, as_tensor=False):
+        """Embeddings: the input of the last ``nn.Linear`` (or of ``layer``).
+
+        Captured with a forward hook (removed afterwards), so the user's
+        module is not changed.
+
+        Parameters
+        ----------
+        layer : str, default=None
+            Name of a submodule (as in ``module.named_modules()``) whose
+            flattened input is the embedding. None uses the last ``nn.Linear``.
+
+        Returns
+        -------
+        emb : ndarray of shape (n, n_features), float32, or float32 tensor
+        """
+        chunks = [
+            self._store(h, as_tensor)
+            for _, h in self._outputs(X, candidates, hook_layer=layer or True)
+        ]
+        return self._collect(chunks, as_tensor, np.float32, (0, 0))
+
+    def grad_embedding_factors(
+        self, X, candidates=None, *, layer=None, as_tensor=False
+    ):
+        """``(proba, emb)`` from one forward pass: factors of BADGE's gradients.
+
+        The gradient of the cross-entropy at the predicted label with respect
+        to the last linear layer's weights is ``(proba - onehot(argmax
+        proba)) (x) emb``; returning the two factors lets BADGE work without
+        ever building the ``n x (n_classes * n_features)`` matrix. Exact when
+        ``layer`` is the output layer (the default last ``nn.Linear``).
+
+        Returns
+        -------
+        proba : ndarray (n, n_classes), float64, or float32 tensor
+        emb : ndarray (n, n_features), float32, or float32 tensor
+        """
+        nonlin = self._nonlin()
+        probas, embs = [], []
+        for o, h in self._outputs(X, candidates, hook_layer=layer or True):
+            probas.append(self._store(nonlin(o[0]), as_tensor))
+            embs.append(self._store(h, as_tensor))
+        return (
+            self._collect(probas, as_tensor, np.float64, (0, 0)),
+            self._collect(embs, as_tensor, np.float32, (0, 0)),
+        )
+
+    def mc_proba(
+        self, X, candidates=None, *, n_samples=20, random_state=None, as_tensor=False
+    ):
+        """MC-dropout probability samples (Gal & Ghahramani, ICML 2016).
+
+        Only the dropout modules are put in train mode (batch norm and the
+        rest stay in eval mode); every module's state is restored afterwards,
+        even on error, and the parameters are untouched. The draws are seeded
+        from ``random_state`` inside :func:`torch.random.fork_rng`, so the
+        global torch generators are left alone.
+
+        Parameters
+        ----------
+        n_samples : int, default=20
+            Stochastic forward passes per row.
+        random_state : int, RandomState instance or None
+            Seeds the dropout masks.
+
+        Returns
+        -------
+        proba : array of shape (n, n_samples, n_classes)
+            float64 ndarray, or float32 tensor on the net's device.
         """
         import torch
 
-        Xc = X if candidates is None else take_rows(X, candidates)
-        module = self.net.module_
-        target = _find_layer(module, layer)
+        n_samples = _check_n_samples(n_samples)
+        nonlin = self._nonlin()
         chunks = []
-
-        def hook(_mod, inputs, _out):
-            chunks.append(inputs[0].detach().flatten(1).float())
-
-        handle = target.register_forward_hook(hook)
-        try:
-            for _ in self.net.forward_iter(Xc, training=False):
-                pass
-        finally:
-            handle.remove()
-        if not chunks:
-            return np.empty((0, 0), dtype=np.float32)
-        return torch.cat(chunks).cpu().numpy()
+        with _seeded(_seed_from(random_state), self.device):
+            for outs, _ in self._outputs(
+                X, candidates, dropout=True, n_passes=n_samples
+            ):
+                p = torch.stack([nonlin(o) for o in outs], dim=1)
+                chunks.append(self._store(p, as_tensor))
+        return self._collect(chunks, as_tensor, np.float64, (0, n_samples, 0))
 
 
-def _find_layer(module, name=None):
+def _find_layer(module, name=None, *, asker="This strategy"):
     import torch
 
     if name is not None:
         modules = dict(module.named_modules())
         if name not in modules:
             raise ValueError(
-                f"The 'layer' parameter must name a submodule of "
+                f"The 'layer' parameter of {asker} must name a submodule of "
                 f"{type(module).__name__}; got {name!r}. "
                 f"Known names: {sorted(k for k in modules if k)}."
             )

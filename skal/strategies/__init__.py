@@ -5,9 +5,23 @@ Every strategy is called as
 and returns distinct int indices into ``X``.
 """
 
+from ._balanced import BalancedSelection, boundary_distance
+from ._bayesian import (
+    BALD,
+    BatchBALD,
+    VariationRatios,
+    bald_score,
+    batchbald_select,
+    variation_ratios_score,
+)
+from ._coldstart import ProbCover, TypiClust
 from ._compose import ClassBalanced, FunctionStrategy, StrategyPipeline, TopK
 from ._default import ColdStartHybrid
+from ._diversity import BADGE, ClusterMargin, CoreSet, KMeansSampling
+from ._ood import OODFilter, energy_score, mahalanobis_score
 from ._random import RandomSampling
+from ._stochastic import PowerSampling, power_keys
+from ._submodular import FacilityLocation, SubmodularMutualInformation
 from ._uncertainty import (
     EntropySampling,
     LeastConfidence,
@@ -25,6 +39,27 @@ __all__ = [
     "least_confidence_score",
     "margin_score",
     "entropy_score",
+    "BALD",
+    "BatchBALD",
+    "VariationRatios",
+    "bald_score",
+    "batchbald_select",
+    "variation_ratios_score",
+    "CoreSet",
+    "KMeansSampling",
+    "BADGE",
+    "ClusterMargin",
+    "TypiClust",
+    "ProbCover",
+    "BalancedSelection",
+    "boundary_distance",
+    "PowerSampling",
+    "power_keys",
+    "FacilityLocation",
+    "SubmodularMutualInformation",
+    "OODFilter",
+    "energy_score",
+    "mahalanobis_score",
     "TopK",
     "ClassBalanced",
     "StrategyPipeline",

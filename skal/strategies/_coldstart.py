@@ -1,0 +1,190 @@
+"""Cold-start strategies for small budgets: TypiClust and ProbCover.
+
+Both select *typical* rows that cover the data, which beats uncertainty when
+few labels exist. They read embeddings only, so they also run before any
+model exists (``initial_strategy``): the flattened rows of ``X`` are then the
+embeddings — pass self-supervised features as ``X`` for the best results, as
+the papers do.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import torch
+from sklearn.utils._param_validation import Interval
+
+from .._kernels import knn, radius_graph, typiclust
+from ..base import BaseStrategy
+from ._common import draw_seed, pool_and_labeled_embeddings
+
+__all__ = ["TypiClust", "ProbCover"]
+
+
+class TypiClust(BaseStrategy):
+    """The most typical row of each cluster not yet covered by labels.
+
+    The candidates' embeddings are clustered into ``len(labeled) +
+    n_instances`` clusters (k-means); the clusters holding the fewest labeled
+    rows (largest first) each give their most typical member, typicality
+    being the inverse mean distance to the ``n_neighbors`` nearest neighbours
+    within the cluster. Hacohen, Dekel & Weinshall, "Active Learning on a
+    Budget: Opposite Strategies Suit High and Low Budgets", ICML 2022. Runs
+    with :func:`skal._kernels.typiclust`.
+
+    Needs no model (the rows of ``X`` are the embeddings until one is fitted),
+    so it can be the ``initial_strategy``. Not deterministic: k-means seeding
+    comes from ``random_state``.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=20
+        Neighbours of the typicality (clipped to the cluster size - 1).
+    n_clusters : int, default=None
+        Number of clusters; None uses ``len(labeled) + n_instances``.
+    layer : str, default=None
+        Where embeddings are taken once a model exists (see
+        :class:`~skal.strategies.CoreSet`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skal.strategies import TypiClust
+    >>> X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2]])
+    >>> sorted(TypiClust(n_neighbors=2)(None, X, n_instances=2,
+    ...                                 random_state=0).tolist())
+    [1, 4]
+    """
+
+    _needs_model = False
+    _parameter_constraints = {
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "n_clusters": [Interval(Integral, 1, None, closed="left"), None],
+        "layer": [str, None],
+    }
+
+    def __init__(self, n_neighbors=20, n_clusters=None, layer=None):
+        self.n_neighbors = n_neighbors
+        self.n_clusters = n_clusters
+        self.layer = layer
+
+    def _query(self, learner, X, *, n_instances, candidates, random_state):
+        self._validate_params()
+        emb, lab = pool_and_labeled_embeddings(
+            self, learner, X, candidates, layer=self.layer, raw_without_model=True
+        )
+        pos = typiclust(
+            emb,
+            n_instances,
+            init=lab,
+            k=self.n_neighbors,
+            n_clusters=self.n_clusters,
+            generator=draw_seed(random_state),
+        )
+        return candidates[pos.numpy()]
+
+
+def _auto_radius(emb, n_neighbors, random_state, max_queries=2000):
+    """Median distance to the ``n_neighbors``-th neighbour (on a subsample)."""
+    N = emb.shape[0]
+    k = min(n_neighbors, N - 1)
+    if k < 1:
+        return 1.0
+    if N > max_queries:
+        rows = torch.as_tensor(
+            random_state.choice(N, max_queries, replace=False), device=emb.device
+        )
+        d, _ = knn(emb.index_select(0, rows), k + 1, Y=emb)  # includes itself
+        kth = d[:, k]
+    else:
+        d, _ = knn(emb, k)
+        kth = d[:, k - 1]
+    r = float(kth.median())
+    return r if r > 0 else 1.0
+
+
+class ProbCover(BaseStrategy):
+    """Greedy maximum coverage of the data by balls of radius ``radius``.
+
+    Each pick is the candidate whose ``radius``-ball covers the most rows not
+    yet covered by the labeled rows and earlier picks (the greedy
+    (1 - 1/e)-approximation of max coverage on the radius graph). Yehuda,
+    Dekel, Hacohen & Weinshall, "Active Learning Through a Covering Lens",
+    NeurIPS 2022. The graph comes from :func:`skal._kernels.radius_graph`
+    (``O(N^2 D)`` time, memory proportional to the edges): use it on pools
+    of up to ~10^5 rows, or narrow the candidates first.
+
+    Needs no model (the rows of ``X`` are the embeddings until one is
+    fitted). Not deterministic: integer coverage ties are broken by
+    ``random_state``; once nothing is left to cover, picks are random.
+
+    Parameters
+    ----------
+    radius : float, default=None
+        Ball radius in embedding space. The paper picks the largest radius
+        whose balls stay 95 % class-pure under a k-means clustering; None
+        uses the median distance of a row to its ``n_neighbors``-th nearest
+        neighbour, a cheaper proxy that gives every ball about that many
+        rows.
+    n_neighbors : int, default=10
+        Sets the default radius (see ``radius``).
+    layer : str, default=None
+        Where embeddings are taken once a model exists (see
+        :class:`~skal.strategies.CoreSet`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skal.strategies import ProbCover
+    >>> X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2], [9.0]])
+    >>> sorted(ProbCover(radius=0.15)(None, X, n_instances=2,
+    ...                               random_state=0).tolist())
+    [1, 4]
+    """
+
+    _needs_model = False
+    _parameter_constraints = {
+        "radius": [Interval(Real, 0, None, closed="neither"), None],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "layer": [str, None],
+    }
+
+    def __init__(self, radius=None, n_neighbors=10, layer=None):
+        self.radius = radius
+        self.n_neighbors = n_neighbors
+        self.layer = layer
+
+    def _query(self, learner, X, *, n_instances, candidates, random_state):
+        self._validate_params()
+        emb, lab = pool_and_labeled_embeddings(
+            self, learner, X, candidates, layer=self.layer, raw_without_model=True
+        )
+        N = emb.shape[0]
+        device = emb.device
+        r = self.radius
+        if r is None:
+            r = _auto_radius(emb, self.n_neighbors, random_state)
+        uncovered = torch.ones(N, dtype=torch.bool, device=device)
+        if lab is not None:
+            d, _ = knn(emb, 1, Y=lab)
+            uncovered &= d[:, 0] >= r
+        row, col = radius_graph(emb, r)
+        keep = uncovered[col]
+        row, col = row[keep], col[keep]
+        # random tie-breaking keys in [0, 0.5): coverage counts are integers
+        keys = torch.as_tensor(random_state.random_sample(N) * 0.5, device=device)
+        taken = torch.zeros(N, dtype=torch.bool, device=device)
+        picks = torch.empty(n_instances, dtype=torch.long, device=device)
+        for i in range(n_instances):
+            gain = torch.bincount(row, minlength=N).to(keys.dtype)
+            gain += uncovered.to(keys.dtype) + keys
+            gain.masked_fill_(taken, -1.0)
+            j = torch.argmax(gain)
+            picks[i] = j
+            taken[j] = True
+            newly = col[row == j]
+            uncovered[newly] = False
+            uncovered[j] = False
+            keep = uncovered[col]
+            row, col = row[keep], col[keep]
+        return candidates[picks.cpu().numpy()]

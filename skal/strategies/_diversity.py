@@ -1,0 +1,278 @@
+"""Diversity strategies on embeddings: CoreSet, KMeansSampling, BADGE and
+ClusterMargin.
+
+Embeddings come from the model adapters (a net's penultimate layer, a
+pipeline's transformers, else ``X``) as float32 tensors on the model's
+device, and the selection runs there with the torch kernels of
+:mod:`skal._kernels` (chunked, no ``N x N`` or ``N x B`` matrix).
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval
+
+from .._kernels import badge_kmeans_pp, default_chunk_size, k_center_greedy, kmeans
+from ..base import BaseStrategy
+from ..models import get_adapter
+from ._common import draw_seed, pool_and_labeled_embeddings, uniforms
+from ._uncertainty import margin_score
+
+__all__ = ["CoreSet", "KMeansSampling", "BADGE", "ClusterMargin"]
+
+_LAYER = {"layer": [str, None]}
+
+
+class CoreSet(BaseStrategy):
+    """Greedy k-center selection from the labeled set (core-set approach).
+
+    Each pick is the candidate farthest, in embedding space, from the labeled
+    rows and the rows picked so far: the 2-approximation of the k-center
+    problem, which bounds the core-set loss. Sener & Savarese, "Active
+    Learning for Convolutional Neural Networks: A Core-Set Approach", ICLR
+    2018.
+
+    Deterministic (up to exact distance ties) when the learner has labeled
+    rows; without any, the first pick is drawn from ``random_state``.
+
+    Parameters
+    ----------
+    layer : str, default=None
+        Where embeddings are taken (see :meth:`~skal.models.SkorchAdapter.embed`):
+        a submodule name of a net, a transformer step of a pipeline. None: the
+        input of the net's last ``nn.Linear`` / a pipeline's transformers / ``X``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skal import ActiveLearner
+    >>> from skal.strategies import CoreSet
+    >>> X = np.array([[0.0], [0.1], [0.2], [5.0], [9.0]])
+    >>> learner = ActiveLearner(LogisticRegression(), strategy=CoreSet(),
+    ...                         n_instances=2).fit(X, [0, 1, -1, -1, -1])
+    >>> learner.query().tolist()  # the far rows first
+    [4, 3]
+    """
+
+    _deterministic = True
+    _parameter_constraints = dict(_LAYER)
+
+    def __init__(self, layer=None):
+        self.layer = layer
+
+    def _query(self, learner, X, *, n_instances, candidates, random_state):
+        self._validate_params()
+        emb, lab = pool_and_labeled_embeddings(
+            self, learner, X, candidates, layer=self.layer
+        )
+        pos = k_center_greedy(
+            emb, n_instances, init=lab, generator=draw_seed(random_state)
+        )
+        return candidates[pos.numpy()]
+
+
+def _nearest_to_centers(emb, labels, centers, n_clusters):
+    """For each non-empty cluster, the member nearest its center (lowest index
+    on ties). Chunked: no ``N x D`` temporary."""
+    N = emb.shape[0]
+    d = torch.empty(N, device=emb.device)
+    rows = default_chunk_size(N, emb.shape[1], emb.device)
+    for s in range(0, N, rows):
+        e = min(N, s + rows)
+        diff = emb[s:e] - centers.index_select(0, labels[s:e])
+        d[s:e] = (diff * diff).sum(1)
+    best = torch.full((n_clusters,), torch.inf, device=emb.device)
+    best.scatter_reduce_(0, labels, d, reduce="amin")
+    is_best = d <= best.index_select(0, labels)
+    pos = torch.where(
+        is_best, torch.arange(N, device=emb.device), torch.full_like(labels, N)
+    )
+    first = torch.full((n_clusters,), N, dtype=torch.long, device=emb.device)
+    first.scatter_reduce_(0, labels, pos, reduce="amin")
+    return first[first < N]
+
+
+class KMeansSampling(BaseStrategy):
+    """Cluster the candidates' embeddings and take the row nearest each center.
+
+    k-means with ``n_instances`` clusters (k-means++ seeds, Lloyd
+    iterations, on the model's device); each cluster contributes its member
+    nearest to the center. When clusters come out empty (duplicated rows),
+    the remaining picks are completed by k-center greedy from the picks.
+    A standard diversity baseline of deep active learning (e.g. Zhan et al.,
+    "A Comparative Survey of Deep Active Learning", 2022).
+
+    Not deterministic: the k-means seeding comes from ``random_state``.
+
+    Parameters
+    ----------
+    n_iter : int, default=10
+        Maximum Lloyd iterations.
+    layer : str, default=None
+        Where embeddings are taken (see :class:`CoreSet`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skal.strategies import KMeansSampling
+    >>> X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2], [9.0]])
+    >>> clf = LogisticRegression().fit(X, [0, 0, 0, 1, 1, 1, 1])
+    >>> sorted(KMeansSampling()(clf, X, n_instances=3, random_state=0).tolist())
+    [1, 4, 6]
+    """
+
+    _parameter_constraints = {
+        "n_iter": [Interval(Integral, 0, None, closed="left")],
+        **_LAYER,
+    }
+
+    def __init__(self, n_iter=10, layer=None):
+        self.n_iter = n_iter
+        self.layer = layer
+
+    def _query(self, learner, X, *, n_instances, candidates, random_state):
+        self._validate_params()
+        emb, _ = pool_and_labeled_embeddings(
+            self, learner, X, candidates, layer=self.layer
+        )
+        labels, centers = kmeans(
+            emb, n_instances, n_iter=self.n_iter, generator=draw_seed(random_state)
+        )
+        pos = _nearest_to_centers(emb, labels, centers, centers.shape[0])
+        if pos.numel() < n_instances:
+            rest = torch.ones(emb.shape[0], dtype=torch.bool, device=emb.device)
+            rest[pos] = False
+            rest_idx = torch.nonzero(rest).reshape(-1)
+            more = k_center_greedy(
+                emb.index_select(0, rest_idx),
+                n_instances - pos.numel(),
+                init=emb.index_select(0, pos),
+            )
+            pos = torch.cat([pos, rest_idx[more.to(emb.device)]])
+        return candidates[pos.cpu().numpy()]
+
+
+class BADGE(BaseStrategy):
+    """Batch Active learning by Diverse Gradient Embeddings.
+
+    k-means++ seeding on the last-layer gradient embeddings ``g_i = (p_i -
+    onehot(argmax p_i)) (x) h_i``, which are large for uncertain rows and
+    spread out for diverse ones. The ``N x (n_classes * D)`` gradient matrix
+    is never built: the adapter returns ``p`` and ``h`` and the kernel gets
+    squared distances from ``||p||``, ``||h||`` and ``(p_i.p_j)(h_i.h_j)``
+    (:func:`skal._kernels.badge_kmeans_pp`). Ash, Zhang, Krishnamurthy,
+    Langford & Agarwal, "Deep Batch Active Learning by Diverse, Uncertain
+    Gradient Lower Bounds", ICLR 2020.
+
+    Not deterministic: the D^2 draws come from ``random_state`` (drawn with
+    numpy, so CPU and GPU runs pick the same rows). The first pick is the row
+    with the largest gradient norm.
+
+    Parameters
+    ----------
+    layer : str, default=None
+        Where ``h`` is taken: the input of the net's last ``nn.Linear`` (the
+        output layer, for which ``g`` is the exact gradient), a named
+        submodule, or a pipeline's transformers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skal.strategies import BADGE
+    >>> X = np.array([[0.0], [0.4], [0.5], [0.6], [1.0]])
+    >>> clf = LogisticRegression().fit(X, [0, 0, 1, 1, 1])
+    >>> BADGE()(clf, X, n_instances=2, random_state=0).shape
+    (2,)
+    """
+
+    _parameter_constraints = dict(_LAYER)
+
+    def __init__(self, layer=None):
+        self.layer = layer
+
+    def _query(self, learner, X, *, n_instances, candidates, random_state):
+        self._validate_params()
+        proba, emb = get_adapter(learner, strategy=self).grad_embedding_factors(
+            X, candidates, layer=self.layer, as_tensor=True
+        )
+        pos = badge_kmeans_pp(
+            proba, emb, n_instances, uniforms=uniforms(random_state, n_instances)
+        )
+        return candidates[pos.numpy()]
+
+
+class ClusterMargin(BaseStrategy):
+    """Margin-ranked candidates, picked round-robin over embedding clusters.
+
+    Keeps the ``margin_factor * n_instances`` candidates with the smallest
+    margin, clusters their embeddings (k-means, ``n_clusters`` clusters) and
+    visits the clusters from smallest to largest, taking one random member of
+    each per round, until ``n_instances`` are picked. Citovsky, DeSalvo,
+    Gentile, Karydas, Rajagopalan, Rostamizadeh & Kumar, "Batch Active
+    Learning at Scale", NeurIPS 2021. The paper clusters the whole pool once
+    (agglomerative clustering); a stateless strategy clusters the margin
+    candidates at each query instead, which is far cheaper.
+
+    Not deterministic: clustering and the picks within a cluster come from
+    ``random_state``.
+
+    Parameters
+    ----------
+    margin_factor : float, default=10.0
+        Candidates kept by margin, as a multiple of ``n_instances`` (>= 1).
+    n_clusters : int, default=None
+        Clusters of the margin candidates; None uses ``n_instances``.
+    layer : str, default=None
+        Where embeddings are taken (see :class:`CoreSet`).
+
+    Examples
+    --------
+    >>> from skal.strategies import ClusterMargin
+    >>> ClusterMargin(margin_factor=5)
+    ClusterMargin(margin_factor=5)
+    """
+
+    _parameter_constraints = {
+        "margin_factor": [Interval(Real, 1, None, closed="left")],
+        "n_clusters": [Interval(Integral, 1, None, closed="left"), None],
+        **_LAYER,
+    }
+
+    def __init__(self, margin_factor=10.0, n_clusters=None, layer=None):
+        self.margin_factor = margin_factor
+        self.n_clusters = n_clusters
+        self.layer = layer
+
+    def _query(self, learner, X, *, n_instances, candidates, random_state):
+        self._validate_params()
+        from ..base import top_k
+
+        adapter = get_adapter(learner, strategy=self)
+        scores = margin_score(adapter.predict_proba(X, candidates))
+        keep = min(
+            candidates.shape[0],
+            max(n_instances, int(np.ceil(self.margin_factor * n_instances))),
+        )
+        kept = top_k(scores, keep, random_state)
+        emb = adapter.embed(X, candidates[kept], layer=self.layer, as_tensor=True)
+        K = self.n_clusters or n_instances
+        labels, _ = kmeans(emb, K, generator=draw_seed(random_state))
+        labels = labels.cpu().numpy()
+        # round-robin over clusters, smallest first, a random member each time
+        sizes = np.bincount(labels, minlength=K)
+        order = np.lexsort((random_state.random_sample(K), sizes))
+        order = order[sizes[order] > 0]
+        members = [random_state.permutation(np.flatnonzero(labels == c)) for c in order]
+        rank = np.empty(keep, dtype=np.int64)  # round of each member
+        slot = np.empty(keep, dtype=np.int64)  # cluster's place in the order
+        for place, m in enumerate(members):
+            rank[m] = np.arange(m.size)
+            slot[m] = place
+        chosen = np.lexsort((slot, rank))[:n_instances]
+        return candidates[kept[chosen]]
