@@ -22,11 +22,15 @@ Reference (``--mode reference``): the issue's setting, MNIST-1D with a
 10,000-row pool and 2000 test rows, 50 random initial labels then 10 rounds
 of 50, 3 seeds, AULC = mean test accuracy over the 11 rounds.
 
-Regenerate everything committed in ``benchmarks/results/label_efficiency/``::
+Regenerate everything committed in ``benchmarks/results/label_efficiency/``
+(about 70 minutes on 2 busy CPU cores)::
 
-    python benchmarks/bench_label_efficiency.py --mode suite --seeds 5 \\
-        --n-jobs 2 && python benchmarks/bench_label_efficiency.py \\
-        --mode reference --n-jobs 2
+    python benchmarks/bench_label_efficiency.py --mode all
+
+``--mode all`` runs the reference, then the suite with the strategies of
+``CORE`` and 5 seeds, then adds the strategies of ``EXTRA`` with 3 seeds
+(``--mode suite --seeds 3 --append --strategies ...``): the full size did not
+fit the machine, see the results README.
 
 ``--quick`` is a smoke run (a few strategies, 2 seeds, small pools, short
 budgets; results go to a temporary folder unless ``--out`` is given).
@@ -56,6 +60,22 @@ CACHE = Path(tempfile.gettempdir()) / "skal_bench_cache"
 # Strategies of the suite's full run (the sizing that fits the machine; see
 # the results README). "all" runs every strategy of skal.strategies.
 CORE = ["random", "default", "margin", "badge", "typiclust", "coreset"]
+# Added to the suite with 3 seeds (``--mode all``).
+EXTRA = [
+    "entropy",
+    "bald",
+    "cluster_margin",
+    "kmeans",
+    "probcover",
+    "base",
+    "least_confidence",
+    "variation_ratios",
+    "power",
+    "facility_location",
+    "smi",
+    "oodfilter_margin",
+    "batchbald",
+]
 REFERENCE = ["random", "default", "margin", "entropy", "coreset", "badge"]
 # The issue's numbers for the reference setting (scikit-activeml's CoreSet
 # and BADGE on the net's embeddings; skal's own are measured here).
@@ -448,7 +468,15 @@ def report(records, name, out, *, scale="log", mean_over_rounds=False):
 # --------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------
-def run_dataset(name, strategies, seeds, n_jobs, quick, out):
+def save(records, path, append):
+    """Write the records; with ``append``, keep the other strategies' rows."""
+    if append and path.exists():
+        new = {r["strategy"] for r in records}
+        records = [r for r in read_csv(path) if r["strategy"] not in new] + records
+    write_csv(records, path)
+
+
+def run_dataset(name, strategies, seeds, n_jobs, quick, out, append=False):
     from skal.evaluation import evaluate
 
     Xp, yp, Xt, yt, dim, budgets = load_dataset(name, quick=quick)
@@ -472,11 +500,11 @@ def run_dataset(name, strategies, seeds, n_jobs, quick, out):
         progress=True,
     )
     print(f"[{name}] {time.perf_counter() - t0:.0f} s", flush=True)
-    write_csv(records, out / f"{name}.csv")
+    save(records, out / f"{name}.csv", append)
     return records
 
 
-def run_reference(strategies, seeds, n_jobs, quick, out):
+def run_reference(strategies, seeds, n_jobs, quick, out, append=False):
     from skal.evaluation import evaluate
 
     X, y = mnist1d(12000 if not quick else 3000)
@@ -499,7 +527,7 @@ def run_reference(strategies, seeds, n_jobs, quick, out):
         progress=True,
     )
     print(f"[reference] {time.perf_counter() - t0:.0f} s", flush=True)
-    write_csv(records, out / "reference_mnist1d_10k.csv")
+    save(records, out / "reference_mnist1d_10k.csv", append)
     return records
 
 
@@ -508,6 +536,8 @@ def summary(out):
     rows = {}
     for path in sorted(out.glob("*.csv")):
         records = read_csv(path)
+        if not any(r["strategy"] == "random" for r in records):
+            continue  # nothing to compare with
         ref = path.stem.startswith("reference")
         rows[path.stem] = report(records, path.stem, out, mean_over_rounds=ref)
     lines = [
@@ -541,7 +571,7 @@ def summary(out):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--mode", choices=["suite", "reference"], default="suite")
+    p.add_argument("--mode", choices=["suite", "reference", "all"], default="suite")
     p.add_argument("--datasets", nargs="+", default=SUITE, choices=SUITE)
     p.add_argument(
         "--strategies",
@@ -558,6 +588,12 @@ def main(argv=None):
         help="only rebuild tables and plots from the CSV files",
     )
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument(
+        "--append",
+        action="store_true",
+        help="add these strategies to the existing CSV files "
+        "(replacing their previous rows) instead of overwriting them",
+    )
     args = p.parse_args(argv)
 
     out = args.out
@@ -575,19 +611,36 @@ def main(argv=None):
     import torch
 
     torch.set_num_threads(1)
-    if args.quick:
-        names = args.strategies or ["random", "default", "margin"]
-        seeds = list(range(min(args.seeds, 2)))
+    if args.mode == "all" and not args.quick:
+        runs = [
+            ("reference", REFERENCE, 3, False),
+            ("suite", CORE, args.seeds, False),
+            ("suite", EXTRA, 3, True),
+        ]
+    elif args.quick:
+        runs = [
+            (
+                args.mode if args.mode != "all" else "suite",
+                args.strategies or ["random", "default", "margin"],
+                min(args.seeds, 2),
+                False,
+            )
+        ]
     else:
-        names = args.strategies or (CORE if args.mode == "suite" else REFERENCE)
-        seeds = list(range(args.seeds if args.mode == "suite" else 3))
-    strategies = make_strategies(names)
-    if args.mode == "reference":
-        run_reference(strategies, seeds, args.n_jobs, args.quick, out)
-    else:
-        datasets = args.datasets if not args.quick else ["mnist1d", "digits_dup"]
-        for name in datasets:
-            run_dataset(name, strategies, seeds, args.n_jobs, args.quick, out)
+        default = CORE if args.mode == "suite" else REFERENCE
+        seeds = args.seeds if args.mode == "suite" else 3
+        runs = [(args.mode, args.strategies or default, seeds, args.append)]
+    for mode, names, n_seeds, append in runs:
+        strategies = make_strategies(names)
+        seeds = list(range(n_seeds))
+        if mode == "reference":
+            run_reference(strategies, seeds, args.n_jobs, args.quick, out, append)
+        else:
+            datasets = args.datasets if not args.quick else ["mnist1d", "digits_dup"]
+            for name in datasets:
+                run_dataset(
+                    name, strategies, seeds, args.n_jobs, args.quick, out, append
+                )
     summary(out)
     print(f"results in {out}")
 
