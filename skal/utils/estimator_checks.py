@@ -146,11 +146,13 @@ def scenarios(draw, *, max_rows=2000, distinct=False):
 def _default_learner(X, labeled, n_classes):
     from .._learner import ActiveLearner
 
+    # ProbaFromX ignores the labels, but the learner fits no model on a single
+    # class: label with two classes.
     y = np.full(X.shape[0], -1)
-    y[labeled] = 0  # ProbaFromX ignores the labels
-    if labeled.size == 0:  # one-row pool: fit on an external labeled row
+    y[labeled] = np.arange(labeled.size) % 2
+    if labeled.size < 2:  # too few labeled rows: prepend two outside the pool
         learner = ActiveLearner(ProbaFromX(n_classes), random_state=0)
-        return learner.fit(np.vstack([X[:1], X]), np.r_[0, y])
+        return learner.fit(np.vstack([X[:1], X[:1], X]), np.r_[0, 1, y])
     return ActiveLearner(ProbaFromX(n_classes), random_state=0).fit(X, y)
 
 
