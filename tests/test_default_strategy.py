@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
 
 from skal import ActiveLearner
 from skal.strategies import ColdStartHybrid, default_strategy, margin_score
@@ -21,7 +21,7 @@ def _learner(X, y, n_labeled, strategy=None, n_instances=8):
     idx = np.concatenate([np.flatnonzero(y == c)[: n_labeled // 4] for c in range(4)])
     y_seed[idx] = y[idx]
     return ActiveLearner(
-        LogisticRegression(),
+        GaussianNB(),
         strategy=strategy,
         n_instances=n_instances,
         random_state=0,
@@ -45,7 +45,7 @@ def test_phase_switches_on_labels_per_class(blobs, n_labeled, per_class, phase):
 
 def test_bare_estimator_counts_as_past_cold_start(blobs):
     X, y = blobs
-    clf = LogisticRegression().fit(X, y)
+    clf = GaussianNB().fit(X, y)
     assert ColdStartHybrid().phase(clf) == "hybrid"
     sel = ColdStartHybrid()(clf, X, n_instances=5, random_state=0)
     assert sel.shape == (5,) and np.unique(sel).size == 5

@@ -1,7 +1,7 @@
 import matplotlib
 import numpy as np
 import pytest
-from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
 
 from skal.datasets import add_ood
 from skal.evaluation import (
@@ -38,7 +38,7 @@ def _run(blobs, **kwargs):
     kwargs.setdefault("budgets", [6, 12, 24, 48])
     kwargs.setdefault("seeds", [0, 1])
     kwargs.setdefault("progress", False)
-    return evaluate(LogisticRegression(), _strategies(), X, y, Xt, yt, **kwargs)
+    return evaluate(GaussianNB(), _strategies(), X, y, Xt, yt, **kwargs)
 
 
 def _strip(records):
@@ -82,7 +82,7 @@ def test_ood_answers_cost_a_label_but_are_not_taught(blobs):
     X, y, Xt, yt = blobs
     Xo, yo, is_ood = add_ood(X, y, fraction=0.3, random_state=0)
     res = evaluate(
-        LogisticRegression(),
+        GaussianNB(),
         _strategies(),
         Xo,
         yo,
@@ -171,7 +171,7 @@ def test_bad_budgets(blobs, budgets, match):
 def test_bad_strategies(blobs):
     X, y, Xt, yt = blobs
     with pytest.raises(TypeError, match="non-empty dict"):
-        evaluate(LogisticRegression(), [RandomSampling()], X, y, Xt, yt, budgets=[5])
+        evaluate(GaussianNB(), [RandomSampling()], X, y, Xt, yt, budgets=[5])
 
 
 def test_geometric_budgets():
