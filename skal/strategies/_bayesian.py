@@ -35,6 +35,8 @@ __all__ = [
 
 
 def _check_samples(proba_samples, *, dtype=torch.float64):
+    if not isinstance(proba_samples, torch.Tensor):
+        proba_samples = np.array(proba_samples, dtype=np.float64)  # writable
     P = torch.as_tensor(proba_samples)
     if P.ndim != 3 or P.shape[2] < 1 or P.shape[1] < 1:
         raise ValueError(

@@ -151,9 +151,9 @@ class FacilityLocation(BaseStrategy):
     Data Subset Selection and Active Learning", ICML 2015; Kothawade et al.,
     "SIMILAR", NeurIPS 2021.
 
-    Deterministic (ties broken by ``random_state``) when every candidate is a
-    representative (``n_representatives=None`` or a pool no larger);
-    otherwise the representatives are a random sample.
+    Not deterministic: the representatives of a large pool are a random
+    sample, and the gains of two candidates that only cover each other tie
+    exactly (ties are broken by ``random_state``).
 
     Parameters
     ----------
@@ -186,10 +186,6 @@ class FacilityLocation(BaseStrategy):
         self.n_representatives = n_representatives
         self.metric = metric
         self.layer = layer
-
-    @property
-    def _deterministic(self):
-        return self.n_representatives is None
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         self._validate_params()
