@@ -55,16 +55,16 @@ net = NeuralNetClassifier(
         nn.ReLU(),
         nn.AdaptiveAvgPool2d(2),
         nn.Flatten(),
-        nn.Dropout(0.5),
+        nn.Dropout(0.3),
         nn.Linear(128, 64),
         nn.ReLU(),
-        nn.Dropout(0.5),
+        nn.Dropout(0.3),
         nn.Linear(64, 10),
     ),
     criterion=nn.CrossEntropyLoss,
     optimizer=torch.optim.Adam,
     lr=0.005,
-    max_epochs=5 if FAST else 20,
+    max_epochs=5 if FAST else 30,
     batch_size=32,
     train_split=None,
     verbose=0,
@@ -106,9 +106,9 @@ plt.show()
 # %%
 # What each one asks for
 # ----------------------
-# The rows with the highest total uncertainty are often ambiguous digits
-# whose MC draws agree on *two* classes; BALD's top rows are those the draws
-# disagree about.
+# The top rows by total uncertainty include digits that are simply
+# ambiguous (every MC draw hesitates between the same two classes); BALD's
+# top rows are those on which the draws disagree.
 fig, axes = plt.subplots(2, 8, figsize=(8, 2.6))
 for row, (name, top) in zip(axes, [("entropy", top_entropy), ("BALD", top_bald)]):
     for ax, i in zip(row, top):
