@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ..utils._arrays import take_rows
 
@@ -31,7 +31,15 @@ _SEED_MAX = np.iinfo(np.int32).max
 
 
 def is_skorch_net(estimator) -> bool:
-    """True when ``estimator`` is a skorch ``NeuralNet`` (skorch imported lazily)."""
+    """True when ``estimator`` is a skorch ``NeuralNet`` (skorch imported lazily).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skal.models import is_skorch_net
+    >>> is_skorch_net(LogisticRegression())
+    False
+    """
     try:
         from skorch import NeuralNet
     except ImportError:  # pragma: no cover - skorch is a dependency
@@ -129,6 +137,21 @@ class SklearnAdapter:
         A fitted classifier or ``Pipeline``.
     asker : str, default="This strategy"
         Name used in error messages.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skal.models import get_adapter
+    >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
+    >>> model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    >>> adapter = get_adapter(model)
+    >>> type(adapter).__name__, adapter.predict_proba(X, [0, 3]).shape
+    ('SklearnAdapter', (2, 2))
+    >>> adapter.embed(X).shape  # the output of the scaler
+    (4, 1)
     """
 
     device = "cpu"
@@ -300,6 +323,23 @@ class SkorchAdapter:
         A fitted net.
     asker : str, default="This strategy"
         Name used in error messages.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skorch import NeuralNetClassifier
+    >>> from torch import nn
+    >>> from skal.models import get_adapter
+    >>> X = np.random.RandomState(0).rand(20, 4).astype(np.float32)
+    >>> module = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.5),
+    ...                        nn.Linear(8, 2))
+    >>> net = NeuralNetClassifier(module, criterion=nn.CrossEntropyLoss,
+    ...                           max_epochs=1, train_split=None, verbose=0)
+    >>> adapter = get_adapter(net.fit(X, np.arange(20) % 2))
+    >>> adapter.embed(X).shape  # the input of the last nn.Linear
+    (20, 8)
+    >>> adapter.mc_proba(X, [0, 1], n_samples=5, random_state=0).shape
+    (2, 5, 2)
     """
 
     def __init__(self, net, *, asker="This strategy"):
@@ -357,23 +397,6 @@ class SkorchAdapter:
     def _nonlin(self):
         return self.net._get_predict_nonlinearity()
 
-    @staticmethod
-    def _collect(chunks, as_tensor, np_dtype, empty_shape):
-        import torch
-
-        if not chunks:
-            t = torch.empty(empty_shape)
-        else:
-            t = torch.cat(chunks)
-        if as_tensor:
-            return t.float()
-        return t.cpu().numpy().astype(np_dtype, copy=False)
-
-    def _store(self, t, as_tensor):
-        """Keep a batch result on the device, or move it to the host now."""
-        t = t.float()
-        return t if as_tensor else t.cpu()
-
     # -------------------------------------------------------------- public
     def predict_proba(self, X, candidates=None, *, as_tensor=False):
         """Class probabilities of the candidate rows (the net's nonlinearity).
@@ -383,11 +406,10 @@ class SkorchAdapter:
         proba : ndarray of shape (n, n_classes), float64, or float32 tensor
         """
         nonlin = self._nonlin()
-        chunks = [
-            self._store(nonlin(o[0]), as_tensor)
-            for o, _ in self._outputs(X, candidates)
-        ]
-        return self._collect(chunks, as_tensor, np.float64, (0, 0))
+        out = _Gather(X, candidates, as_tensor)
+        for o, _ in self._outputs(X, candidates):
+            out.add(nonlin(o[0]))
+        return out.result(np.float64)
 
     def logits(self, X, candidates=None, *, as_tensor=False):
         """The module's raw output (logits for a cross-entropy classifier).
@@ -396,8 +418,10 @@ class SkorchAdapter:
         -------
         logits : ndarray of shape (n, n_outputs), float32, or float32 tensor
         """
-        chunks = [self._store(o[0], as_tensor) for o, _ in self._outputs(X, candidates)]
-        return self._collect(chunks, as_tensor, np.float32, (0, 0))
+        out = _Gather(X, candidates, as_tensor)
+        for o, _ in self._outputs(X, candidates):
+            out.add(o[0])
+        return out.result(np.float32)
 
     def embed(self, X, candidates=None, *, layer=None, as_tensor=False):
         """Embeddings: the input of the last ``nn.Linear`` (or of ``layer``).
@@ -415,11 +439,10 @@ class SkorchAdapter:
         -------
         emb : ndarray of shape (n, n_features), float32, or float32 tensor
         """
-        chunks = [
-            self._store(h, as_tensor)
-            for _, h in self._outputs(X, candidates, hook_layer=layer or True)
-        ]
-        return self._collect(chunks, as_tensor, np.float32, (0, 0))
+        out = _Gather(X, candidates, as_tensor)
+        for _, h in self._outputs(X, candidates, hook_layer=layer or True):
+            out.add(h)
+        return out.result(np.float32)
 
     def grad_embedding_factors(
         self, X, candidates=None, *, layer=None, as_tensor=False
@@ -438,14 +461,12 @@ class SkorchAdapter:
         emb : ndarray (n, n_features), float32, or float32 tensor
         """
         nonlin = self._nonlin()
-        probas, embs = [], []
+        probas = _Gather(X, candidates, as_tensor)
+        embs = _Gather(X, candidates, as_tensor)
         for o, h in self._outputs(X, candidates, hook_layer=layer or True):
-            probas.append(self._store(nonlin(o[0]), as_tensor))
-            embs.append(self._store(h, as_tensor))
-        return (
-            self._collect(probas, as_tensor, np.float64, (0, 0)),
-            self._collect(embs, as_tensor, np.float32, (0, 0)),
-        )
+            probas.add(nonlin(o[0]))
+            embs.add(h)
+        return probas.result(np.float64), embs.result(np.float32)
 
     def mc_proba(
         self, X, candidates=None, *, n_samples=20, random_state=None, as_tensor=False
@@ -474,14 +495,57 @@ class SkorchAdapter:
 
         n_samples = _check_n_samples(n_samples)
         nonlin = self._nonlin()
-        chunks = []
+        out = _Gather(X, candidates, as_tensor)
         with _seeded(_seed_from(random_state), self.device):
             for outs, _ in self._outputs(
                 X, candidates, dropout=True, n_passes=n_samples
             ):
-                p = torch.stack([nonlin(o) for o in outs], dim=1)
-                chunks.append(self._store(p, as_tensor))
-        return self._collect(chunks, as_tensor, np.float64, (0, n_samples, 0))
+                out.add(torch.stack([nonlin(o) for o in outs], dim=1))
+        return out.result(np.float64)
+
+
+class _Gather:
+    """Batch results written into one preallocated float32 tensor.
+
+    On the net's device when ``as_tensor`` (no host copy), else on the host
+    batch by batch; no list of chunks plus a concatenated copy, so the peak
+    memory is the result itself.
+    """
+
+    def __init__(self, X, candidates, as_tensor):
+        self.as_tensor = as_tensor
+        try:
+            self.n = len(candidates) if candidates is not None else _num_samples(X)
+        except TypeError:  # e.g. dict inputs: size unknown, concatenate
+            self.n = None
+        self.out, self.chunks, self.pos = None, [], 0
+
+    def add(self, t):
+        t = t.detach().float()
+        if not self.as_tensor:
+            t = t.cpu()
+        if self.n is None:
+            self.chunks.append(t)
+            return
+        if self.out is None:
+            import torch
+
+            self.out = torch.empty((self.n, *t.shape[1:]), device=t.device)
+        self.out[self.pos : self.pos + t.shape[0]] = t
+        self.pos += t.shape[0]
+
+    def result(self, np_dtype):
+        import torch
+
+        if self.out is not None:
+            t = self.out[: self.pos]
+        elif self.chunks:
+            t = torch.cat(self.chunks)
+        else:
+            t = torch.empty((0, 0))
+        if self.as_tensor:
+            return t
+        return t.numpy().astype(np_dtype, copy=False)
 
 
 def _find_layer(module, name=None, *, asker="This strategy"):
