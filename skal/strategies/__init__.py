@@ -80,5 +80,11 @@ def default_strategy():
     -------
     strategy : BaseStrategy
         A fresh instance.
+
+    Examples
+    --------
+    >>> from skal.strategies import default_strategy
+    >>> default_strategy()
+    ColdStartHybrid()
     """
     return ColdStartHybrid()
