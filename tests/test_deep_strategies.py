@@ -19,6 +19,7 @@ from skal.strategies import (
     BALD,
     BalancedSelection,
     BatchBALD,
+    ClassBalanced,
     ClusterMargin,
     CoreSet,
     EntropySampling,
@@ -152,6 +153,23 @@ def test_batchbald_sampled_mode_runs_and_skips_uninformative_rows():
     assert len(set(sel)) == 12 and set(sel) <= set(range(30))
     every = batchbald_select(P, 35, random_state=0)
     assert set(every[:30]) == set(range(30))  # informative rows first
+
+
+def test_mc_strategies_are_reproducible_with_a_net(net_learner, blobs):
+    X, _ = blobs
+    pool = net_learner.pool_indices_
+    for s in (
+        BALD(n_mc_samples=4),
+        VariationRatios(n_mc_samples=4),
+        BatchBALD(n_mc_samples=4, n_joint_samples=50),
+        ClassBalanced(BALD(n_mc_samples=4)),  # score() without random_state
+        PowerSampling(BALD(n_mc_samples=4)),
+    ):
+        a = s(net_learner, X, n_instances=6, candidates=pool, random_state=3)
+        b = s(net_learner, X, n_instances=6, candidates=pool, random_state=3)
+        np.testing.assert_array_equal(a, b)
+    scores = BALD(n_mc_samples=8).score(net_learner, X, pool, random_state=0)
+    assert scores.shape == pool.shape and scores.max() > 0
 
 
 # --------------------------------------------------------------- diversity

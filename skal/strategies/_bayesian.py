@@ -310,8 +310,8 @@ class _MCScoreStrategy(ScoreStrategy):
         X : array-like of shape (n_samples, ...)
         candidates : array-like of int, default=None
         random_state : int, RandomState instance or None
-            Seeds the dropout masks; None draws the seed from torch's
-            default generator (which ActiveLearner seeds for every query).
+            Seeds the dropout masks; None uses the fixed seed 0, so the
+            scores are reproducible.
 
         Returns
         -------

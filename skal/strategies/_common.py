@@ -75,16 +75,14 @@ def uniforms(random_state, n):
 
 
 def mc_seed(random_state):
-    """Seed for torch draws: from ``random_state``, or from torch when None.
+    """Seed for torch draws (dropout masks) from ``random_state``.
 
-    With ``random_state=None`` (e.g. ``ScoreStrategy.score`` called by a
-    wrapper) the seed comes from torch's default generator, which the
-    :class:`~skal.ActiveLearner` seeds for every query.
+    ``None`` (e.g. ``ScoreStrategy.score`` called by a wrapper such as
+    ``ClassBalanced``, which passes no ``random_state``) gives the fixed seed
+    0, so that a call stays reproducible whatever the global generators.
     """
     if random_state is None:
-        import torch
-
-        return int(torch.randint(_SEED_MAX, (1,)).item())
+        return 0
     from sklearn.utils import check_random_state
 
     return draw_seed(check_random_state(random_state))
