@@ -233,8 +233,10 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         identity, label, time), flushed and ``fsync``\\ ed *before* the refit,
         so a crash loses no label. ``fit`` appends a session line
         (fingerprints of ``X`` and ``y``); the labels ``fit`` gets in ``y``
-        are not journaled (you hold them). Recover with
-        :meth:`replay_journal`; read with :meth:`read_journal`.
+        are not journaled (you hold them). If the file cannot be written,
+        ``teach`` raises before recording anything. Recover with
+        :meth:`replay_journal`; read with :meth:`read_journal`. Use one
+        journal per learner.
 
     Attributes
     ----------

@@ -75,7 +75,18 @@ class _Writer:
     def _key(self, A):
         key = f"a{len(self.arrays)}"
         if A.dtype.kind == "O":
-            raise _Unsaveable(f"an array of dtype object, shape {A.shape}")
+            # labels of one Python type (strings, say) in an object array
+            types = {type(v) for v in A.flat}
+            B = np.array(A.tolist()) if len(types) == 1 else None
+            if (
+                types <= {str, int, float, bool}
+                and B is not None
+                and B.dtype.kind in "biufUS"
+                and B.shape == A.shape
+            ):
+                A = B
+            else:
+                raise _Unsaveable(f"an array of dtype object, shape {A.shape}")
         self.arrays[key] = A
         return key
 
