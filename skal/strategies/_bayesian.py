@@ -34,9 +34,14 @@ __all__ = [
 ]
 
 
-def _check_samples(proba_samples, *, dtype=torch.float64):
+def _check_samples(proba_samples):
+    """A 3-D floating tensor, without a copy where possible (chunks are
+    converted to float64 where needed, never the whole array)."""
     if not isinstance(proba_samples, torch.Tensor):
-        proba_samples = np.array(proba_samples, dtype=np.float64)  # writable
+        a = np.asarray(proba_samples)
+        if not a.flags.writeable or a.dtype.kind != "f":
+            a = np.array(a, dtype=np.float64)  # writable copy
+        proba_samples = a
     P = torch.as_tensor(proba_samples)
     if P.ndim != 3 or P.shape[2] < 1 or P.shape[1] < 1:
         raise ValueError(
@@ -44,7 +49,7 @@ def _check_samples(proba_samples, *, dtype=torch.float64):
             "(n_rows, n_mc_samples, n_classes). Got shape "
             f"{tuple(P.shape)} instead."
         )
-    return P.to(dtype)
+    return P if P.is_floating_point() else P.to(torch.float64)
 
 
 def _entropy(P, dim=-1):
@@ -78,9 +83,9 @@ def bald_score(proba_samples):
     """
     P = _check_samples(proba_samples)
     out = torch.empty(P.shape[0], dtype=torch.float64)
-    rows = default_chunk_size(P.shape[0], 2 * P.shape[1] * P.shape[2])
+    rows = default_chunk_size(P.shape[0], 2 * P.shape[1] * P.shape[2], P.device)
     for s in range(0, P.shape[0], rows):
-        blk = P[s : s + rows]
+        blk = P[s : s + rows].to(torch.float64)
         mi = _entropy(blk.mean(1)) - _entropy(blk).mean(1)
         out[s : s + rows] = mi.clamp_min(0.0).cpu()
     return out.numpy() + 0.0  # no negative zeros
@@ -108,7 +113,7 @@ def variation_ratios_score(proba_samples):
     ...                         [[0.9, 0.1], [0.2, 0.8]]])
     array([0. , 0.5])
     """
-    P = _check_samples(proba_samples, dtype=torch.float32)
+    P = _check_samples(proba_samples)
     N, K, C = P.shape
     votes = torch.zeros(N, C, device=P.device)
     votes.scatter_add_(1, P.argmax(2), torch.ones(N, K, device=P.device))
@@ -239,7 +244,7 @@ def batchbald_select(proba_samples, n, *, n_joint_samples=1000, random_state=Non
     >>> batchbald_select(P, 2, random_state=0)[1]  # BatchBALD does not
     np.int64(3)
     """
-    P = _check_samples(proba_samples, dtype=torch.float32)
+    P = _check_samples(proba_samples)
     N, K, C = P.shape
     n = min(int(n), N)
     device = P.device
