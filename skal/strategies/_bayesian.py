@@ -227,7 +227,10 @@ def batchbald_select(proba_samples, n, *, n_joint_samples=1000, random_state=Non
     -----
     Each pick costs ``O(N * M * n_mc_samples * n_classes)`` with ``M <=
     n_joint_samples`` configurations; memory ``O(M * n_mc_samples + chunk * M
-    * n_classes)`` on top of the samples, chunked over the pool.
+    * n_classes)`` on top of the samples, chunked over the pool. Rows on
+    which all draws agree (BALD 0) cannot add information: the search runs
+    over the other rows only, and they come last, in random order (so a
+    scikit-learn model, without dropout, costs no search at all).
 
     Examples
     --------
