@@ -100,7 +100,10 @@ def _auto_radius(emb, n_neighbors, random_state, max_queries=2000):
         d, _ = knn(emb, k)
         kth = d[:, k - 1]
     r = float(kth.median())
-    return r if r > 0 else 1.0
+    if r <= 0:  # mostly duplicated rows: the scale of the distinct ones
+        positive = kth[kth > 0]
+        r = float(positive.median()) if positive.numel() else 1.0
+    return r
 
 
 class ProbCover(BaseStrategy):
@@ -117,6 +120,8 @@ class ProbCover(BaseStrategy):
     Needs no model (the rows of ``X`` are the embeddings until one is
     fitted). Not deterministic: integer coverage ties are broken by
     ``random_state``; once nothing is left to cover, picks are random.
+    Duplicated rows are within any radius of each other: ``m`` copies of a
+    row add ``m^2`` edges.
 
     Parameters
     ----------
