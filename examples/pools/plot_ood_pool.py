@@ -15,7 +15,7 @@ fraction before the next step chooses:
 
 .. code-block:: python
 
-    OODFilter(contamination=0.3) | MarginSampling()
+    OODFilter(contamination=0.5) | MarginSampling()
 """
 
 # %%
@@ -58,6 +58,9 @@ plt.show()
 # %%
 # Three strategies, paired by seed
 # --------------------------------
+# ``contamination`` is the fraction of the candidates the filter drops. Set it
+# above the share of junk you expect: that share grows in what is left of the
+# pool as the in-distribution rows get labeled.
 net = NeuralNetClassifier(
     nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1),
@@ -79,7 +82,7 @@ net = NeuralNetClassifier(
 strategies = {
     "random": RandomSampling(),
     "margin": MarginSampling(),
-    "OODFilter | margin": OODFilter(contamination=0.3) | MarginSampling(),
+    "OODFilter | margin": OODFilter(contamination=0.5) | MarginSampling(),
 }
 results = evaluate(
     net,
