@@ -20,17 +20,19 @@ from ._common import draw_seed, pool_and_labeled_embeddings
 
 __all__ = ["TypiClust", "ProbCover"]
 
+_MAX_CLUSTERS = 500  # as in the TypiClust reference code
+
 
 class TypiClust(BaseStrategy):
     """The most typical row of each cluster not yet covered by labels.
 
     The candidates' embeddings are clustered into ``len(labeled) +
-    n_instances`` clusters (k-means); the clusters holding the fewest labeled
-    rows (largest first) each give their most typical member, typicality
-    being the inverse mean distance to the ``n_neighbors`` nearest neighbours
-    within the cluster. Hacohen, Dekel & Weinshall, "Active Learning on a
-    Budget: Opposite Strategies Suit High and Low Budgets", ICML 2022. Runs
-    with :func:`skal._kernels.typiclust`.
+    n_instances`` clusters (k-means, at most 500); the clusters holding the
+    fewest labeled rows (largest first) each give their most typical member,
+    typicality being the inverse mean distance to the ``n_neighbors``
+    nearest neighbours within the cluster. Hacohen, Dekel & Weinshall,
+    "Active Learning on a Budget: Opposite Strategies Suit High and Low
+    Budgets", ICML 2022. Runs with :func:`skal._kernels.typiclust`.
 
     Needs no model (the rows of ``X`` are the embeddings until one is fitted),
     so it can be the ``initial_strategy``. Not deterministic: k-means seeding
@@ -41,7 +43,9 @@ class TypiClust(BaseStrategy):
     n_neighbors : int, default=20
         Neighbours of the typicality (clipped to the cluster size - 1).
     n_clusters : int, default=None
-        Number of clusters; None uses ``len(labeled) + n_instances``.
+        Number of clusters; None uses ``min(len(labeled) + n_instances, 500)``
+        as the reference implementation (beyond 500 clusters, clusters are
+        visited round-robin).
     layer : str, default=None
         Where embeddings are taken once a model exists (see
         :class:`~skal.strategies.CoreSet`).
@@ -73,12 +77,16 @@ class TypiClust(BaseStrategy):
         emb, lab = pool_and_labeled_embeddings(
             self, learner, X, candidates, layer=self.layer, raw_without_model=True
         )
+        n_clusters = self.n_clusters
+        if n_clusters is None:
+            n_labeled = 0 if lab is None else lab.shape[0]
+            n_clusters = min(n_labeled + n_instances, _MAX_CLUSTERS)
         pos = typiclust(
             emb,
             n_instances,
             init=lab,
             k=self.n_neighbors,
-            n_clusters=self.n_clusters,
+            n_clusters=n_clusters,
             generator=draw_seed(random_state),
         )
         return candidates[pos.numpy()]
