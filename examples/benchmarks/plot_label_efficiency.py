@@ -118,14 +118,20 @@ plt.show()
 # ---------------------------------------
 # For each seed, a strategy's area under the learning curve minus random
 # sampling's, averaged over seeds with a bootstrap interval. "better" means
-# the interval lies above 0.
+# the interval lies above 0. With geometric budgets the area is taken over
+# log(labels), so that every doubling of the budget weighs the same.
 for name in names:
     records = datasets[name]
     if not any(r["strategy"] == "random" for r in records):
         continue
-    table = paired_differences(records, metric="aulc", random_state=0)
+    # geometric budgets (20, 40, 80, ...): integrate over log(labels)
+    budgets = sorted({r["n_labels"] for r in records})
+    ratios = np.diff(np.log(budgets))
+    geometric = ratios.size > 1 and np.ptp(ratios) < 0.1 * ratios.min()
+    scale = "log" if geometric else "linear"
+    table = paired_differences(records, metric="aulc", scale=scale, random_state=0)
     table = sorted(table, key=lambda row: -row["mean"])
-    print(f"\n{name}: AULC minus random, mean [95 % CI] over seeds")
+    print(f"\n{name}: AULC ({scale} labels) minus random, mean [95 % CI]")
     for row in table:
         print(
             f"  {row['strategy']:>28} {row['mean']:+.4f} "
