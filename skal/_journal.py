@@ -42,7 +42,21 @@ JOURNAL_VERSION = 1
 
 
 class JournalError(ValueError):
-    """A label journal is damaged, or does not match the learner."""
+    """A label journal is damaged, or does not match the learner.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skal import ActiveLearner, JournalError
+    >>> path = os.path.join(tempfile.mkdtemp(), "labels.jsonl")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("not json\\n")
+    >>> try:
+    ...     ActiveLearner.read_journal(path)
+    ... except JournalError:
+    ...     print("damaged")
+    damaged
+    """
 
 
 # ------------------------------------------------------------------ hashing

@@ -54,7 +54,21 @@ _CLASS_MODULES = ("skal", "torch", "skorch")
 
 
 class SessionFileError(ValueError):
-    """A saved session is damaged, tampered with, or cannot be restored."""
+    """A saved session is damaged, tampered with, or cannot be restored.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skal import ActiveLearner, SessionFileError
+    >>> path = os.path.join(tempfile.mkdtemp(), "session.skal")
+    >>> with open(path, "wb") as f:
+    ...     _ = f.write(b"garbage")
+    >>> try:
+    ...     ActiveLearner.load(path)
+    ... except SessionFileError:
+    ...     print("not a session")
+    not a session
+    """
 
 
 class _Unsaveable(Exception):

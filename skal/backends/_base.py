@@ -37,11 +37,28 @@ SCORING_METHODS = ("predict_proba", "logits", "embed", "grad_embedding_factors")
 
 
 class BackendError(RuntimeError):
-    """Raised when an execution backend cannot run (missing setup, remote failure)."""
+    """Raised when an execution backend cannot run (missing setup, remote failure).
+
+    Examples
+    --------
+    >>> from skal.backends import BackendError
+    >>> issubclass(BackendError, RuntimeError)
+    True
+    """
 
 
 def current_executor():
-    """The executor entered with ``with executor:`` in this context, or None."""
+    """The executor entered with ``with executor:`` in this context, or None.
+
+    Examples
+    --------
+    >>> from skal.backends import LocalExecutor, current_executor
+    >>> current_executor() is None
+    True
+    >>> with LocalExecutor() as executor:
+    ...     current_executor() is executor
+    True
+    """
     return _ACTIVE.get()
 
 
@@ -56,6 +73,12 @@ def resolve_executor(executor=None):
     Returns
     -------
     executor : BaseExecutor
+
+    Examples
+    --------
+    >>> from skal.backends import LocalExecutor, resolve_executor
+    >>> resolve_executor()
+    LocalExecutor()
     """
     if executor is None:
         executor = _ACTIVE.get()
@@ -154,6 +177,12 @@ class BaseExecutor(BaseEstimator):
 
     A session is opened once on entering and closed on leaving; entering
     again (nested ``with``) reuses it.
+
+    Examples
+    --------
+    >>> from skal.backends import BaseExecutor, LocalExecutor
+    >>> isinstance(LocalExecutor(), BaseExecutor)
+    True
     """
 
     #: True when the work runs outside this process (adapters then delegate

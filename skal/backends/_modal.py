@@ -57,7 +57,14 @@ _TOKEN_HELP = (
 
 
 class ModalCredentialsError(BackendError):
-    """Raised on entering a :class:`ModalExecutor` without Modal credentials."""
+    """Raised on entering a :class:`ModalExecutor` without Modal credentials.
+
+    Examples
+    --------
+    >>> from skal.backends import BackendError, ModalCredentialsError
+    >>> issubclass(ModalCredentialsError, BackendError)
+    True
+    """
 
 
 def _read_toml(path):
@@ -81,6 +88,12 @@ def modal_credentials_present():
     ``MODAL_TOKEN_SECRET`` (or ``MODAL_OAUTH_*``), else the active profile of
     ``$MODAL_CONFIG_PATH`` (default ``~/.modal.toml``) — without importing
     ``modal`` or contacting anything.
+
+    Examples
+    --------
+    >>> from skal.backends import modal_credentials_present
+    >>> isinstance(modal_credentials_present(), bool)
+    True
     """
     env = os.environ
     if env.get("MODAL_OAUTH_REFRESH_TOKEN"):

@@ -30,7 +30,14 @@ def dumps(obj) -> bytes:
 
 @dataclass(frozen=True)
 class StagedFile:
-    """A file staged on a Modal Volume: its path inside the container."""
+    """A file staged on a Modal Volume: its path inside the container.
+
+    Examples
+    --------
+    >>> from skal.backends import StagedFile
+    >>> StagedFile("/data/pool.npy").path
+    '/data/pool.npy'
+    """
 
     path: str
     volume_id: str | None = None
@@ -42,6 +49,13 @@ class PoolChunk:
 
     ``rows`` are row numbers inside the block (None: every row), so a map
     input stays a few hundred KiB however large the pool is.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skal.backends import PoolChunk
+    >>> PoolChunk("/data/pool_000.npy", rows=np.array([0, 5])).rows.tolist()
+    [0, 5]
     """
 
     path: str
@@ -111,6 +125,15 @@ def fit_estimator(estimator_bytes, X, y, fit_params=None, *, seed=None, method="
     -------
     estimator : estimator
         The fitted estimator.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skal.backends import fit_estimator
+    >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
+    >>> fit_estimator(LogisticRegression(), X, y).classes_.tolist()
+    [0, 1]
     """
     from .._learner import _seeded_torch
     from ..models import is_skorch_net
@@ -140,6 +163,15 @@ def score_chunk(model_bytes, chunk, what="predict_proba", **kwargs):
     -------
     scores : ndarray
         One row of output per row of the chunk.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skal.backends import score_chunk
+    >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
+    >>> score_chunk(LogisticRegression().fit(X, y), X[:2]).shape
+    (2, 2)
     """
     from ..models import get_adapter
 
