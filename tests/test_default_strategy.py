@@ -64,7 +64,8 @@ def test_cold_start_picks_typical_rows_of_uncovered_clusters(blobs):
 
 def test_hybrid_picks_uncertain_and_diverse_rows(blobs):
     X, y = blobs
-    learner = _learner(X, y, 40, ColdStartHybrid(beta=4), n_instances=6)
+    s = ColdStartHybrid(hybrid="margin_kmeans", beta=4)
+    learner = _learner(X, y, 40, s, n_instances=6)
     idx = learner.query()
     pool = learner.pool_indices_
     scores = margin_score(learner.predict_proba(X[pool]))
@@ -77,7 +78,8 @@ def test_hybrid_picks_uncertain_and_diverse_rows(blobs):
 
 def test_large_batch_still_favours_uncertain_rows(blobs):
     X, y = blobs
-    learner = _learner(X, y, 40, ColdStartHybrid(beta=10), n_instances=60)
+    s = ColdStartHybrid(hybrid="margin_kmeans", beta=10)
+    learner = _learner(X, y, 40, s, n_instances=60)
     idx = learner.query()
     pool = learner.pool_indices_
     scores = dict(zip(pool, margin_score(learner.predict_proba(X[pool]))))
@@ -85,11 +87,24 @@ def test_large_batch_still_favours_uncertain_rows(blobs):
     assert picked.mean() > np.mean(list(scores.values()))
 
 
-def test_reproducible_and_stateless(blobs):
+def test_badge_phase_prefers_uncertain_rows(blobs):
     X, y = blobs
-    s = ColdStartHybrid()
+    learner = _learner(X, y, 40, ColdStartHybrid(), n_instances=20)
+    assert learner.strategy.phase(learner) == "hybrid"
+    idx = learner.query()
+    pool = learner.pool_indices_
+    scores = dict(zip(pool, margin_score(learner.predict_proba(X[pool]))))
+    picked = np.array([scores[i] for i in idx])
+    assert np.unique(idx).size == 20
+    assert picked.mean() > np.mean(list(scores.values()))
+
+
+@pytest.mark.parametrize("hybrid", ["badge", "margin_kmeans"])
+def test_reproducible_and_stateless(blobs, hybrid):
+    X, y = blobs
+    s = ColdStartHybrid(hybrid=hybrid)
     before = s.get_params()
-    learner = _learner(X, y, 4)
+    learner = _learner(X, y, 40)
     a = s(learner, X, n_instances=5, candidates=learner.pool_indices_, random_state=3)
     b = s(learner, X, n_instances=5, candidates=learner.pool_indices_, random_state=3)
     np.testing.assert_array_equal(a, b)
@@ -106,6 +121,7 @@ def test_input_embedding(blobs):
     "params, match",
     [
         ({"embedding": "pixels"}, "'embedding' parameter"),
+        ({"hybrid": "bald"}, "'hybrid' parameter"),
         ({"beta": 0}, "'beta' parameter"),
         ({"cold_start_per_class": -1}, "'cold_start_per_class' parameter"),
     ],
