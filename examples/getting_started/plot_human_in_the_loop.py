@@ -17,6 +17,8 @@ tool and wait.
 # A pool with 20 labels
 # ---------------------
 import os
+import tempfile
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -52,6 +54,7 @@ def ask_a_person(rows):
 # -----------
 # The skorch net is the same as in any supervised project. ``fit`` trains it
 # on the 20 labeled rows and keeps the others as the pool.
+torch.manual_seed(0)  # the module below is built here: fix its initial weights
 net = NeuralNetClassifier(
     nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1),
@@ -128,4 +131,33 @@ learner.teach(X_new[idx], y_new[idx])
 print(
     f"{len(learner.y_labeled_)} labels; pool still has "
     f"{len(learner.pool_indices_)} rows"
+)
+
+# %%
+# Stop, resume, and never lose a label
+# ------------------------------------
+# A labeling session spans days. ``save`` writes the whole session (labels,
+# pool, history, random state and the net's weights) to a zip file that
+# :meth:`~skal.ActiveLearner.load` reads back without running any code from
+# it. With ``journal=``, every label is also appended to a file *as it is
+# taught*, before the refit: after a crash,
+# :meth:`~skal.ActiveLearner.replay_journal` recovers them.
+workdir = Path(tempfile.mkdtemp())
+learner.save(workdir / "session.skal")
+restored = ActiveLearner.load(workdir / "session.skal", estimator=net)
+print(
+    f"restored: {len(restored.y_labeled_)} labels, "
+    f"accuracy {restored.score(X_test, y_test):.3f}"
+)
+
+journaled = ActiveLearner(
+    net, n_instances=8, journal=str(workdir / "labels.jsonl"), random_state=0
+).fit(X_pool, y_seed)
+idx = journaled.query()
+journaled.teach(y=ask_a_person(idx), indices=idx)
+records = ActiveLearner.read_journal(workdir / "labels.jsonl")
+labels = [r for r in records if r["kind"] == "label"]
+print(
+    f"{len(labels)} labels in the journal; the last: row {labels[-1]['index']}, "
+    f"label {labels[-1]['label']}"
 )

@@ -62,6 +62,7 @@ plt.show()
 # ``SubmodularMutualInformation(query_set=exemplars)`` embeds the query set
 # with the current model, like the candidates. (Without ``query_set`` it uses
 # the labeled rows of the rarest labeled class, or of ``query_classes``.)
+torch.manual_seed(0)  # the module below is built here: fix its initial weights
 net = NeuralNetClassifier(
     nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1),

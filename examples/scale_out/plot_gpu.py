@@ -49,6 +49,7 @@ X, y = load_digits_images(return_X_y=True)
 X_pool, X_test, y_pool, y_test = train_test_split(
     X, y, test_size=0.3, stratify=y, random_state=0
 )
+torch.manual_seed(0)  # the module below is built here: fix its initial weights
 net = NeuralNetClassifier(
     nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1),

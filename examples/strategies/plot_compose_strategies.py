@@ -47,6 +47,7 @@ X_pool, y_pool, source = add_near_duplicates(
 )
 print(f"{len(X_train)} rows + {len(X_pool) - len(X_train)} near-copies")
 
+torch.manual_seed(0)  # the module below is built here: fix its initial weights
 net = NeuralNetClassifier(
     nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1),
