@@ -72,9 +72,9 @@ __all__ = [
 def default_strategy():
     """The strategy ``ActiveLearner(strategy=None)`` uses.
 
-    :class:`ColdStartHybrid`: typicality while labels are scarce, then margin
-    sampling narrowed by k-means for diversity. Chosen from the label-efficiency
-    benchmark (``benchmarks/results/label_efficiency/``).
+    :class:`ColdStartHybrid`: typicality while labels are scarce (fewer than
+    5 per class), then BADGE. Chosen from the label-efficiency benchmark
+    (``benchmarks/results/label_efficiency/``).
 
     Returns
     -------
