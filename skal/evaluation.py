@@ -663,7 +663,13 @@ def plot_learning_curves(
                 n, mean - half, mean + half, color=line.get_color(), alpha=0.15, lw=0
             )
     if log_x:
+        from matplotlib.ticker import NullFormatter
+
         ax.set_xscale("log")
+        ticks = sorted({int(b) for name in names for b in curves[name][0]})
+        if len(ticks) <= 12:  # label the budgets themselves, not powers of 10
+            ax.set_xticks(ticks, [str(b) for b in ticks])
+            ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("labels")
     ax.set_ylabel(metric)
     ax.grid(True, alpha=0.3)
