@@ -69,8 +69,11 @@ def _label_kind(y):
     if y.dtype.kind in "US":
         return "string"
     kinds = {
-        "string" if isinstance(v, str | bytes) else
-        "number" if isinstance(v, numbers.Number) else type(v).__name__
+        "string"
+        if isinstance(v, str | bytes)
+        else "number"
+        if isinstance(v, numbers.Number)
+        else type(v).__name__
         for v in y
     }
     return kinds.pop() if len(kinds) == 1 else "mixed"
@@ -407,8 +410,10 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 "minimum of 1 is required by ActiveLearner."
             )
         if n == 0 and reset:
-            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is "
-                             "required by ActiveLearner.")
+            raise ValueError(
+                "Found array with 0 sample(s) while a minimum of 1 is "
+                "required by ActiveLearner."
+            )
         return X
 
     def _allow_nan(self):
@@ -418,8 +423,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         y = column_or_1d(y, warn=True)
         if y.shape[0] != n:
             raise ValueError(
-                "X and y must have the same number of rows; got "
-                f"{n} and {y.shape[0]}."
+                f"X and y must have the same number of rows; got {n} and {y.shape[0]}."
             )
         return y
 
@@ -458,7 +462,8 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             return None
         msg = str(exc)
         if isinstance(exc, RuntimeError) and (
-            "must have the same dtype" in msg or "expected scalar type" in msg
+            "must have the same dtype" in msg
+            or "expected scalar type" in msg
             or "Expected object of scalar type" in msg
         ):
             dtype = getattr(self.X_labeled_, "dtype", "unknown")
@@ -474,7 +479,8 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"({msg}); the labeled rows hold {n} classes"
                 + (
                     f" with labels up to {self.y_labeled_.max()}"
-                    if self.y_labeled_.dtype.kind in "iu" else ""
+                    if self.y_labeled_.dtype.kind in "iu"
+                    else ""
                 )
                 + ". Give the module more outputs (e.g. module__n_classes)."
             )
@@ -482,12 +488,15 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def _active_strategy(self):
         if not self.model_fitted_:
-            s = self.initial_strategy if self.initial_strategy is not None else (
-                RandomSampling()
+            s = (
+                self.initial_strategy
+                if self.initial_strategy is not None
+                else (RandomSampling())
             )
             if getattr(s, "_needs_model", True):
                 raise NotFittedError(
-                    f"There is no model yet (no labeled rows), and the "
+                    "There is no model yet (no labeled rows, or a single class), "
+                    f"and the "
                     f"'initial_strategy' {s!r} needs one. Pass labeled rows to "
                     "fit, or use an initial_strategy that needs no model, such "
                     "as RandomSampling()."
@@ -520,7 +529,10 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             est = clone(self.estimator)
             fit = est.fit
         est = self._executor_.fit(
-            est, self.X_labeled_, y, self._fit_params,
+            est,
+            self.X_labeled_,
+            y,
+            self._fit_params,
             seed=self._draw_seed() if seed is None else seed,
             method=fit.__name__,
         )
@@ -537,14 +549,16 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         seen during the refit therefore restores the previous model and is
         re-raised, like any other interruption.
         """
-        previous = (self.estimator_, self.model_fitted_,
-                    getattr(self, "_label_classes", None))
+        previous = (
+            self.estimator_,
+            self.model_fitted_,
+            getattr(self, "_label_classes", None),
+        )
         try:
             with _sigint_watch() as seen:
                 self._fit_model(seed)
             if seen:
-                (self.estimator_, self.model_fitted_,
-                 self._label_classes) = previous
+                (self.estimator_, self.model_fitted_, self._label_classes) = previous
                 raise KeyboardInterrupt
         except BaseException as exc:
             self.model_stale_ = True
@@ -560,8 +574,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self._refit_keep_labels(seed)
         return True
 
-    def _journal_labels(self, y, *, indices=None, X=None, source="teach",
-                        round_=None):
+    def _journal_labels(self, y, *, indices=None, X=None, source="teach", round_=None):
         """Append labels to the journal (flushed, fsynced) before any refit."""
         if self.journal is None:
             return
@@ -571,8 +584,13 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             _journal.append_records(self.journal, [head])
             self._journal_session, self._journal_seq = head["session"], 0
         records = _journal.label_records(
-            self._journal_session, self._journal_seq + 1, y, indices=indices, X=X,
-            source=source, round_=round_,
+            self._journal_session,
+            self._journal_seq + 1,
+            y,
+            indices=indices,
+            X=X,
+            source=source,
+            round_=round_,
         )
         _journal.append_records(self.journal, records)
         self._journal_seq += len(records)
@@ -592,8 +610,12 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if pool_rows is not None:
             labeled = np.concatenate([labeled, pool_rows])
             pool = pool[~np.isin(pool, pool_rows)]
-        (self.X_labeled_, self.y_labeled_, self.labeled_indices_,
-         self.pool_indices_) = X_all, y_all, labeled, pool
+        (
+            self.X_labeled_,
+            self.y_labeled_,
+            self.labeled_indices_,
+            self.pool_indices_,
+        ) = X_all, y_all, labeled, pool
 
     # -------------------------------------------------------------------- fit
     @in_executor_session
@@ -736,12 +758,17 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             t0 = time.perf_counter()
             idx = self._query_stored(k)
             q_seconds = time.perf_counter() - t0
-            pending = {"round": len(self.history_), "indices": idx,
-                       "query_seconds": q_seconds, "fit_seed": self._draw_seed(),
-                       "n_before": n_before}
+            pending = {
+                "round": len(self.history_),
+                "indices": idx,
+                "query_seconds": q_seconds,
+                "fit_seed": self._draw_seed(),
+                "n_before": n_before,
+            }
             self._sim_pending = pending
-            self._journal_labels(y[idx], indices=idx, source="simulation",
-                                 round_=pending["round"])
+            self._journal_labels(
+                y[idx], indices=idx, source="simulation", round_=pending["round"]
+            )
             self._add_labels(take_rows(X, idx), y[idx], pool_rows=idx)
             self._finish_round(pending)
         if not self.model_fitted_:
@@ -755,10 +782,15 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             # No model from a single class: keep sampling with the initial
             # strategy until a second class shows up.
             self._refit_if_able(seed=p["fit_seed"])
-            self.history_.append(self._record(
-                p["round"], p["indices"], p["query_seconds"], t0,
-                self._sim["eval_set"],
-            ))
+            self.history_.append(
+                self._record(
+                    p["round"],
+                    p["indices"],
+                    p["query_seconds"],
+                    t0,
+                    self._sim["eval_set"],
+                )
+            )
         self._sim_pending = self._sim_round_start = None
 
     @in_executor_session
@@ -799,7 +831,10 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         # inside fork_rng, so the user's global generators are left alone.
         with _seeded_torch(seed, self._is_net()):
             return strategy(
-                self, X, n_instances=n_instances, candidates=candidates,
+                self,
+                X,
+                n_instances=n_instances,
+                candidates=candidates,
                 random_state=seed,
             )
 
@@ -885,8 +920,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             X = _match_dtype(X, self.X_labeled_)
         # journal (fsynced), then record, then refit: a crash or a failed
         # refit at any point loses no label
-        self._journal_labels(y, indices=pool_rows,
-                             X=X if pool_rows is None else None)
+        self._journal_labels(y, indices=pool_rows, X=X if pool_rows is None else None)
         self._add_labels(X, y, pool_rows=pool_rows)
         self._refit_if_able()  # no model from a single class (see fit)
         return self
@@ -989,8 +1023,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         path = self.journal if path is None else path
         if path is None:
             raise ValueError(
-                "replay_journal needs a path: pass one, or set the 'journal' "
-                "parameter."
+                "replay_journal needs a path: pass one, or set the 'journal' parameter."
             )
         _journal.replay(self, path)
         return self
@@ -1109,4 +1142,3 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "history_")
-

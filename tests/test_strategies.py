@@ -58,15 +58,15 @@ def test_score_rejects_1d():
         margin_score([0.5, 0.5])
 
 
-def _learner(P, labeled=(0,)):
+def _learner(P, labeled=(0, 1)):
     y = np.full(len(P), -1)
-    y[list(labeled)] = 0
+    y[list(labeled)] = np.arange(len(labeled)) % 2  # two classes: a model is fitted
     return ActiveLearner(ProbaFromX(P.shape[1]), random_state=0).fit(P, y)
 
 
 def test_margin_picks_most_ambiguous():
     P = np.array([[0.9, 0.1], [0.55, 0.45], [0.5, 0.5], [0.8, 0.2], [0.6, 0.4]])
-    learner = _learner(P)
+    learner = _learner(P, labeled=(0, 3))
     sel = MarginSampling()(learner, P, n_instances=2, candidates=learner.pool_indices_)
     assert set(sel) == {1, 2}
 

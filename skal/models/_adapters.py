@@ -53,7 +53,8 @@ def _unwrap(obj):
         check_is_fitted(obj)
         if not getattr(obj, "model_fitted_", False):
             raise NotFittedError(
-                "The learner's model is not fitted yet (no labeled rows); use a "
+                "The learner's model is not fitted yet (no labeled rows, or a single "
+                "class); use a "
                 "strategy that needs no model (e.g. RandomSampling) as "
                 "'initial_strategy' until the first labels are taught."
             )
