@@ -483,12 +483,30 @@ def report(records, name, out, *, scale="log", mean_over_rounds=False):
         ]
     (out / f"{name}.md").write_text("\n".join(lines), encoding="utf-8")
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    plot_learning_curves(records, ax=ax, log_x=not mean_over_rounds, strategies=order)
-    ax.set_title(f"{name}: test accuracy, mean ± 95 % CI over {len(seeds)} seeds")
-    fig.tight_layout()
-    fig.savefig(out / f"{name}.png", dpi=110)
-    plt.close(fig)
+    core = [s for s in order if s in CORE or s in REFERENCE]
+    figures = [(name, core, len(core) < len(order))]
+    if len(core) < len(order):
+        figures.append((f"{name}_all", order, False))
+    for fname, shown, _ in figures:
+        fig, ax = plt.subplots(figsize=(9, 5))
+        plot_learning_curves(
+            records, ax=ax, log_x=not mean_over_rounds, strategies=shown
+        )
+        if len(shown) > 10:
+            cmap = plt.get_cmap("tab20")
+            for i, line in enumerate(ax.get_lines()):
+                line.set_color(cmap(i % 20))
+            for i, band in enumerate(ax.collections):
+                band.set_color(cmap(i % 20))
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+        what = "core strategies" if fname == name and len(figures) > 1 else ""
+        ax.set_title(
+            f"{name}: test accuracy, mean ± 95 % CI over seeds"
+            + (f" ({what})" if what else "")
+        )
+        fig.tight_layout()
+        fig.savefig(out / f"{fname}.png", dpi=110)
+        plt.close(fig)
     return {s: (abs_rows[s], diff_rows[s]) for s in strategies}
 
 
