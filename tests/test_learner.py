@@ -21,15 +21,7 @@ from skal.strategies import (
     TopK,
 )
 from skal.utils._testing import MLP, SmallCNN, make_net
-
-
-def _seed_labels(y, per_class=2, seed=0):
-    rng = np.random.RandomState(seed)
-    y_seed = np.full_like(y, -1)
-    for c in np.unique(y):
-        idx = rng.choice(np.flatnonzero(y == c), per_class, replace=False)
-        y_seed[idx] = y[idx]
-    return y_seed
+from skal.utils._testing import seed_labels as _seed_labels
 
 
 # ------------------------------------------------------------------ workflows

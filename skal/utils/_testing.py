@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
+
+
+def seed_labels(y, per_class=2, seed=0):
+    """``y`` with ``per_class`` random rows of each class kept, the rest ``-1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> seed_labels(np.array([0, 0, 0, 1, 1, 1]), per_class=1).tolist()
+    [-1, -1, 0, -1, -1, 1]
+    """
+    rng = np.random.RandomState(seed)
+    y_seed = np.full_like(y, -1)
+    for c in np.unique(y):
+        idx = rng.choice(np.flatnonzero(y == c), per_class, replace=False)
+        y_seed[idx] = y[idx]
+    return y_seed
 
 
 class MLP(nn.Module):
