@@ -46,13 +46,26 @@ __all__ = [
 _MiB = 1 << 20
 #: default memory budget for one chunk's temporaries
 DEFAULT_BUDGET_BYTES = 256 * _MiB
-# On CPU the per-pick pass computes ``X[s:e] @ c`` as ``(X[s:e] * c).sum(1)``
-# over cache-sized blocks: MKL's sgemv reaches only ~1/3 of the memory
-# bandwidth on some (e.g. AMD) CPUs, the cache-blocked multiply+reduce reaches
-# ~3/4 of it. This is the size of that cache-resident block.
+# The per-pick pass ``X @ c`` is memory-bound. On CPU, MKL's sgemv reaches only
+# ~1/3 of the memory bandwidth on some CPUs (AMD EPYC: ~10 of 30 GB/s), so large
+# pools go through oneDNN's inner product (``torch.ops.mkldnn._linear_pointwise``
+# on the dense tensor, no copy, probed once): ~2x sgemv on an idle machine,
+# ~1.6x under load, one parallel region per pass. Without oneDNN it falls back
+# to a cache-blocked ``(X[s:e] * c).sum(1)`` (fast when idle, but two parallel
+# regions per block, which suffers when the cores are oversubscribed).
+_USE_ONEDNN = True
+_ONEDNN_OK = None
 _CPU_MATVEC_BLOCK_BYTES = 4 * _MiB
-# Below this width ``torch.mv`` is at least as fast as the blocked version.
+# Below this width, or when X is small enough to stay in the last-level cache,
+# ``torch.mv`` is at least as fast (MKL runs small ones on one thread).
 _CPU_MATVEC_MIN_DIM = 64
+_CPU_MATVEC_MIN_BYTES = 32 * _MiB
+# On CPU the O(N) per-pick vector updates run on slices smaller than ATen's
+# GRAIN_SIZE (32768), i.e. each on one thread: a parallel region costs a few
+# microseconds on an idle machine but a scheduler time slice (~10 ms) as soon
+# as another process competes for the cores, and there are ~6 such updates
+# per pick. The single big pass over ``X`` per pick stays parallel.
+_VEC_CHUNK = 32000
 
 
 # --------------------------------------------------------------------------
@@ -165,15 +178,32 @@ def _uniforms(n, generator, device, uniforms=None):
     return torch.rand(n, generator=g, device=g.device, dtype=torch.float64).to(device)
 
 
-def _matvec_rows(D, device, chunk_size):
-    """Rows per block of the per-pick pass."""
-    if device.type == "cpu" and D >= _CPU_MATVEC_MIN_DIM:
-        rows = max(1, _CPU_MATVEC_BLOCK_BYTES // (4 * D))
-    else:
-        rows = 1 << 62  # one call: torch.mv creates no N x D temporary
-    if chunk_size is not None:
-        rows = min(rows, max(1, int(chunk_size)))
-    return rows
+def _onednn_ok():
+    """Whether oneDNN's dense linear op is usable (probed once, no RNG use)."""
+    global _ONEDNN_OK
+    if _ONEDNN_OK is None:
+        try:
+            x = torch.linspace(-1.0, 1.0, 8 * 96).reshape(8, 96)
+            w = torch.linspace(0.5, -2.0, 3 * 96).reshape(3, 96)
+            b = torch.tensor([1.0, -2.0, 0.5])
+            r = torch.ops.mkldnn._linear_pointwise(x, w, b, "none", [], "")
+            _ONEDNN_OK = bool(
+                torch.backends.mkldnn.is_available()
+                and r.shape == (8, 3)
+                and torch.allclose(r, torch.addmm(b, x, w.T), rtol=1e-4, atol=1e-4)
+            )
+        except Exception:  # pragma: no cover - depends on the torch build
+            _ONEDNN_OK = False
+    return _ONEDNN_OK
+
+
+def _linear(X, W, bias=None):
+    """``X @ W.T (+ bias)``: oneDNN on CPU when available, else addmm/mm."""
+    if X.device.type == "cpu" and _USE_ONEDNN and _onednn_ok():
+        return torch.ops.mkldnn._linear_pointwise(X, W, bias, "none", [], "")
+    if bias is None:
+        return X @ W.T
+    return torch.addmm(bias, X, W.T)
 
 
 class _MatVec:
@@ -182,28 +212,43 @@ class _MatVec:
     def __init__(self, X, chunk_size):
         self.X = X
         N, D = X.shape
-        self.rows = _matvec_rows(D, X.device, chunk_size)
-        self.blocked = X.device.type == "cpu" and D >= _CPU_MATVEC_MIN_DIM
+        cpu_wide = (
+            X.device.type == "cpu"
+            and D >= _CPU_MATVEC_MIN_DIM
+            and N * D * 4 >= _CPU_MATVEC_MIN_BYTES
+        )
+        if cpu_wide and _USE_ONEDNN and _onednn_ok():
+            self.mode = "onednn"
+        elif cpu_wide:
+            self.mode = "blocked"
+        else:
+            self.mode = "mv"
+        if self.mode == "blocked":
+            rows = max(1, _CPU_MATVEC_BLOCK_BYTES // (4 * D))
+        else:
+            rows = max(N, 1)
+        if chunk_size is not None:
+            rows = min(rows, max(1, int(chunk_size)))
+        self.rows = rows
         self.tmp = (
-            torch.empty(min(self.rows, N), D, device=X.device) if self.blocked else None
+            torch.empty(min(rows, N), D, device=X.device)
+            if self.mode == "blocked"
+            else None
         )
 
     def __call__(self, v, out):
         X = self.X
         N = X.shape[0]
         rows = self.rows
-        if self.blocked:
-            tmp = self.tmp
-            for s in range(0, N, rows):
-                e = min(N, s + rows)
-                t = tmp[: e - s]
+        for s in range(0, N, rows):
+            e = min(N, s + rows)
+            if self.mode == "onednn":
+                out[s:e] = _linear(X[s:e], v[None, :])[:, 0]
+            elif self.mode == "blocked":
+                t = self.tmp[: e - s]
                 torch.mul(X[s:e], v, out=t)
                 torch.sum(t, dim=1, out=out[s:e])
-        elif rows >= N:
-            torch.mv(X, v, out=out)
-        else:
-            for s in range(0, N, rows):
-                e = min(N, s + rows)
+            else:
                 torch.mv(X[s:e], v, out=out[s:e])
         return out
 
@@ -212,12 +257,17 @@ def _sq_norms(X, chunk_size=None):
     """Row squared norms, chunked (no N x D temporary)."""
     N, D = X.shape
     out = torch.empty(N, device=X.device, dtype=torch.float32)
-    rows = chunk_size or max(1, _CPU_MATVEC_BLOCK_BYTES // (4 * max(D, 1)))
+    rows = chunk_size or default_chunk_size(N, D, X.device)
     for s in range(0, N, rows):
         e = min(N, s + rows)
-        blk = X[s:e]
-        torch.sum(blk * blk, dim=1, out=out[s:e])
-    return out
+        torch.linalg.vector_norm(X[s:e], dim=1, out=out[s:e])
+    return out.square_()
+
+
+def _slices(N, device):
+    """Slices of the O(N) per-pick vector updates (see ``_VEC_CHUNK``)."""
+    step = _VEC_CHUNK if device.type == "cpu" else max(N, 1)
+    return [(s, min(N, s + step)) for s in range(0, N, step)]
 
 
 def _min_sq_dist_to_set(X, xn, R, chunk_size):
@@ -236,29 +286,88 @@ def _min_sq_dist_to_set(X, xn, R, chunk_size):
     return out
 
 
-def _d2_sample(mins, u, scratch):
-    """Index drawn with probability ``max(mins, 0)`` (uniform over ``mins >= 0``
-    when all are zero), by inverse CDF: float64 cumsum + searchsorted.
+class _D2Sampler:
+    """Draw an index with probability ``max(mins, 0)`` by inverse CDF, on device.
 
-    ``mins`` marks already picked rows with -1. Everything stays on device.
+    ``mins`` marks picked rows with -1 (weight 0). Every other row gets an
+    extra weight of 1e-300: negligible next to any positive float32 D^2
+    (>= 1e-45), but when all remaining D^2 are 0 (duplicated rows) it makes the
+    draw uniform over the rows not yet picked, without a branch.
+
+    The CDF is float64. On CPU it is two-level (slice totals, then the cumsum
+    of the one selected slice, gathered with ``index_select``), so a draw costs
+    ``O(N)`` single-threaded slice operations plus an ``O(_VEC_CHUNK)`` scan;
+    on other devices it is one cumsum + searchsorted. No host synchronisation.
     """
-    w = scratch
-    w.copy_(mins).clamp_min_(0.0)  # float32 -> float64
-    total = w.sum()
-    # all remaining D^2 zero (duplicates): uniform over not-yet-picked rows
-    w.add_((mins >= 0).to(w.dtype) * (total == 0).to(w.dtype))
-    cums = torch.cumsum(w, 0)
-    last = cums[-1:]
-    target = torch.minimum(u.reshape(1) * last, torch.nextafter(last, last * 0))
-    idx = torch.searchsorted(cums, target, right=True)
-    return idx.clamp_(max=mins.shape[0] - 1)
+
+    def __init__(self, N, device):
+        self.N = N
+        self.slices = _slices(N, device)
+        self.S = self.slices[0][1] - self.slices[0][0] if N else 1
+        n_sl = len(self.slices)
+        self.w = torch.zeros(n_sl * self.S, device=device, dtype=torch.float64)
+        self.tot = torch.empty(n_sl, device=device, dtype=torch.float64)
+
+    def __call__(self, mins, u):
+        w, tot, S = self.w, self.tot, self.S
+        for j, (s, e) in enumerate(self.slices):
+            ws = w[s:e]
+            ws.copy_(mins[s:e]).add_(1e-300).clamp_min_(0.0)  # float32 -> float64
+            if len(self.slices) > 1:
+                torch.sum(ws, dim=0, out=tot[j])
+        if len(self.slices) == 1:
+            return self._draw(torch.cumsum(w, 0), u.reshape(1))
+        ctot = torch.cumsum(tot, 0)
+        # slice j, then the row inside it
+        jj = self._draw(ctot, u.reshape(1))
+        target = u.reshape(1) * ctot[-1:]
+        resid = (target - ctot.index_select(0, jj) + tot.index_select(0, jj)).clamp_(
+            min=0.0
+        )
+        row = w.view(-1, S).index_select(0, jj).reshape(-1)
+        k = self._draw(torch.cumsum(row, 0), resid, absolute=True)
+        return (jj * S + k).clamp_(max=self.N - 1)
+
+    @staticmethod
+    def _draw(cums, u, absolute=False):
+        """First index with ``cums > t``, t = u * total (or u), t < total."""
+        last = cums[-1:]
+        t = u if absolute else u * last
+        t = torch.minimum(t, torch.nextafter(last, last * 0))
+        return torch.searchsorted(cums, t, right=True).clamp_(max=cums.shape[0] - 1)
 
 
-def _update_mins(mins, dots, xn, cn, d):
-    """mins = min(mins, clamp(xn + cn - 2 dots, 0)), in place."""
-    torch.add(xn, dots, alpha=-2.0, out=d)
-    d.add_(cn).clamp_min_(0.0)
-    torch.minimum(mins, d, out=mins)
+class _ArgMax:
+    """First index of the maximum, on device (sliced on CPU, see ``_VEC_CHUNK``)."""
+
+    def __init__(self, slices, device):
+        self.slices = slices
+        n_sl = len(slices)
+        self.vmax = torch.empty(n_sl, device=device)
+        self.imax = torch.empty(n_sl, dtype=torch.long, device=device)
+        self.offsets = torch.tensor([s for s, _ in slices], device=device)
+
+    def __call__(self, x):
+        if len(self.slices) == 1:
+            return torch.argmax(x).reshape(1)
+        vmax, imax = self.vmax, self.imax
+        for j, (s, e) in enumerate(self.slices):
+            torch.max(x[s:e], 0, out=(vmax[j], imax[j]))
+        jj = torch.argmax(vmax).reshape(1)  # first slice holding the maximum
+        return imax.index_select(0, jj) + self.offsets.index_select(0, jj)
+
+
+def _update_mins(mins, dots, xn, cn, d, slices, dots2=None):
+    """mins = min(mins, clamp(xn + cn - 2 dots [* dots2], 0)), in place."""
+    for s, e in slices:
+        dd = d[s:e]
+        if dots2 is None:
+            torch.add(xn[s:e], dots[s:e], alpha=-2.0, out=dd)
+        else:
+            torch.mul(dots[s:e], dots2[s:e], out=dd)
+            torch.add(xn[s:e], dd, alpha=-2.0, out=dd)
+        dd.add_(cn).clamp_min_(0.0)
+        torch.minimum(mins[s:e], dd, out=mins[s:e])
 
 
 # --------------------------------------------------------------------------
@@ -329,17 +438,19 @@ def k_center_greedy(X, n, *, init=None, chunk_size=None, generator=None):
         mins = _min_sq_dist_to_set(X, xn, R, chunk_size)
         idx = None
     matvec = _MatVec(X, chunk_size)
+    slices = _slices(N, device)
+    argmax = _ArgMax(slices, device)
     dots = torch.empty(N, device=device)
     d = torch.empty(N, device=device)
     for i in range(n):
         if idx is None:
-            idx = torch.argmax(mins).reshape(1)
+            idx = argmax(mins)
         picks[i : i + 1] = idx
         if i + 1 < n:
             c = X.index_select(0, idx).reshape(-1)
             matvec(c, dots)
-            _update_mins(mins, dots, xn, xn.index_select(0, idx), d)
             mins.index_fill_(0, idx, -1.0)
+            _update_mins(mins, dots, xn, xn.index_select(0, idx), d, slices)
             idx = None
     return picks.cpu()
 
@@ -411,26 +522,27 @@ def kmeans_pp(X, n, *, generator=None, init=None, chunk_size=None, uniforms=None
         return picks.cpu()
     u = _uniforms(n, generator, device, uniforms)
     xn = _sq_norms(X)
-    scratch = torch.empty(N, device=device, dtype=torch.float64)
+    sampler = _D2Sampler(N, device)
+    slices = sampler.slices
     R = _as_reference(init, X)
     if R is None:
         mins = torch.full((N,), float("inf"), device=device)
         idx = (u[:1] * N).long().clamp_(max=N - 1)
     else:
         mins = _min_sq_dist_to_set(X, xn, R, chunk_size)
-        idx = _d2_sample(mins, u[0], scratch)
+        idx = sampler(mins, u[0])
     matvec = _MatVec(X, chunk_size)
     dots = torch.empty(N, device=device)
     d = torch.empty(N, device=device)
     for i in range(n):
         if idx is None:
-            idx = _d2_sample(mins, u[i], scratch)
+            idx = sampler(mins, u[i])
         picks[i : i + 1] = idx
         if i + 1 < n:
             c = X.index_select(0, idx).reshape(-1)
             matvec(c, dots)
-            _update_mins(mins, dots, xn, xn.index_select(0, idx), d)
             mins.index_fill_(0, idx, -1.0)
+            _update_mins(mins, dots, xn, xn.index_select(0, idx), d, slices)
             idx = None
     return picks.cpu()
 
@@ -556,7 +668,7 @@ def badge_kmeans_pp(proba, emb, n, *, generator=None, chunk_size=None, uniforms=
     an = (A * A).sum(1)
     gn = an.mul_(_sq_norms(H))
     mins = torch.full((N,), float("inf"), device=device)
-    scratch = torch.empty(N, device=device, dtype=torch.float64)
+    sampler = _D2Sampler(N, device)
     mv_h = _MatVec(H, chunk_size)
     mv_a = _MatVec(A, chunk_size)
     hdots = torch.empty(N, device=device)
@@ -565,14 +677,14 @@ def badge_kmeans_pp(proba, emb, n, *, generator=None, chunk_size=None, uniforms=
     idx = torch.argmax(gn).reshape(1)
     for i in range(n):
         if idx is None:
-            idx = _d2_sample(mins, u[i], scratch)
+            idx = sampler(mins, u[i])
         picks[i : i + 1] = idx
         if i + 1 < n:
             mv_h(H.index_select(0, idx).reshape(-1), hdots)
             mv_a(A.index_select(0, idx).reshape(-1), adots)
-            hdots.mul_(adots)
-            _update_mins(mins, hdots, gn, gn.index_select(0, idx), d)
             mins.index_fill_(0, idx, -1.0)
+            cn = gn.index_select(0, idx)
+            _update_mins(mins, hdots, gn, cn, d, sampler.slices, dots2=adots)
             idx = None
     return picks.cpu()
 
@@ -758,11 +870,11 @@ def _assign(X, C, chunk_size):
     cn = _sq_norms(C)
     rows = chunk_size or default_chunk_size(N, K, X.device)
     labels = torch.empty(N, dtype=torch.long, device=X.device)
-    CT = C.T
+    bias = cn.mul_(-0.5)
     for s in range(0, N, rows):
         e = min(N, s + rows)
-        blk = torch.addmm(cn[None, :], X[s:e], CT, beta=1.0, alpha=-2.0)
-        torch.argmin(blk, dim=1, out=labels[s:e])
+        # argmin ||x - c||^2 = argmax (x.c - ||c||^2 / 2)
+        torch.argmax(_linear(X[s:e], C, bias), dim=1, out=labels[s:e])
     return labels
 
 

@@ -398,8 +398,13 @@ def test_float64_numpy_and_tensor_inputs_agree():
     assert torch.equal(i64, i32) and torch.allclose(d64, d32)
 
 
-def test_tiny_chunks_identical_to_single_chunk():
-    X = rand(70, 80, seed=12)  # wide enough for the blocked CPU mat-vec path
+@pytest.mark.parametrize("parallel_matvec", [False, True])
+def test_tiny_chunks_identical_to_single_chunk(monkeypatch, parallel_matvec):
+    import skal._kernels as K
+
+    if parallel_matvec:  # the path used for large pools
+        monkeypatch.setattr(K, "_CPU_MATVEC_MIN_BYTES", 0)
+    X = rand(70, 80, seed=12)
     R = rand(4, 80, seed=13)
     P = softmax_rows(70, 4, seed=14)
     for f in (
@@ -459,3 +464,46 @@ def test_cuda_matches_cpu():
     r0, c0 = radius_graph(X, 7.0)
     assert r.device.type == "cuda" and r.numel() == r0.numel()
     assert_distinct(typiclust(Xc, 20, generator=0).numpy(), 20, 500)
+
+
+@pytest.mark.parametrize(
+    "matvec, vec_chunk", [("onednn", 32000), ("blocked", 7), ("onednn", 1), ("mv", 5)]
+)
+def test_cpu_code_paths_match_naive(monkeypatch, matvec, vec_chunk):
+    """oneDNN / cache-blocked / MKL mat-vec, one / many slices for the O(N)
+    updates and the two-level D^2 sampler all agree with the naive references."""
+    import skal._kernels as K
+
+    monkeypatch.setattr(K, "_USE_ONEDNN", matvec == "onednn")
+    if matvec != "mv":
+        monkeypatch.setattr(K, "_CPU_MATVEC_MIN_BYTES", 0)
+    monkeypatch.setattr(K, "_VEC_CHUNK", vec_chunk)
+    mode = K._MatVec(torch.zeros(150, 96), None).mode
+    assert mode == matvec
+    X = rand(150, 96, seed=18)
+    R = rand(3, 96, seed=19)
+    P = softmax_rows(150, 4, seed=20)
+    u = np.random.default_rng(3).random(12)
+    assert k_center_greedy(X, 12, init=R).tolist() == naive_k_center(X, 12, init=R)
+    assert kmeans_pp(X, 12, uniforms=u).tolist() == naive_kmeans_pp(X, 12, u)
+    assert badge_kmeans_pp(P, X, 12, uniforms=u).tolist() == naive_badge(P, X, 12, u)
+    labels, C = kmeans(X, 5, generator=0)
+    np.testing.assert_array_equal(labels.numpy(), sqdist(X, C.numpy()).argmin(1))
+
+
+def test_duplicates_with_many_slices(monkeypatch):
+    import skal._kernels as K
+
+    monkeypatch.setattr(K, "_VEC_CHUNK", 7)
+    rng = np.random.default_rng(0)
+    for X in (np.ones((60, 3), np.float32), rand(4, 3)[rng.integers(0, 4, 60)]):
+        P = softmax_rows(60, 3)
+        P[::2] = np.eye(3, dtype=np.float32)[1]
+        for idx in (
+            kmeans_pp(X, 60, generator=1),
+            kmeans_pp(X, 60, init=X[:3], generator=2),
+            k_center_greedy(X, 60, generator=3),
+            badge_kmeans_pp(P, X, 60, generator=4),
+            kmeans_pp(X, 60, uniforms=np.full(60, 1 - 1e-16)),
+        ):
+            assert sorted(idx.tolist()) == list(range(60))
