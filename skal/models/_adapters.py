@@ -380,7 +380,8 @@ class SkorchAdapter:
 
             handle = target.register_forward_hook(hook)
         try:
-            dataset = net.get_dataset(Xc)
+            to_dataset = net.get_dataset  # skorch wraps X in its Dataset (no I/O)
+            dataset = to_dataset(Xc)
             with _module_mode(module, dropout=dropout), torch.no_grad():
                 for batch in net.get_iterator(dataset, training=False):
                     Xi, _ = unpack_data(batch)
