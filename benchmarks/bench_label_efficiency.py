@@ -522,7 +522,6 @@ def save(records, path, append):
 
 
 def run_dataset(name, strategies, seeds, n_jobs, quick, out, append=False):
-    from skal.evaluation import evaluate
 
     Xp, yp, Xt, yt, dim, budgets = load_dataset(name, quick=quick)
     net = make_step_net(dim, n_steps=60 if quick else 150)
@@ -531,26 +530,13 @@ def run_dataset(name, strategies, seeds, n_jobs, quick, out, append=False):
         f"{len(strategies)} strategies x {len(seeds)} seeds",
         flush=True,
     )
-    t0 = time.perf_counter()
-    records = evaluate(
-        net,
-        strategies,
-        Xp,
-        yp,
-        Xt,
-        yt,
-        budgets=budgets,
-        seeds=seeds,
-        n_jobs=n_jobs,
-        progress=True,
+    data = (Xp, yp, Xt, yt)
+    return _evaluate_and_save(
+        name, net, strategies, data, budgets, seeds, n_jobs, out / f"{name}.csv", append
     )
-    print(f"[{name}] {time.perf_counter() - t0:.0f} s", flush=True)
-    save(records, out / f"{name}.csv", append)
-    return records
 
 
 def run_reference(strategies, seeds, n_jobs, quick, out, append=False):
-    from skal.evaluation import evaluate
 
     X, y = mnist1d(12000 if not quick else 3000)
     n_pool = len(y) - 2000 if not quick else 2000
@@ -558,21 +544,39 @@ def run_reference(strategies, seeds, n_jobs, quick, out, append=False):
     budgets = list(range(50, 551, 50)) if not quick else [50, 100, 150]
     net = make_step_net(1, n_steps=60 if quick else 150)
     print(f"[reference] pool {len(yp)}, test {len(yt)}, budgets {budgets}", flush=True)
+    data = (Xp, yp, Xt, yt)
+    return _evaluate_and_save(
+        "reference",
+        net,
+        strategies,
+        data,
+        budgets,
+        seeds,
+        n_jobs,
+        out / "reference_mnist1d_10k.csv",
+        append,
+    )
+
+
+def _evaluate_and_save(
+    tag, net, strategies, data, budgets, seeds, n_jobs, path, append
+):
+    """Run ``evaluate`` on ``data = (X_pool, y_pool, X_test, y_test)``, time it
+    and write the records to ``path``."""
+    from skal.evaluation import evaluate
+
     t0 = time.perf_counter()
     records = evaluate(
         net,
         strategies,
-        Xp,
-        yp,
-        Xt,
-        yt,
+        *data,
         budgets=budgets,
         seeds=seeds,
         n_jobs=n_jobs,
         progress=True,
     )
-    print(f"[reference] {time.perf_counter() - t0:.0f} s", flush=True)
-    save(records, out / "reference_mnist1d_10k.csv", append)
+    print(f"[{tag}] {time.perf_counter() - t0:.0f} s", flush=True)
+    save(records, path, append)
     return records
 
 

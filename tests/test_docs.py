@@ -13,17 +13,7 @@ from pathlib import Path
 import pytest
 
 API_RST = Path(__file__).resolve().parent.parent / "docs" / "api.rst"
-PUBLIC_MODULES = [
-    "skal",
-    "skal.base",
-    "skal.strategies",
-    "skal.models",
-    "skal.metrics",
-    "skal.datasets",
-    "skal.evaluation",
-    "skal.backends",
-    "skal.utils.estimator_checks",
-]
+from skal.utils._public import PUBLIC_MODULES  # noqa: E402
 
 
 def _public_names():

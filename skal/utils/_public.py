@@ -1,0 +1,13 @@
+"""The public modules of skal, shared by the docs build and the docs tests."""
+
+PUBLIC_MODULES = (
+    "skal",
+    "skal.base",
+    "skal.strategies",
+    "skal.models",
+    "skal.metrics",
+    "skal.datasets",
+    "skal.evaluation",
+    "skal.backends",
+    "skal.utils.estimator_checks",
+)
