@@ -20,17 +20,18 @@ Suite (``--mode suite``):
 
 Reference (``--mode reference``): the issue's setting, MNIST-1D with a
 10,000-row pool and 2000 test rows, 50 random initial labels then 10 rounds
-of 50, 3 seeds, AULC = mean test accuracy over the 11 rounds.
+of 50, AULC = mean test accuracy over the 11 rounds.
 
 Regenerate everything committed in ``benchmarks/results/label_efficiency/``
-(about 70 minutes on 2 busy CPU cores)::
+(about 75 minutes on 2 idle CPU cores)::
 
     python benchmarks/bench_label_efficiency.py --mode all
 
-``--mode all`` runs the reference, then the suite with the strategies of
-``CORE`` and 5 seeds, then adds the strategies of ``EXTRA`` with 3 seeds
-(``--mode suite --seeds 3 --append --strategies ...``): the full size did not
-fit the machine, see the results README.
+``--mode all`` runs the reference (``REFERENCE``), then the suite with every
+strategy (``CORE + EXTRA + ABLATIONS``), 10 seeds each, seeds 10-19: seeds 0-9
+were spent choosing the default's parameters (``--mode selection`` reruns that
+comparison into ``results/label_efficiency/selection/``), so the committed
+tables test the default on seeds it was not chosen on.
 
 ``--quick`` is a smoke run (a few strategies, 2 seeds, small pools, short
 budgets; results go to a temporary folder unless ``--out`` is given).
@@ -44,7 +45,6 @@ from __future__ import annotations
 import argparse
 import csv
 import inspect
-import math
 import os
 import sys
 import tempfile
@@ -57,8 +57,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "label_efficiency"
 CACHE = Path(tempfile.gettempdir()) / "skal_bench_cache"
 
-# Strategies of the suite's full run (the sizing that fits the machine; see
-# the results README). "all" runs every strategy of skal.strategies.
+# The strategies drawn in the core learning-curve plots.
 CORE = [
     "random",
     "default",
@@ -68,9 +67,9 @@ CORE = [
     "typiclust",
     "coreset",
 ]
-# Added to the suite with 3 seeds (``--mode all``). BatchBALD is left out: its
-# greedy joint-entropy selection took 13-30 s for a 20-row batch here, far too
-# slow for batches of 320-1280 rows on these CPUs.
+# The other strategies of the suite. BatchBALD runs in the reference only:
+# its greedy joint-entropy selection costs O(batch x candidates x
+# configurations), hours for the suite's batches of 640-1280 rows on CPU.
 EXTRA = [
     "entropy",
     "bald",
@@ -85,6 +84,18 @@ EXTRA = [
     "smi",
     "oodfilter_margin",
 ]
+# The default's alternatives that were considered (see ``make_strategies``).
+ABLATIONS = ["previous_default", "default_no_random"]
+# Candidates compared on seeds 0-9 to choose the default (``--mode selection``).
+SELECTION = [
+    "random",
+    "previous_default",
+    "previous_default_r50",
+    "badge_after_random",
+    "badge_after_random_r50",
+    "default_no_random",
+    "default",
+]
 REFERENCE = [
     "random",
     "default",
@@ -93,6 +104,7 @@ REFERENCE = [
     "entropy",
     "coreset",
     "badge",
+    "batchbald",
 ]
 # The issue's numbers for the reference setting (scikit-activeml's CoreSet
 # and BADGE on the net's embeddings; skal's own are measured here).
@@ -103,47 +115,6 @@ ISSUE_REFERENCE = {
     "coreset": 0.367,
     "badge": 0.373,
 }
-
-
-# --------------------------------------------------------------------------
-# the net: a fixed number of gradient steps, whatever the labeled set size
-# --------------------------------------------------------------------------
-def make_step_net(dim, *, n_steps=150, min_epochs=10, max_epochs=250, lr=3e-3):
-    """A small skorch CNN trained for about ``n_steps`` gradient steps.
-
-    A fixed number of epochs would train a 20-label model for 20 steps and a
-    2000-label model for 600: the former is untrained, the latter wastes
-    time. Epochs are ``clip(ceil(n_steps / batches per epoch), min_epochs,
-    max_epochs)``.
-    """
-    import torch
-    from skorch import NeuralNetClassifier
-
-    from skal.utils._testing import SmallCNN
-
-    class StepNet(NeuralNetClassifier):
-        def fit(self, X, y=None, **fit_params):
-            per_epoch = max(1, math.ceil(len(X) / self.batch_size))
-            epochs = int(
-                np.clip(math.ceil(n_steps / per_epoch), min_epochs, max_epochs)
-            )
-            if not self.warm_start or not self.initialized_:
-                self.initialize()
-            self.partial_fit(X, y, epochs=epochs, **fit_params)
-            return self
-
-    return StepNet(
-        SmallCNN,
-        module__n_classes=10,
-        module__dim=dim,
-        criterion=torch.nn.CrossEntropyLoss,
-        optimizer=torch.optim.Adam,
-        lr=lr,
-        max_epochs=max_epochs,
-        batch_size=64,
-        train_split=None,
-        verbose=0,
-    )
 
 
 # --------------------------------------------------------------------------
@@ -179,25 +150,28 @@ def load_dataset(name, quick=False):
 
     scale = 4 if quick else 1
     if name.startswith("mnist1d"):
-        X, y = mnist1d(6000)
-        X_test, y_test = X[5000:], y[5000:]
+        X, y = mnist1d(24000)
+        X_test, y_test = X[22000:], y[22000:]
         if name == "mnist1d_lt":
-            Xp, yp, _ = make_imbalanced(X[:5000], y[:5000], ratio=10, random_state=0)
+            Xp, yp, _ = make_imbalanced(
+                X[: 20000 // scale], y[: 20000 // scale], ratio=10, random_state=0
+            )
         else:
-            Xp, yp = X[: 3000 // scale], y[: 3000 // scale]
+            Xp, yp = X[: 8000 // scale], y[: 8000 // scale]
         if name == "mnist1d_ood":
             Xp, yp, _ = add_ood(Xp, yp, fraction=0.2, random_state=0)
-        stop = 1280 if not quick else 80
+        stop = 2560 if not quick else 80
         return Xp, yp, X_test, y_test, 1, geometric_budgets(20, stop)
     if name.startswith("digits"):
         Xp, X_test, yp, y_test = digits_split()
         if quick:
             Xp, yp = Xp[:400], yp[:400]
+        stop = 640 if not quick else 80
         if name == "digits_dup":
             Xp, yp, _ = add_near_duplicates(
                 Xp, yp, fraction=0.3, n_copies=5, noise=0.05, random_state=0
             )
-        stop = 640 if not quick else 80
+            stop = 1280 if not quick else 80
         return Xp, yp, X_test, y_test, 2, geometric_budgets(20, stop)
     raise ValueError(f"unknown data set {name!r}")
 
@@ -245,7 +219,6 @@ ALIASES = {
     "margin": "MarginSampling",
     "entropy": "EntropySampling",
     "bald": "BALD",
-    "batchbald": "BatchBALD",
     "variation_ratios": "VariationRatios",
     "coreset": "CoreSet",
     "kmeans": "KMeansSampling",
@@ -274,6 +247,24 @@ def make_strategies(names):
         by_alias["default_margin_kmeans"] = clone(default).set_params(
             hybrid="margin_kmeans"
         )
+    if "random_share" in default.get_params():
+        # the alternatives compared on seeds 0-9 to choose the default
+        variants = {
+            "default_no_random": dict(random_share=0.0),
+            "default_r50": dict(random_share=0.5),
+            # skal 0.1's default: typicality up to 5 labels per class
+            "previous_default": dict(cold_start_per_class=5, random_share=0.0),
+            "previous_default_r50": dict(cold_start_per_class=5, random_share=0.5),
+            # no typicality after a random initial set of 2 labels per class
+            "badge_after_random": dict(cold_start_per_class=2, random_share=0.0),
+            "badge_after_random_r50": dict(cold_start_per_class=2, random_share=0.5),
+        }
+        for alias, params in variants.items():
+            by_alias[alias] = clone(default).set_params(**params)
+    if "BatchBALD" in S.__all__:
+        # greedy joint entropy costs O(batch x candidates x configurations):
+        # BALD's top 500 rows are the candidates (the reference only)
+        by_alias["batchbald"] = S.TopK(S.BALD(), k=500) | S.BatchBALD()
     if "OODFilter" in S.__all__:
         by_alias["oodfilter_margin"] = S.OODFilter(contamination=0.2) | (
             S.MarginSampling()
@@ -340,25 +331,34 @@ def _balance(records, strategy):
 
 
 def _mean_over_rounds(curves, n_boot=2000):
-    """AULC as the issue defines it (mean accuracy over the rounds), with CIs."""
+    """AULC as the issue defines it (mean accuracy over the rounds), with CIs:
+    percentile bootstrap for the absolute values, Student's t for the paired
+    differences from random."""
+    from scipy import stats
+
     rng = np.random.RandomState(0)
     per = {s: np.nanmean(v, axis=1) for s, (_, _, v) in curves.items()}
 
-    def ci(x):
+    def boot(x):
         lo, hi = np.quantile(
             x[rng.randint(x.size, size=(n_boot, x.size))].mean(1), [0.025, 0.975]
         )
         return {"mean": float(x.mean()), "ci_low": float(lo), "ci_high": float(hi)}
 
-    abs_rows = {s: ci(v) for s, v in per.items()}
+    def t_ci(x):
+        half = stats.t.ppf(0.975, x.size - 1) * stats.sem(x) if x.size > 1 else 0.0
+        m = float(x.mean())
+        return {"mean": m, "ci_low": m - half, "ci_high": m + half}
+
+    abs_rows = {s: boot(v) for s, v in per.items()}
     diffs = []
     for s, v in per.items():
-        row = {"strategy": s, **ci(v - per["random"])}
+        row = {"strategy": s, **t_ci(v - per["random"])}
         row["significant"] = (
             "better"
             if row["ci_low"] > 0 and s != "random"
             else "worse"
-            if row["ci_high"] < 0
+            if row["ci_high"] < 0 and s != "random"
             else ""
         )
         diffs.append(row)
@@ -392,13 +392,28 @@ def report(records, name, out, *, scale="log", mean_over_rounds=False):
             )
         }
         diffs = paired_differences(
-            records, baseline="random", metric="aulc", scale=scale, random_state=0
+            records,
+            baseline="random",
+            metric="aulc",
+            scale=scale,
+            ci="t",
+            random_state=0,
         )
     diff_rows = {r["strategy"]: r for r in diffs}
-    per_budget = paired_differences(
-        records, baseline="random", metric="accuracy", random_state=0
-    )
-    acc_sig = {(r["strategy"], r["n_labels"]): r["significant"] for r in per_budget}
+    # per budget: the paired t-test decides the marks; the percentile
+    # bootstrap (optimistic with few seeds) is counted alongside
+    acc_sig = {
+        (r["strategy"], r["n_labels"]): r["significant"]
+        for r in paired_differences(
+            records, baseline="random", metric="accuracy", ci="t", random_state=0
+        )
+    }
+    boot_sig = {
+        (r["strategy"], r["n_labels"]): r["significant"]
+        for r in paired_differences(
+            records, baseline="random", metric="accuracy", random_state=0
+        )
+    }
     n_r, _, v_r = curves["random"]
     mean_r = np.nanmean(v_r, axis=0)
     budgets = curves["random"][0].tolist()
@@ -415,9 +430,13 @@ def report(records, name, out, *, scale="log", mean_over_rounds=False):
         f"{len(seeds)} seeds ({', '.join(map(str, seeds))}); budgets "
         f"{', '.join(map(str, budgets))} labels; "
         f"{aulc_name}, mean [95 % bootstrap CI over seeds]. Δ random: paired "
-        "by seed; **better** / *worse*: the CI excludes 0. Accuracy per budget "
-        "(mean over seeds): ▲ / ▼ significantly above / below random at that "
-        "budget (paired bootstrap CI). LE: label efficiency vs random (labels "
+        "by seed, mean [95 % Student-t CI]; **better** / *worse*: the CI "
+        "excludes 0 (paired t-test, 5 %). Accuracy per budget (mean over "
+        "seeds): ▲ / ▼ significantly above / below random at that budget "
+        "(paired t-test, 5 %, two-sided; no correction for the many budgets). "
+        "▼ t / boot: budgets significantly below random by the paired t-test "
+        "/ by the percentile bootstrap (which under-covers with few seeds, "
+        "so it flags more). LE: label efficiency vs random (labels "
         "random needs for the same accuracy ÷ labels used; median over budgets "
         "after the first, random's curve averaged over seeds; capped at "
         "random's largest budget). Balance: normalised entropy of the classes "
@@ -429,6 +448,7 @@ def report(records, name, out, *, scale="log", mean_over_rounds=False):
         aulc_name,
         "Δ random",
         *[f"acc@{b}" for b in budgets],
+        "▼ t / boot",
         "LE",
         "balance",
     ]
@@ -454,6 +474,12 @@ def report(records, name, out, *, scale="log", mean_over_rounds=False):
         for b, m in zip(n.tolist(), mean):
             mark = {"better": " ▲", "worse": " ▼"}.get(acc_sig.get((s, b), ""), "")
             accs.append(f"{m:.3f}{mark}")
+        below = "{} / {}".format(
+            *(
+                sum(sig.get((s, b), "") == "worse" for b in n.tolist())
+                for sig in (acc_sig, boot_sig)
+            )
+        )
         if s == "random":
             le = "1"
         else:
@@ -468,7 +494,7 @@ def report(records, name, out, *, scale="log", mean_over_rounds=False):
             ]
             or [0.0]
         )
-        row = [s, _fmt_ci(abs_rows[s]), dtxt, *accs, le, f"{bal:.3f}"]
+        row = [s, _fmt_ci(abs_rows[s]), dtxt, *accs, below, le, f"{bal:.3f}"]
         if has_ood:
             row.append(f"{ood:.2f}")
         row.append(f"{q:.2f}")
@@ -524,7 +550,9 @@ def save(records, path, append):
 def run_dataset(name, strategies, seeds, n_jobs, quick, out, append=False):
 
     Xp, yp, Xt, yt, dim, budgets = load_dataset(name, quick=quick)
-    net = make_step_net(dim, n_steps=60 if quick else 150)
+    from skal.utils._testing import make_step_net
+
+    net = make_step_net(n_steps=60 if quick else 150, n_classes=10, dim=dim)
     print(
         f"[{name}] pool {len(yp)} rows, test {len(yt)}, budgets {budgets}, "
         f"{len(strategies)} strategies x {len(seeds)} seeds",
@@ -542,7 +570,9 @@ def run_reference(strategies, seeds, n_jobs, quick, out, append=False):
     n_pool = len(y) - 2000 if not quick else 2000
     Xp, yp, Xt, yt = X[:n_pool], y[:n_pool], X[n_pool:], y[n_pool:]
     budgets = list(range(50, 551, 50)) if not quick else [50, 100, 150]
-    net = make_step_net(1, n_steps=60 if quick else 150)
+    from skal.utils._testing import make_step_net
+
+    net = make_step_net(n_steps=60 if quick else 150, n_classes=10, dim=1)
     print(f"[reference] pool {len(yp)}, test {len(yt)}, budgets {budgets}", flush=True)
     data = (Xp, yp, Xt, yt)
     return _evaluate_and_save(
@@ -638,7 +668,11 @@ def summary(out):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--mode", choices=["suite", "reference", "all"], default="suite")
+    p.add_argument(
+        "--mode",
+        choices=["suite", "reference", "all", "selection"],
+        default="suite",
+    )
     p.add_argument("--datasets", nargs="+", default=SUITE, choices=SUITE)
     p.add_argument(
         "--strategies",
@@ -646,7 +680,13 @@ def main(argv=None):
         default=None,
         help="names (see ALIASES, plus 'default'), or 'all'",
     )
-    p.add_argument("--seeds", type=int, default=5, help="number of seeds")
+    p.add_argument("--seeds", type=int, default=10, help="number of seeds")
+    p.add_argument(
+        "--first-seed",
+        type=int,
+        default=10,
+        help="seeds are first-seed, first-seed + 1, ... (0-9 chose the default)",
+    )
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="small smoke run")
     p.add_argument(
@@ -665,11 +705,12 @@ def main(argv=None):
 
     out = args.out
     if out is None:
-        out = (
-            Path(tempfile.mkdtemp(prefix="skal_bench_quick_"))
-            if args.quick
-            else RESULTS
-        )
+        if args.quick:
+            out = Path(tempfile.mkdtemp(prefix="skal_bench_quick_"))
+        elif args.mode == "selection":
+            out = RESULTS / "selection"
+        else:
+            out = RESULTS
     out.mkdir(parents=True, exist_ok=True)
     if args.report:
         summary(out)
@@ -678,12 +719,15 @@ def main(argv=None):
     import torch
 
     torch.set_num_threads(1)
+    first = args.first_seed
     if args.mode == "all" and not args.quick:
         runs = [
-            ("reference", REFERENCE, 3, False),
-            ("suite", CORE, args.seeds, False),
-            ("suite", EXTRA, 3, True),
+            ("reference", REFERENCE, args.seeds, False),
+            ("suite", CORE + EXTRA + ABLATIONS, args.seeds, False),
         ]
+    elif args.mode == "selection" and not args.quick:
+        first = 0
+        runs = [("suite", args.strategies or SELECTION, args.seeds, args.append)]
     elif args.quick:
         runs = [
             (
@@ -694,12 +738,11 @@ def main(argv=None):
             )
         ]
     else:
-        default = CORE if args.mode == "suite" else REFERENCE
-        seeds = args.seeds if args.mode == "suite" else 3
-        runs = [(args.mode, args.strategies or default, seeds, args.append)]
+        default = CORE + EXTRA + ABLATIONS if args.mode == "suite" else REFERENCE
+        runs = [(args.mode, args.strategies or default, args.seeds, args.append)]
     for mode, names, n_seeds, append in runs:
         strategies = make_strategies(names)
-        seeds = list(range(n_seeds))
+        seeds = list(range(first, first + n_seeds))
         if mode == "reference":
             run_reference(strategies, seeds, args.n_jobs, args.quick, out, append)
         else:

@@ -192,7 +192,7 @@ def _read_csv(path):
 
 def _benchmark_tables():
     out = []
-    csvs = sorted(BENCH_DIR.rglob("*.csv")) if BENCH_DIR.is_dir() else []
+    csvs = sorted(BENCH_DIR.glob("*.csv")) if BENCH_DIR.is_dir() else []
     for path in csvs:
         try:
             records = _read_csv(path)
@@ -209,7 +209,9 @@ def _benchmark_tables():
         ratios = [b / a for a, b in zip(budgets, budgets[1:])]
         geometric = len(ratios) > 1 and max(ratios) - min(ratios) < 0.1 * min(ratios)
         scale = "log" if geometric else "linear"
-        table = paired_differences(records, metric="aulc", scale=scale, random_state=0)
+        table = paired_differences(
+            records, metric="aulc", scale=scale, ci="t", random_state=0
+        )
         table.sort(key=lambda row: -row["mean"])
         title = f"{path.relative_to(BENCH_DIR).with_suffix('')}"
         out += [
@@ -224,7 +226,7 @@ def _benchmark_tables():
             "",
             "   * - strategy",
             "     - AULC − random",
-            "     - 95 % CI",
+            "     - 95 % CI (paired t)",
             "     - ",
         ]
         for row in table:
@@ -235,7 +237,7 @@ def _benchmark_tables():
                 f"     - {row.get('significant', '')}",
             ]
         out.append("")
-    pngs = sorted(BENCH_DIR.rglob("*.png")) if BENCH_DIR.is_dir() else []
+    pngs = sorted(BENCH_DIR.glob("*.png")) if BENCH_DIR.is_dir() else []
     for png in pngs:
         rel = os.path.relpath(png, HERE / "user_guide")
         out += [f".. image:: {rel}", f"   :alt: {png.stem}", "   :width: 90%", ""]

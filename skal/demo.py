@@ -20,17 +20,17 @@ from skal import ActiveLearner
 from skal.datasets import load_digits_images
 from skal.metrics import aulc
 from skal.strategies import RandomSampling, default_strategy
-from skal.utils._testing import SmallCNN, make_net
+from skal.utils._testing import make_step_net
 
 
 def run(
     out="demo_output",
     *,
-    seeds=(0, 1, 2),
+    seeds=(0, 1, 2, 3, 4),
     n_initial=20,
     n_instances=20,
     budget=200,
-    max_epochs=30,
+    n_steps=150,
 ):
     """Run the demo simulation and return ``{name: [history per seed]}``."""
     X, y = load_digits_images(return_X_y=True)
@@ -41,7 +41,7 @@ def run(
     histories = {name: [] for name in strategies}
     for seed in seeds:
         for name, strategy in strategies.items():
-            net = make_net(SmallCNN, n_classes=10, max_epochs=max_epochs, lr=0.005)
+            net = make_step_net(n_steps=n_steps, n_classes=10, dim=2)
             learner = ActiveLearner(
                 net,
                 strategy=strategy,
@@ -129,7 +129,7 @@ def _plot(histories, out):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_output", help="folder for the PNG")
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds")
+    parser.add_argument("--seeds", type=int, default=5, help="number of seeds")
     parser.add_argument("--budget", type=int, default=200)
     args = parser.parse_args(argv)
     t0 = time.perf_counter()

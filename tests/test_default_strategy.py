@@ -53,7 +53,7 @@ def test_bare_estimator_counts_as_past_cold_start(blobs):
 
 def test_cold_start_picks_typical_rows_of_uncovered_clusters(blobs):
     X, y = blobs
-    learner = _learner(X, y, 4, ColdStartHybrid(k=5))
+    learner = _learner(X, y, 4, ColdStartHybrid(k=5, random_share=0.0))
     idx = learner.query(n_instances=4)
     # typical rows sit near their class centre, far from the pool's outskirts
     centres = np.array([X[y == c].mean(0) for c in range(4)])
@@ -64,7 +64,7 @@ def test_cold_start_picks_typical_rows_of_uncovered_clusters(blobs):
 
 def test_hybrid_picks_uncertain_and_diverse_rows(blobs):
     X, y = blobs
-    s = ColdStartHybrid(hybrid="margin_kmeans", beta=4)
+    s = ColdStartHybrid(hybrid="margin_kmeans", beta=4, random_share=0.0)
     learner = _learner(X, y, 40, s, n_instances=6)
     idx = learner.query()
     pool = learner.pool_indices_
@@ -78,7 +78,7 @@ def test_hybrid_picks_uncertain_and_diverse_rows(blobs):
 
 def test_large_batch_still_favours_uncertain_rows(blobs):
     X, y = blobs
-    s = ColdStartHybrid(hybrid="margin_kmeans", beta=10)
+    s = ColdStartHybrid(hybrid="margin_kmeans", beta=10, random_share=0.0)
     learner = _learner(X, y, 40, s, n_instances=60)
     idx = learner.query()
     pool = learner.pool_indices_
@@ -99,10 +99,46 @@ def test_badge_phase_prefers_uncertain_rows(blobs):
     assert picked.mean() > np.mean(list(scores.values()))
 
 
-@pytest.mark.parametrize("hybrid", ["badge", "margin_kmeans"])
-def test_reproducible_and_stateless(blobs, hybrid):
+def test_random_share_mixes_uniform_rows_into_the_batch(blobs):
     X, y = blobs
-    s = ColdStartHybrid(hybrid=hybrid)
+    learner = _learner(X, y, 40, n_instances=40)
+    pool = learner.pool_indices_
+    margins = margin_score(learner.predict_proba(X[pool]))
+    scores = dict(zip(pool, margins))
+    uncertain = set(pool[np.argsort(-margins)][:40])
+
+    def overlap(share):
+        s = ColdStartHybrid(random_share=share)
+        idx = s(learner, X, n_instances=40, candidates=pool, random_state=0)
+        assert np.unique(idx).size == 40 and np.isin(idx, pool).all()
+        return len(uncertain & set(idx)), np.mean([scores[i] for i in idx])
+
+    (o0, m0), (o5, m5), (o1, m1) = overlap(0.0), overlap(0.5), overlap(1.0)
+    # BADGE concentrates on uncertain rows; a random share dilutes that, and
+    # a share of 1 is uniform sampling: its mean uncertainty is the pool's
+    assert o0 > o5 > o1
+    assert m0 > m5 > m1
+    assert abs(m1 - np.mean(list(scores.values()))) < 0.1
+
+
+def test_random_share_floor_keeps_single_picks_model_based(blobs):
+    X, y = blobs
+    learner = _learner(X, y, 40)
+    pool = learner.pool_indices_
+    one = ColdStartHybrid(random_share=0.5)(
+        learner, X, n_instances=1, candidates=pool, random_state=0
+    )
+    ref = ColdStartHybrid(random_share=0.0)(
+        learner, X, n_instances=1, candidates=pool, random_state=0
+    )
+    np.testing.assert_array_equal(one, ref)
+
+
+@pytest.mark.parametrize("hybrid", ["badge", "margin_kmeans"])
+@pytest.mark.parametrize("share", [0.0, 0.5])
+def test_reproducible_and_stateless(blobs, hybrid, share):
+    X, y = blobs
+    s = ColdStartHybrid(hybrid=hybrid, random_share=share)
     before = s.get_params()
     learner = _learner(X, y, 40)
     a = s(learner, X, n_instances=5, candidates=learner.pool_indices_, random_state=3)
@@ -124,6 +160,9 @@ def test_input_embedding(blobs):
         ({"hybrid": "bald"}, "'hybrid' parameter"),
         ({"beta": 0}, "'beta' parameter"),
         ({"cold_start_per_class": -1}, "'cold_start_per_class' parameter"),
+        ({"random_share": 1.5}, "'random_share' parameter"),
+        ({"random_share": "half"}, "'random_share' parameter"),
+        ({"random_share": True}, "'random_share' parameter"),
     ],
 )
 def test_bad_params(blobs, params, match):

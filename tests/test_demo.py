@@ -5,7 +5,7 @@ from skal import demo
 
 def test_demo_prints_table_and_writes_png(tmp_path, capsys):
     histories = demo.run(
-        tmp_path, seeds=(0,), n_initial=20, n_instances=20, budget=60, max_epochs=2
+        tmp_path, seeds=(0,), n_initial=20, n_instances=20, budget=60, n_steps=10
     )
     out = capsys.readouterr().out
     assert "acc default" in out and "AULC random" in out

@@ -179,3 +179,33 @@ def test_geometric_budgets():
     assert geometric_budgets(20, 20) == [20]
     with pytest.raises(ValueError, match="factor"):
         geometric_budgets(2, 10, factor=1)
+
+
+def test_t_interval_keeps_coverage_with_few_seeds_where_bootstrap_does_not():
+    # 5 seeds, no true difference, one budget per experiment: the share of
+    # experiments flagged significant is the false-positive rate of each CI.
+    rng = np.random.RandomState(0)
+    n_exp, n_seeds = 400, 5
+    recs = []
+    for e in range(n_exp):
+        for seed in range(n_seeds):
+            for name in ("random", "same"):
+                recs.append(
+                    {
+                        "strategy": name,
+                        "seed": seed,
+                        "n_labels": e + 1,  # one "budget" per experiment
+                        "accuracy": rng.normal(0.5, 0.02),
+                    }
+                )
+    rates = {}
+    for ci in ("bootstrap", "t"):
+        rows = paired_differences(
+            recs, metric="accuracy", ci=ci, n_boot=500, random_state=0
+        )
+        flagged = [r["significant"] != "" for r in rows if r["strategy"] == "same"]
+        rates[ci] = np.mean(flagged)
+    assert 0.01 < rates["t"] < 0.10  # nominal 5 %
+    assert rates["bootstrap"] > 0.10  # the percentile bootstrap under-covers
+    with pytest.raises(ValueError, match="'ci' parameter"):
+        paired_differences(recs, ci="normal")

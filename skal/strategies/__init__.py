@@ -73,7 +73,7 @@ def default_strategy():
     """The strategy ``ActiveLearner(strategy=None)`` uses.
 
     :class:`ColdStartHybrid`: typicality while labels are scarce (fewer than
-    5 per class), then BADGE. Chosen from the label-efficiency benchmark
+    3 per class), then BADGE. Chosen from the label-efficiency benchmark
     (``benchmarks/results/label_efficiency/``).
 
     Returns

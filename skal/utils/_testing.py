@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -68,6 +70,52 @@ def make_net(module=MLP, *, max_epochs=10, lr=0.01, device="cpu", **module_param
 
     kwargs = {f"module__{k}": v for k, v in module_params.items()}
     return NeuralNetClassifier(
+        module,
+        criterion=nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=64,
+        train_split=None,
+        verbose=0,
+        device=device,
+        **kwargs,
+    )
+
+
+def make_step_net(
+    module=SmallCNN,
+    *,
+    n_steps=150,
+    min_epochs=10,
+    max_epochs=250,
+    lr=3e-3,
+    device="cpu",
+    **module_params,
+):
+    """A skorch net trained for about ``n_steps`` gradient steps per fit.
+
+    A fixed number of epochs trains a 20-label model for a handful of steps
+    and a 2000-label model for hundreds: the former is untrained, its
+    uncertainty noise, the latter wastes time. Each fit runs
+    ``clip(ceil(n_steps / batches per epoch), min_epochs, max_epochs)`` epochs
+    from scratch (or continues with ``warm_start``).
+    """
+    from skorch import NeuralNetClassifier
+
+    class StepNet(NeuralNetClassifier):
+        def fit(self, X, y=None, **fit_params):
+            per_epoch = max(1, math.ceil(len(X) / self.batch_size))
+            epochs = int(
+                np.clip(math.ceil(n_steps / per_epoch), min_epochs, max_epochs)
+            )
+            if not self.warm_start or not self.initialized_:
+                self.initialize()
+            self.partial_fit(X, y, epochs=epochs, **fit_params)
+            return self
+
+    kwargs = {f"module__{k}": v for k, v in module_params.items()}
+    return StepNet(
         module,
         criterion=nn.CrossEntropyLoss,
         optimizer=torch.optim.Adam,
