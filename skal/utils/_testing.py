@@ -64,12 +64,14 @@ class SmallCNN(nn.Module):
         return self.head(self.dropout(h))
 
 
-def make_net(module=MLP, *, max_epochs=10, lr=0.01, device="cpu", **module_params):
-    """A skorch ``NeuralNetClassifier`` with quiet, deterministic defaults."""
+def make_net(
+    module=MLP, *, max_epochs=10, lr=0.01, device="cpu", net_class=None, **module_params
+):
+    """A skorch ``NeuralNetClassifier`` (or ``net_class``) with quiet defaults."""
     from skorch import NeuralNetClassifier
 
     kwargs = {f"module__{k}": v for k, v in module_params.items()}
-    return NeuralNetClassifier(
+    return (net_class or NeuralNetClassifier)(
         module,
         criterion=nn.CrossEntropyLoss,
         optimizer=torch.optim.Adam,
@@ -114,16 +116,11 @@ def make_step_net(
             self.partial_fit(X, y, epochs=epochs, **fit_params)
             return self
 
-    kwargs = {f"module__{k}": v for k, v in module_params.items()}
-    return StepNet(
+    return make_net(
         module,
-        criterion=nn.CrossEntropyLoss,
-        optimizer=torch.optim.Adam,
-        lr=lr,
         max_epochs=max_epochs,
-        batch_size=64,
-        train_split=None,
-        verbose=0,
+        lr=lr,
         device=device,
-        **kwargs,
+        net_class=StepNet,
+        **module_params,
     )
