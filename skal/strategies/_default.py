@@ -218,7 +218,7 @@ class ColdStartHybrid(BaseStrategy):
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         self._check_params()
         # the random share: a uniform sample of the candidates, drawn first
-        n_random = int(np.floor(self.random_share * n_instances))
+        n_random = int(np.floor(self.random_share * n_instances + 1e-9))
         if n_random:
             pos = random_state.choice(candidates.shape[0], n_random, replace=False)
             explore = candidates[np.sort(pos)]
