@@ -335,35 +335,19 @@ def _balance(records, strategy):
 def _mean_over_rounds(curves, n_boot=2000):
     """AULC as the issue defines it (mean accuracy over the rounds), with CIs:
     percentile bootstrap for the absolute values, Student's t for the paired
-    differences from random."""
-    from scipy import stats
+    differences from random (the rows of ``paired_differences``)."""
+    from skal.evaluation import _summary_row
 
     rng = np.random.RandomState(0)
     per = {s: np.nanmean(v, axis=1) for s, (_, _, v) in curves.items()}
-
-    def boot(x):
-        lo, hi = np.quantile(
-            x[rng.randint(x.size, size=(n_boot, x.size))].mean(1), [0.025, 0.975]
-        )
-        return {"mean": float(x.mean()), "ci_low": float(lo), "ci_high": float(hi)}
-
-    def t_ci(x):
-        half = stats.t.ppf(0.975, x.size - 1) * stats.sem(x) if x.size > 1 else 0.0
-        m = float(x.mean())
-        return {"mean": m, "ci_low": m - half, "ci_high": m + half}
-
-    abs_rows = {s: boot(v) for s, v in per.items()}
-    diffs = []
-    for s, v in per.items():
-        row = {"strategy": s, **t_ci(v - per["random"])}
-        row["significant"] = (
-            "better"
-            if row["ci_low"] > 0 and s != "random"
-            else "worse"
-            if row["ci_high"] < 0 and s != "random"
-            else ""
-        )
-        diffs.append(row)
+    abs_rows = {
+        s: _summary_row(s, v, n_boot, 0.95, rng, None, "bootstrap")
+        for s, v in per.items()
+    }
+    diffs = [
+        _summary_row(s, v - per["random"], n_boot, 0.95, rng, "random", "t")
+        for s, v in per.items()
+    ]
     return abs_rows, diffs
 
 
