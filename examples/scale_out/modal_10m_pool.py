@@ -11,7 +11,7 @@ back with its weights, and the pool is scored in chunks with
 the executor.
 
 This example is rendered, not executed (it needs Modal credentials and GPU
-time). To run it: ``pip install skal[modal]``, ``modal token new``, then
+time). To run it: ``pip install "skal-learn[modal]"``, ``modal token new``, then
 ``python examples/scale_out/modal_10m_pool.py``. See :doc:`/modal` for the
 cost model behind the numbers below.
 """

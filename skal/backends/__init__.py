@@ -1,7 +1,7 @@
 """Execution backends: where the learner fits its model and scores the pool.
 
 :class:`LocalExecutor` (the default) runs in this process;
-:class:`ModalExecutor` (``pip install skal[modal]``) fits on a Modal GPU and
+:class:`ModalExecutor` (``pip install "skal-learn[modal]"``) fits on a Modal GPU and
 scores the pool in chunks with ``Function.map``. Select one with
 ``ActiveLearner(..., executor=...)`` or by entering it::
 

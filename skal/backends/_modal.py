@@ -1,4 +1,4 @@
-"""Fit and score on Modal GPUs (``pip install skal[modal]``).
+"""Fit and score on Modal GPUs (``pip install "skal-learn[modal]"``).
 
 ``modal`` is imported when a session opens, never at import time.
 
@@ -124,7 +124,7 @@ def _import_modal():
     except ImportError as exc:
         raise ImportError(
             "ModalExecutor needs the 'modal' package. Install it with "
-            "`pip install skal[modal]`."
+            '`pip install "skal-learn[modal]"`.'
         ) from exc
 
 
