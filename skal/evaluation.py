@@ -3,7 +3,7 @@
 :func:`evaluate` runs every strategy with every seed on one data set and one
 estimator, on a schedule of budgets, and returns tidy per-round records.
 :func:`paired_differences` compares each strategy with a baseline (random
-sampling) seed by seed, with bootstrap confidence intervals, and
+sampling) seed by seed, with confidence intervals (t by default), and
 :func:`plot_learning_curves` draws the curves with bands.
 
 Simulations follow the protocol that makes strategies comparable (DISTIL,
@@ -391,9 +391,36 @@ def evaluate(
 # summaries
 # --------------------------------------------------------------------------
 def _as_records(results):
+    """Records of :func:`evaluate`, or one learner's ``history_`` as such.
+
+    A ``history_`` (records without ``"strategy"``) becomes one curve named
+    ``"learner"``, seed 0.
+    """
     if hasattr(results, "to_dict") and hasattr(results, "columns"):
         return results.to_dict("records")
-    return list(results)
+    recs = list(results)
+    if recs and all("strategy" not in r for r in recs):
+        recs = [{"strategy": "learner", "seed": 0, **r} for r in recs]
+    return recs
+
+
+def _default_metric(recs, metric):
+    """``metric``, else "accuracy" (evaluate) or "score" (a ``history_``)."""
+    if metric is None:
+        metric = "score" if recs and "accuracy" not in recs[0] else "accuracy"
+    missing = [r for r in recs if metric not in r]
+    if missing:
+        hint = (
+            " A learner's history_ has a 'score' only when fit got "
+            "eval_set=(X_val, y_val)."
+            if metric == "score"
+            else ""
+        )
+        raise ValueError(
+            f"The 'metric' {metric!r} is missing from {len(missing)} of "
+            f"{len(recs)} records (keys: {sorted(missing[0])}).{hint}"
+        )
+    return metric
 
 
 def learning_curves(results, metric: str = "accuracy") -> dict:
@@ -454,17 +481,6 @@ def _per_seed(curves, metric, scale):
     return out
 
 
-def _bootstrap_ci(d, n_boot, confidence, rng):
-    """Percentile bootstrap CI of the mean of ``d`` (1-D, NaN-free)."""
-    if d.size == 1:
-        return float(d[0]), float(d[0])
-    idx = rng.randint(d.size, size=(n_boot, d.size))
-    means = d[idx].mean(axis=1)
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(means, [alpha, 1 - alpha])
-    return float(lo), float(hi)
-
-
 def paired_differences(
     results,
     baseline: str | None = "random",
@@ -473,20 +489,20 @@ def paired_differences(
     scale: str = "linear",
     n_boot: int = 2000,
     confidence: float = 0.95,
-    ci: str = "bootstrap",
+    ci: str = "t",
     random_state=None,
 ):
     """Each strategy minus the baseline, paired by seed, with confidence intervals.
 
     For every seed the baseline's value is subtracted from the strategy's
     (same initial set, same test set), and the mean difference over seeds gets
-    a confidence interval: by default a percentile bootstrap (seeds resampled
-    with replacement), or Student's t interval of the paired t-test. With few
-    seeds the percentile bootstrap is optimistic (it under-covers below about
-    10 seeds: with 5 seeds a nominal 95 % interval covers about 85 %), so it
-    flags differences that are noise; ``ci="t"`` keeps its nominal coverage
-    when the per-seed differences are roughly normal, and is the one to use
-    for a decision with few seeds.
+    a confidence interval, computed by :mod:`scipy.stats`: by default
+    Student's t interval of the paired t-test, which keeps its nominal
+    coverage with few seeds when the per-seed differences are roughly normal;
+    or a bootstrap over seeds (BCa or percentile). The percentile bootstrap is
+    optimistic with few seeds (below about 10 seeds it under-covers: with 5
+    seeds a nominal 95 % interval covers about 85 %) and flags differences
+    that are noise; use it only with many seeds.
 
     Parameters
     ----------
@@ -505,11 +521,14 @@ def paired_differences(
         Bootstrap resamples.
     confidence : float, default=0.95
         Coverage of the interval.
-    ci : {"bootstrap", "t"}, default="bootstrap"
-        ``"bootstrap"``: percentile bootstrap over seeds; ``"t"``: mean ±
-        ``t(n_seeds - 1)`` quantile × standard error (the paired t-test).
+    ci : {"t", "bca", "percentile", "bootstrap"}, default="t"
+        ``"t"``: mean ± ``t(n_seeds - 1)`` quantile × standard error (the
+        paired t-test, :func:`scipy.stats.ttest_1samp`); ``"bca"``: the
+        bias-corrected and accelerated bootstrap over seeds;
+        ``"percentile"`` (alias ``"bootstrap"``): the percentile bootstrap
+        (:func:`scipy.stats.bootstrap`, ``n_boot`` resamples).
     random_state : int, RandomState instance or None, default=None
-        Bootstrap draws.
+        Bootstrap draws (unused by ``"t"``).
 
     Returns
     -------
@@ -526,10 +545,9 @@ def paired_differences(
     >>> recs = [{"strategy": st, "seed": s, "n_labels": n,
     ...          "accuracy": n / 10 + (0.1 if st == "a" else 0) + s / 100}
     ...         for st in ("random", "a") for s in range(4) for n in (1, 2)]
-    >>> row = paired_differences(recs, random_state=0)[1]
+    >>> row = paired_differences(recs)[1]
     >>> row["strategy"], round(row["mean"], 3), row["significant"]
     ('a', 0.1, 'better')
-    >>> row = paired_differences(recs, ci="t")[1]
     >>> round(row["ci_low"], 3), round(row["ci_high"], 3)
     (0.1, 0.1)
     """
@@ -542,10 +560,10 @@ def paired_differences(
         raise ValueError(
             f"The 'confidence' parameter must be in (0, 1); got {confidence!r}."
         )
-    if ci not in ("bootstrap", "t"):
+    if ci not in _CI_METHODS:
         raise ValueError(
-            "The 'ci' parameter of paired_differences must be 'bootstrap' or 't'; "
-            f"got {ci!r}."
+            "The 'ci' parameter of paired_differences must be one of "
+            f"{', '.join(map(repr, _CI_METHODS))}; got {ci!r}."
         )
     rng = check_random_state(random_state)
     per = _per_seed(learning_curves(results), metric, scale)
@@ -582,15 +600,34 @@ def paired_differences(
     return rows
 
 
-def _t_ci(d, confidence):
-    """Student's t interval of the mean of ``d`` (1-D, NaN-free)."""
+_CI_METHODS = ("t", "bca", "percentile", "bootstrap")
+
+
+def _interval(d, ci, confidence, n_boot, rng):
+    """Confidence interval of the mean of ``d`` (1-D, NaN-free) from scipy.
+
+    ``"t"``: :func:`scipy.stats.ttest_1samp`'s interval (the paired t-test);
+    ``"bca"`` / ``"percentile"`` (``"bootstrap"``): :func:`scipy.stats.bootstrap`.
+    A single value, or values all equal, have no spread: the interval is
+    that value.
+    """
     from scipy import stats
 
     m = float(d.mean())
-    if d.size == 1:
+    if d.size == 1 or np.ptp(d) <= 1e-12 * max(1.0, abs(m)):
         return m, m
-    half = stats.t.ppf((1 + confidence) / 2, d.size - 1) * stats.sem(d)
-    return m - float(half), m + float(half)
+    if ci == "t":
+        res = stats.ttest_1samp(d, 0.0).confidence_interval(confidence)
+        return float(res.low), float(res.high)
+    res = stats.bootstrap(
+        (d,),
+        np.mean,
+        n_resamples=n_boot,
+        confidence_level=confidence,
+        method="BCa" if ci == "bca" else "percentile",
+        random_state=rng,
+    ).confidence_interval
+    return float(res.low), float(res.high)
 
 
 def _summary_row(name, d, n_boot, confidence, rng, baseline, ci, n_labels=None):
@@ -601,10 +638,7 @@ def _summary_row(name, d, n_boot, confidence, rng, baseline, ci, n_labels=None):
     if d.size == 0:
         row.update(mean=math.nan, ci_low=math.nan, ci_high=math.nan, n_seeds=0)
     else:
-        if ci == "t":
-            lo, hi = _t_ci(d, confidence)
-        else:
-            lo, hi = _bootstrap_ci(d, n_boot, confidence, rng)
+        lo, hi = _interval(d, ci, confidence, n_boot, rng)
         row.update(mean=float(d.mean()), ci_low=lo, ci_high=hi, n_seeds=int(d.size))
     if baseline is not None:
         sig = ""
@@ -623,7 +657,7 @@ def plot_learning_curves(
     results,
     ax=None,
     *,
-    metric: str = "accuracy",
+    metric: str | None = None,
     band: str = "ci",
     log_x: bool = True,
     strategies: Sequence[str] | None = None,
@@ -633,11 +667,13 @@ def plot_learning_curves(
     Parameters
     ----------
     results : list of dict or DataFrame
-        As returned by :func:`evaluate`.
+        As returned by :func:`evaluate`, or one learner's ``history_`` (a
+        simulation fitted with ``eval_set``: one curve named ``"learner"``).
     ax : matplotlib Axes, default=None
         Where to draw; None creates a figure.
-    metric : str, default="accuracy"
-        Column on the y axis.
+    metric : str, default=None
+        Column on the y axis; None uses ``"accuracy"`` for the results of
+        :func:`evaluate` and ``"score"`` for a ``history_``.
     band : {"ci", "std", "none"}, default="ci"
         ``"ci"``: mean ± 1.96 standard errors over seeds (normal
         approximation of a 95 % interval); ``"std"``: ± one standard
@@ -669,7 +705,9 @@ def plot_learning_curves(
         raise ValueError(
             f"The 'band' parameter must be 'ci', 'std' or 'none'; got {band!r}."
         )
-    curves = learning_curves(results, metric)
+    recs = _as_records(results)
+    metric = _default_metric(recs, metric)
+    curves = learning_curves(recs, metric)
     names = list(curves) if strategies is None else list(strategies)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))

@@ -14,6 +14,7 @@ from numbers import Real
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.metrics import auc
 from sklearn.utils._param_validation import StrOptions, validate_params
 
 __all__ = ["aulc", "label_efficiency"]
@@ -131,7 +132,7 @@ def aulc(
     if n.shape[0] == 1:
         return float(s[0]) if normalize else 0.0
     x = np.log(n) if scale == "log" else n
-    area = float(np.sum(np.diff(x) * (s[1:] + s[:-1]) / 2.0))
+    area = float(auc(x, s))  # scikit-learn's trapezoidal rule
     if normalize:
         area /= x[-1] - x[0]
         # Guard the mathematical bound against floating-point round-off.

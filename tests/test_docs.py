@@ -156,6 +156,4 @@ def test_install_lines_name_the_distribution():
             for m in re.finditer(r"pip install\s+[\"'`]*([\w.-]+)", text):
                 if m.group(1) not in ("-e", "-q", "-U", "--upgrade", dist):
                     wrong.append(f"{f.relative_to(ROOT)}:{n}: {text.strip()}")
-    assert not wrong, "install lines naming another distribution:\n" + "\n".join(
-        wrong
-    )
+    assert not wrong, "install lines naming another distribution:\n" + "\n".join(wrong)

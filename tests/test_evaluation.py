@@ -11,6 +11,7 @@ from skal.evaluation import (
     paired_differences,
     plot_learning_curves,
 )
+from skal.metrics import aulc
 from skal.strategies import MarginSampling, RandomSampling
 
 matplotlib.use("Agg")
@@ -209,3 +210,79 @@ def test_t_interval_keeps_coverage_with_few_seeds_where_bootstrap_does_not():
     assert rates["bootstrap"] > 0.10  # the percentile bootstrap under-covers
     with pytest.raises(ValueError, match="'ci' parameter"):
         paired_differences(recs, ci="normal")
+
+
+def _few_seed_records(n_seeds=5, delta=0.0, seed=0):
+    rng = np.random.RandomState(seed)
+    return [
+        {"strategy": name, "seed": s, "n_labels": b, "accuracy": acc + b / 1000}
+        for s in range(n_seeds)
+        for name, acc in (
+            ("random", 0.6 + rng.normal(0, 0.01)),
+            ("margin", 0.6 + delta + rng.normal(0, 0.01)),
+        )
+        for b in (10, 20, 40)
+    ]
+
+
+def test_default_interval_is_the_t_interval_from_scipy():
+    from scipy import stats
+
+    recs = _few_seed_records()
+    default = paired_differences(recs)
+    assert default == paired_differences(recs, ci="t")
+    d = np.array(
+        [
+            aulc([10, 20, 40], v)
+            for v in learning_curves(recs)["margin"][2]
+            - learning_curves(recs)["random"][2]
+        ]
+    )
+    ref = stats.ttest_1samp(d, 0).confidence_interval(0.95)
+    row = default[1]
+    assert row["ci_low"] == pytest.approx(ref.low)
+    assert row["ci_high"] == pytest.approx(ref.high)
+
+
+@pytest.mark.parametrize("method", ["bca", "percentile"])
+def test_bootstrap_intervals_are_scipy_s(method):
+    from scipy import stats
+
+    recs = _few_seed_records(n_seeds=8, delta=0.01)
+    row = paired_differences(recs, ci=method, n_boot=999, random_state=3)[1]
+    _, _, a = learning_curves(recs)["margin"]
+    _, _, b = learning_curves(recs)["random"]
+    d = np.array([aulc([10, 20, 40], r) for r in a - b])
+    ref = stats.bootstrap(
+        (d,),
+        np.mean,
+        n_resamples=999,
+        method="BCa" if method == "bca" else "percentile",
+        random_state=np.random.RandomState(3),
+    ).confidence_interval
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((ref.low, ref.high))
+
+
+def test_plot_learning_curves_takes_one_learners_history():
+    from sklearn.linear_model import LogisticRegression
+
+    from skal import ActiveLearner
+
+    X, y = np.random.RandomState(0).normal(size=(60, 3)), np.arange(60) % 2
+    learner = ActiveLearner(
+        LogisticRegression(),
+        strategy=MarginSampling(),
+        n_instances=5,
+        budget=20,
+        random_state=0,
+    ).fit(X, y, eval_set=(X, y))
+    ax = plot_learning_curves(learner.history_)
+    (line,) = ax.get_lines()
+    assert line.get_xdata().tolist() == [5, 10, 15, 20]
+    assert line.get_ydata().tolist() == [r["score"] for r in learner.history_]
+    assert ax.get_ylabel() == "score"
+    no_score = ActiveLearner(
+        LogisticRegression(), n_instances=5, budget=10, random_state=0
+    ).fit(X, y)
+    with pytest.raises(ValueError, match="eval_set"):
+        plot_learning_curves(no_score.history_)
