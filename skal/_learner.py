@@ -212,6 +212,11 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Rows per query (per round in a simulation).
     budget : int, default=None
         Turns ``fit`` into a simulation that stops at this many labels.
+    stopping : stopping criterion, default=None
+        When to stop labeling (:mod:`skal.stopping`): observed after every
+        refit. A simulation ends as soon as it fires (``history_`` records
+        ``stop_reason``); interactively :meth:`should_stop` tells. Its
+        parameters are grid searchable as ``stopping__<param>``.
     n_initial : int, default=None
         Size of the initial labeled set of a simulation, chosen by
         ``initial_strategy``; None uses ``n_instances``.
@@ -261,8 +266,12 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Rows of ``fit``'s ``X`` that are labeled (taught ones included).
     history_ : list of dict
         One record per round: ``round``, ``indices`` (into ``fit``'s ``X``),
-        ``n_labels``, ``query_seconds``, ``fit_seconds`` and, when ``fit``
-        got ``eval_set``, ``score``.
+        ``n_labels``, ``query_seconds``, ``fit_seconds``, when ``fit``
+        got ``eval_set``, ``score`` and, when ``stopping`` is set,
+        ``stop_reason`` (None, or why the simulation stopped there).
+    stop_reason_ : str or None
+        Why ``stopping`` says to stop after the last refit; None to go on
+        (or without ``stopping``).
     n_features_in_ : int
         Number of features of 2-D ``X``.
     classes_ : ndarray
@@ -295,6 +304,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         strategy=None,
         n_instances=1,
         budget=None,
+        stopping=None,
         n_initial=None,
         initial_strategy=None,
         warm_start=False,
@@ -307,6 +317,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.strategy = strategy
         self.n_instances = n_instances
         self.budget = budget
+        self.stopping = stopping
         self.n_initial = n_initial
         self.initial_strategy = initial_strategy
         self.warm_start = warm_start
@@ -339,6 +350,13 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                     f"strategy or None. Got {s!r} of type {type(s).__name__} "
                     "instead. Wrap a plain function with FunctionStrategy(func)."
                 )
+        s = self.stopping
+        if s is not None and not (hasattr(s, "observe") and hasattr(s, "decide")):
+            raise TypeError(
+                "The 'stopping' parameter of ActiveLearner must be a skal "
+                f"stopping criterion (skal.stopping) or None. Got {s!r} of type "
+                f"{type(s).__name__} instead."
+            )
         if not hasattr(self.estimator, "fit"):
             raise TypeError(
                 "The 'estimator' parameter of ActiveLearner must be a classifier "
@@ -566,6 +584,51 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             if hint is not None:
                 raise hint from exc
             raise
+        self._observe_stopping()
+
+    def _observe_stopping(self):
+        """Show the new model to ``stopping``; set ``stop_reason_``."""
+        if self.stopping is None:
+            return
+        obs = self.stopping.observe(self, self._X_fit, self.pool_indices_)
+        # a loaded session starts a new window of observations
+        self._stop_observations = getattr(self, "_stop_observations", [])
+        self._stop_observations.append(obs)
+        self.stop_reason_ = self.stopping.decide(self._stop_observations)
+
+    def should_stop(self):
+        """Whether ``stopping`` says the labeling can stop (after the last refit).
+
+        The reason is in ``stop_reason_``. Teaching more labels stays
+        possible; each refit asks the criterion again.
+
+        Returns
+        -------
+        stop : bool
+            False when ``stopping`` is None.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from skal import ActiveLearner
+        >>> from skal.stopping import BudgetExhausted
+        >>> X, y = load_iris(return_X_y=True)
+        >>> y_seed = np.full_like(y, -1)
+        >>> y_seed[[0, 50, 100]] = y[[0, 50, 100]]
+        >>> learner = ActiveLearner(LogisticRegression(), n_instances=5,
+        ...                         stopping=BudgetExhausted(8)).fit(X, y_seed)
+        >>> learner.should_stop()
+        False
+        >>> idx = learner.query()
+        >>> learner.teach(y=y[idx], indices=idx).should_stop()
+        True
+        >>> learner.stop_reason_
+        'BudgetExhausted: 8 labels >= budget 8'
+        """
+        check_is_fitted(self)
+        return getattr(self, "stop_reason_", None) is not None
 
     def _refit_if_able(self, seed=None):
         """Refit, unless the labels hold a single class (no model from one)."""
@@ -656,6 +719,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self._label_classes = None
         self._sim = self._sim_pending = self._sim_round_start = None
         self._journal_session, self._journal_seq = None, 0
+        self.stop_reason_, self._stop_observations = None, []
         unlabeled = _unlabeled_mask(y)
         if self.journal is not None:
             head = _journal.session_record(X, y, int((~unlabeled).sum()))
@@ -697,6 +761,8 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         }
         if eval_set is not None and self.model_fitted_:
             rec["score"] = float(self.score(*eval_set))
+        if self.stopping is not None:
+            rec["stop_reason"] = getattr(self, "stop_reason_", None)
         if self.verbose:
             extra = f"  score={rec['score']:.4f}" if "score" in rec else ""
             print(
@@ -748,7 +814,9 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 self._sim_pending = self._sim_round_start = None
         budget = min(self.budget, y.shape[0])
         n_initial = self.n_initial if self.n_initial is not None else self.n_instances
-        while True:
+        if self.stopping is None:  # resumed with stopping removed
+            self.stop_reason_ = None
+        while getattr(self, "stop_reason_", None) is None:
             n_before = self.y_labeled_.shape[0]
             size = self.n_instances if self.history_ else n_initial
             k = min(size, budget - n_before, self.pool_indices_.shape[0])

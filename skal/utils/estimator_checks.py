@@ -21,6 +21,7 @@ the model predicts.
 
 from __future__ import annotations
 
+import copy
 import pickle
 
 import numpy as np
@@ -37,6 +38,10 @@ __all__ = [
     "check_strategy_class_balance",
     "check_strategy_permutation",
     "check_strategy_clone",
+    "check_stopping_criterion",
+    "check_stopping_clone",
+    "check_stopping_determinism",
+    "check_stopping_min_labels",
 ]
 
 
@@ -384,3 +389,133 @@ def check_strategy(strategy, *, make_learner=None, max_examples=20):
         check_strategy_permutation(
             strategy, max_examples=max(1, max_examples // 2), **kw
         )
+
+
+# --------------------------------------------------------------------------
+# stopping criteria
+# --------------------------------------------------------------------------
+def _observations(criterion, case, make_learner, n_rounds):
+    """Observe ``n_rounds`` learners whose labeled set grows on one pool."""
+    n = case["X"].shape[0]
+    order = np.random.RandomState(case["seed"]).permutation(n)
+    # from 2 labeled rows up: a single one pads the pool (see _default_learner)
+    low = 2 if n >= 3 else 1
+    sizes = np.unique(np.linspace(low, max(low, n - 1), n_rounds).astype(int))
+    observations = []
+    for size in sizes:
+        learner, X_fit, pool = _learner_and_pool(
+            {**case, "labeled": order[:size]}, make_learner
+        )
+        observations.append(criterion.observe(learner, X_fit, pool))
+    return observations
+
+
+def _same(a, b):
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if a is None or b is None:
+        return a is b
+    return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+
+
+def check_stopping_clone(criterion):
+    """Stateless parameters: clone, get/set_params round trip, pickling.
+
+    Examples
+    --------
+    >>> from skal.stopping import StabilizingPredictions
+    >>> from skal.utils.estimator_checks import check_stopping_clone
+    >>> check_stopping_clone(StabilizingPredictions())
+    """
+    check_strategy_clone(criterion)
+    assert "min_labels" in criterion.get_params(), (
+        f"{criterion!r} has no 'min_labels' parameter"
+    )
+
+
+def check_stopping_determinism(criterion, *, make_learner=None, max_examples=10):
+    """Same model, same observation and decision; calls leave the criterion as is.
+
+    Examples
+    --------
+    >>> from skal.stopping import OverallUncertainty
+    >>> from skal.utils.estimator_checks import check_stopping_determinism
+    >>> check_stopping_determinism(OverallUncertainty(), max_examples=3)
+    """
+    original = criterion
+
+    @settings(max_examples=max_examples, report_multiple_bugs=False, **_SETTINGS)
+    @given(case=scenarios(max_rows=500))
+    def run(case):
+        # each example watches a fresh copy, so a mutation shows every time
+        criterion = copy.deepcopy(original)
+        before = _fingerprint(criterion)
+        a = _observations(criterion, case, make_learner, 4)
+        b = _observations(criterion, case, make_learner, 4)
+        assert _same(a, b), f"{criterion!r}.observe is not deterministic"
+        kept = pickle.dumps(a)
+        for j in range(len(a) + 1):
+            first, second = criterion.decide(a[:j]), criterion.decide(a[:j])
+            assert first == second, f"{criterion!r}.decide is not deterministic"
+            assert first is None or (isinstance(first, str) and first), (
+                f"{criterion!r}.decide must return None or a reason; got {first!r}"
+            )
+        assert criterion.decide([]) is None
+        assert pickle.dumps(a) == kept, f"{criterion!r}.decide changed its input"
+        assert _fingerprint(criterion) == before, f"{criterion!r} changed when called"
+
+    run()
+
+
+def check_stopping_min_labels(criterion, *, make_learner=None, max_examples=10):
+    """Never a stop below ``min_labels`` labels; at or above, ``min_labels`` is moot.
+
+    Examples
+    --------
+    >>> from skal.stopping import StabilizingPredictions
+    >>> from skal.utils.estimator_checks import check_stopping_min_labels
+    >>> check_stopping_min_labels(StabilizingPredictions(window=1), max_examples=3)
+    """
+
+    @settings(max_examples=max_examples, report_multiple_bugs=False, **_SETTINGS)
+    @given(case=scenarios(max_rows=500))
+    def run(case):
+        observations = _observations(criterion, case, make_learner, 6)
+        free = clone(criterion).set_params(min_labels=0)
+        for j in range(1, len(observations) + 1):
+            seen = observations[:j]
+            n = seen[-1]["n_labels"]
+            strict = clone(criterion).set_params(min_labels=n + 1)
+            assert strict.decide(seen) is None, (
+                f"{criterion!r} stopped at {n} labels with min_labels={n + 1}"
+            )
+            loose = clone(criterion).set_params(min_labels=n)
+            assert loose.decide(seen) == free.decide(seen)
+
+    run()
+
+
+def check_stopping_criterion(criterion, *, make_learner=None, max_examples=10):
+    """Run the stopping-criterion check suite; raise on the first failure.
+
+    Parameters
+    ----------
+    criterion : BaseStoppingCriterion
+        The criterion to check.
+    make_learner : callable, default=None
+        As for :func:`check_strategy`.
+    max_examples : int, default=10
+        Hypothesis examples per property.
+
+    Examples
+    --------
+    >>> from skal.stopping import ClassificationChange
+    >>> from skal.utils.estimator_checks import check_stopping_criterion
+    >>> check_stopping_criterion(ClassificationChange(), max_examples=2)
+    """
+    kw = dict(make_learner=make_learner, max_examples=max_examples)
+    check_stopping_clone(criterion)
+    check_stopping_determinism(criterion, **kw)
+    check_stopping_min_labels(criterion, **kw)
