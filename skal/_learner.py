@@ -272,6 +272,10 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     stop_reason_ : str or None
         Why ``stopping`` says to stop after the last refit; None to go on
         (or without ``stopping``).
+    stop_observations_ : list of dict
+        What ``stopping`` observed after each refit, oldest first (its
+        ``observe`` output: kappas, uncertainties... are computed from these);
+        empty without ``stopping``.
     n_features_in_ : int
         Number of features of 2-D ``X``.
     classes_ : ndarray
@@ -592,9 +596,9 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             return
         obs = self.stopping.observe(self, self._X_fit, self.pool_indices_)
         # a loaded session starts a new window of observations
-        self._stop_observations = getattr(self, "_stop_observations", [])
-        self._stop_observations.append(obs)
-        self.stop_reason_ = self.stopping.decide(self._stop_observations)
+        self.stop_observations_ = getattr(self, "stop_observations_", [])
+        self.stop_observations_.append(obs)
+        self.stop_reason_ = self.stopping.decide(self.stop_observations_)
 
     def should_stop(self):
         """Whether ``stopping`` says the labeling can stop (after the last refit).
@@ -719,7 +723,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self._label_classes = None
         self._sim = self._sim_pending = self._sim_round_start = None
         self._journal_session, self._journal_seq = None, 0
-        self.stop_reason_, self._stop_observations = None, []
+        self.stop_reason_, self.stop_observations_ = None, []
         unlabeled = _unlabeled_mask(y)
         if self.journal is not None:
             head = _journal.session_record(X, y, int((~unlabeled).sum()))

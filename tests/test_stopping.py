@@ -205,6 +205,11 @@ def test_simulation_stops_when_the_criterion_fires_and_records_why():
     assert stopped.should_stop() and stopped.stop_reason_ == last["stop_reason"]
     assert all(r["stop_reason"] is None for r in stopped.history_[:-1])
     assert len(stopped.y_labeled_) == last["n_labels"]
+    # one observation per refit, and the criterion's decision replays from them
+    obs = stopped.stop_observations_
+    assert [o["n_labels"] for o in obs] == [r["n_labels"] for r in stopped.history_]
+    assert stopped.stopping.decide(obs) == last["stop_reason"]
+    assert stopped.stopping.decide(obs[:-1]) is None
     # stopping only ends the loop: the rounds are those of the full run
     for a, b in zip(stopped.history_, full.history_, strict=False):
         np.testing.assert_array_equal(a["indices"], b["indices"])
