@@ -11,6 +11,15 @@ Conventions shared by every function
 * Inputs may be torch tensors or numpy arrays (converted with
   :func:`torch.as_tensor`, without a copy when they already are contiguous
   float32). Work happens on the input's device, in float32.
+* Pools larger than memory: the one-pass kernels (:func:`k_center_greedy`,
+  :func:`kmeans_pp`, and the embeddings of :func:`badge_kmeans_pp`) also
+  take an ``np.memmap`` or any 2-D array-like with ``shape``, ``dtype`` and
+  row slicing (h5py / zarr datasets). Such a pool is read in row blocks of
+  ``_STREAM_BYTES`` and never loaded whole: extra memory stays
+  ``O(N + block)``. The pages of a shared or read-only memmap are released
+  after each block, so the process's resident size stays small too. Blocks
+  of any float dtype (float16 on disk halves the bytes read) are converted to
+  float32, so accumulation is float32. Other kernels load such a pool.
 * Work is chunked over the pool: extra memory is ``O(N + chunk * B)`` where
   ``B`` is the width of a distance block (number of reference rows, centers or
   pool rows); an ``N x B`` or ``N x N`` matrix is never materialised.
@@ -21,6 +30,8 @@ Conventions shared by every function
 * Randomness comes only from ``generator`` (a :class:`torch.Generator`, or an
   int seed). With ``generator=None`` a generator is seeded from torch's
   default generator, so ``torch.manual_seed`` makes results reproducible.
+  An int (or None) seeds a CPU generator whatever the device, and the draws
+  are moved to the device, so CPU and GPU runs draw the same numbers.
 * Selection functions return a CPU ``int64`` tensor of distinct row indices,
   of length ``min(n, N)``; nearest-neighbour helpers return tensors on the
   input's device.
@@ -28,6 +39,10 @@ Conventions shared by every function
 
 from __future__ import annotations
 
+import mmap
+import warnings
+
+import numpy as np
 import torch
 
 __all__ = [
@@ -56,16 +71,18 @@ DEFAULT_BUDGET_BYTES = 256 * _MiB
 _USE_ONEDNN = True
 _ONEDNN_OK = None
 _CPU_MATVEC_BLOCK_BYTES = 4 * _MiB
-# Below this width, or when X is small enough to stay in the last-level cache,
-# ``torch.mv`` is at least as fast (MKL runs small ones on one thread).
+# Below this width or size ``torch.mv`` is at least as fast. (oneDNN wins from
+# ~1 MiB on: 50k x 128 float32 on one thread, 1.0 ms vs 2.3 ms per pass.)
 _CPU_MATVEC_MIN_DIM = 64
-_CPU_MATVEC_MIN_BYTES = 32 * _MiB
+_CPU_MATVEC_MIN_BYTES = 1 * _MiB
 # On CPU the O(N) per-pick vector updates run on slices smaller than ATen's
 # GRAIN_SIZE (32768), i.e. each on one thread: a parallel region costs a few
 # microseconds on an idle machine but a scheduler time slice (~10 ms) as soon
 # as another process competes for the cores, and there are ~6 such updates
 # per pick. The single big pass over ``X`` per pick stays parallel.
 _VEC_CHUNK = 32000
+# Rows of an out-of-core pool are read in blocks of this many bytes (float32).
+_STREAM_BYTES = 32 * _MiB
 
 
 # --------------------------------------------------------------------------
@@ -116,8 +133,123 @@ def default_chunk_size(N, D, device=None, budget_bytes=DEFAULT_BUDGET_BYTES):
     return int(max(1, min(max(int(N), 1), rows)))
 
 
+def _is_out_of_core(X):
+    """Whether ``X`` is a pool to read in row blocks (see the module notes)."""
+    if isinstance(X, torch.Tensor):
+        return False
+    if isinstance(X, np.memmap):
+        return True
+    if isinstance(X, np.ndarray):
+        return False
+    shape = getattr(X, "shape", None)
+    return (
+        shape is not None
+        and len(shape) == 2
+        and hasattr(X, "dtype")
+        and hasattr(X, "__getitem__")
+    )
+
+
+def _byte_bounds(a):
+    try:
+        from numpy.lib.array_utils import byte_bounds
+    except ImportError:  # pragma: no cover - numpy < 2
+        byte_bounds = np.byte_bounds
+    return byte_bounds(a)
+
+
+def _shared_mmap(X):
+    """``(mmap, address)`` behind a memmap whose pages may be dropped, else None.
+
+    Only shared or read-only mappings: dropping the pages of a copy-on-write
+    mapping (``mode="c"``) would discard the user's writes.
+    """
+    if not isinstance(X, np.memmap) or X.mode not in (
+        "r",
+        "r+",
+        "w+",
+        "readonly",
+        "readwrite",
+        "write",
+    ):
+        return None
+    b = X
+    while isinstance(b, np.ndarray):
+        b = b.base
+    if not isinstance(b, mmap.mmap) or len(b) == 0:
+        return None
+    return b, np.frombuffer(b, np.uint8).ctypes.data
+
+
+def _block_tensor(raw):
+    """A block of rows as a 2-D float32 CPU tensor (a view when possible)."""
+    if hasattr(raw, "toarray"):
+        raw = raw.toarray()
+    if not isinstance(raw, torch.Tensor):
+        with warnings.catch_warnings():  # read-only memmap: we never write
+            warnings.simplefilter("ignore", UserWarning)
+            raw = torch.as_tensor(np.asarray(raw))
+    return raw.reshape(raw.shape[0], -1).to(torch.float32).contiguous()
+
+
+class _Blocks:
+    """An out-of-core pool, read in row blocks of ``_STREAM_BYTES``.
+
+    Iterating yields ``(start, stop, block)`` with ``block`` a float32 CPU
+    tensor that is only valid until the next step (a memmap's pages are
+    released after each block).
+    """
+
+    device = torch.device("cpu")
+    dtype = torch.float32
+
+    def __init__(self, X, name="X"):
+        shape = tuple(int(v) for v in X.shape)
+        if len(shape) != 2:
+            raise ValueError(f"{name} must be 2-dimensional, got shape {shape}")
+        self.X = X
+        self.shape = shape
+        self.rows = max(1, _STREAM_BYTES // (4 * max(shape[1], 1)))
+        self._mm = _shared_mmap(X)
+
+    def __iter__(self):
+        N = self.shape[0]
+        for s in range(0, N, self.rows):
+            e = min(N, s + self.rows)
+            raw = self.X[s:e]
+            yield s, e, _block_tensor(raw)
+            self._release(raw)
+
+    def _release(self, raw):
+        if self._mm is None or not isinstance(raw, np.ndarray) or raw.size == 0:
+            return
+        mm, base = self._mm
+        lo, hi = _byte_bounds(raw)
+        page = mmap.PAGESIZE
+        start = ((lo - base) // page) * page
+        stop = min(hi - base, len(mm))
+        if 0 <= start < stop:
+            mm.madvise(mmap.MADV_DONTNEED, start, stop - start)
+
+    def index_select(self, dim, idx):
+        """Rows ``idx`` (a LongTensor) as a float32 tensor; reads only them."""
+        rows = [int(i) for i in idx.reshape(-1).tolist()]
+        if not rows:
+            return torch.empty(0, self.shape[1])
+        return torch.cat([_block_tensor(self.X[i : i + 1]) for i in rows])
+
+
+def _as_pool(X, name="X"):
+    """A float32 tensor, or :class:`_Blocks` for an out-of-core pool."""
+    if _is_out_of_core(X):
+        return _Blocks(X, name)
+    return _as_matrix(X, name)
+
+
 def _as_matrix(X, name="X", device=None):
     """2-D contiguous float32 tensor (no copy when possible)."""
+    if _is_out_of_core(X) and not isinstance(X, np.ndarray):
+        X = np.asarray(X)  # a kernel that needs the pool in memory
     t = torch.as_tensor(X)
     if t.ndim == 1 and t.numel() == 0:
         t = t.reshape(0, 0)
@@ -155,14 +287,19 @@ def _check_n(n, N):
 
 
 def _make_generator(generator, device):
-    """A torch.Generator (an int seeds a fresh one on ``device``)."""
+    """A torch.Generator; an int (or None) seeds a fresh one on the CPU.
+
+    Seeding on the CPU whatever ``device`` is makes CPU and GPU runs draw the
+    same numbers (callers move the draws to ``device``); a generator passed
+    in is used as is, on its own device.
+    """
     if isinstance(generator, torch.Generator):
         return generator
     if generator is None:
         seed = int(torch.randint(0, 2**62, (1,)).item())
     else:
         seed = int(generator)
-    g = torch.Generator(device=device)
+    g = torch.Generator(device="cpu")
     g.manual_seed(seed)
     return g
 
@@ -217,6 +354,12 @@ class _MatVec:
             and D >= _CPU_MATVEC_MIN_DIM
             and N * D * 4 >= _CPU_MATVEC_MIN_BYTES
         )
+        if isinstance(X, _Blocks):
+            # per block: the kernel an in-memory pool of this size would use
+            self.mode = "blocks"
+            self.onednn = cpu_wide and _USE_ONEDNN and _onednn_ok()
+            self.rows, self.tmp = X.rows, None
+            return
         if cpu_wide and _USE_ONEDNN and _onednn_ok():
             self.mode = "onednn"
         elif cpu_wide:
@@ -238,6 +381,13 @@ class _MatVec:
 
     def __call__(self, v, out):
         X = self.X
+        if self.mode == "blocks":
+            for s, e, blk in X:
+                if self.onednn:
+                    out[s:e] = _linear(blk, v[None, :])[:, 0]
+                else:
+                    torch.mv(blk, v, out=out[s:e])
+            return out
         N = X.shape[0]
         rows = self.rows
         for s in range(0, N, rows):
@@ -257,6 +407,10 @@ def _sq_norms(X, chunk_size=None):
     """Row squared norms, chunked (no N x D temporary)."""
     N, D = X.shape
     out = torch.empty(N, device=X.device, dtype=torch.float32)
+    if isinstance(X, _Blocks):
+        for s, e, blk in X:
+            torch.linalg.vector_norm(blk, dim=1, out=out[s:e])
+        return out.square_()
     rows = chunk_size or default_chunk_size(N, D, X.device)
     for s in range(0, N, rows):
         e = min(N, s + rows)
@@ -278,10 +432,13 @@ def _min_sq_dist_to_set(X, xn, R, chunk_size):
     rows = chunk_size or default_chunk_size(N, M, X.device)
     out = torch.empty(N, device=X.device, dtype=torch.float32)
     RT = R.T
-    for s in range(0, N, rows):
-        e = min(N, s + rows)
-        blk = torch.addmm(rn[None, :], X[s:e], RT, beta=1.0, alpha=-2.0)
-        torch.amin(blk, dim=1, out=out[s:e])
+    blocks = X if isinstance(X, _Blocks) else [(0, N, X)]
+    for s0, _, Xb in blocks:
+        n_b = Xb.shape[0]
+        for s in range(0, n_b, rows):
+            e = min(n_b, s + rows)
+            blk = torch.addmm(rn[None, :], Xb[s:e], RT, beta=1.0, alpha=-2.0)
+            torch.amin(blk, dim=1, out=out[s0 + s : s0 + e])
     out.add_(xn).clamp_min_(0.0)
     return out
 
@@ -382,8 +539,9 @@ def k_center_greedy(X, n, *, init=None, chunk_size=None, generator=None):
 
     Parameters
     ----------
-    X : tensor or ndarray of shape (N, D)
-        Pool embeddings.
+    X : tensor, ndarray or out-of-core array-like of shape (N, D)
+        Pool embeddings; an ``np.memmap`` (or h5py / zarr dataset) is read in
+        row blocks, never loaded whole.
     n : int
         Number of rows to select (clipped to ``N``).
     init : tensor or ndarray of shape (M, D), optional
@@ -421,7 +579,7 @@ def k_center_greedy(X, n, *, init=None, chunk_size=None, generator=None):
     >>> k_center_greedy(X, 2, init=X[:1]).tolist()
     [3, 2]
     """
-    X = _as_matrix(X)
+    X = _as_pool(X)
     N, D = X.shape
     n = _check_n(n, N)
     device = X.device
@@ -467,8 +625,9 @@ def kmeans_pp(X, n, *, generator=None, init=None, chunk_size=None, uniforms=None
 
     Parameters
     ----------
-    X : tensor or ndarray of shape (N, D)
-        Pool embeddings.
+    X : tensor, ndarray or out-of-core array-like of shape (N, D)
+        Pool embeddings; an ``np.memmap`` (or h5py / zarr dataset) is read in
+        row blocks, never loaded whole.
     n : int
         Number of rows to select (clipped to ``N``).
     generator : torch.Generator or int, optional
@@ -513,7 +672,7 @@ def kmeans_pp(X, n, *, generator=None, init=None, chunk_size=None, uniforms=None
     >>> kmeans_pp(X, 2, uniforms=[0.0, 0.5]).tolist()
     [0, 2]
     """
-    X = _as_matrix(X)
+    X = _as_pool(X)
     N, D = X.shape
     n = _check_n(n, N)
     device = X.device
@@ -552,7 +711,10 @@ def kmeans_pp(X, n, *, generator=None, init=None, chunk_size=None, uniforms=None
 # --------------------------------------------------------------------------
 def _badge_factors(proba, emb):
     P = _as_matrix(proba, "proba")
-    H = _as_matrix(emb, "emb", device=P.device)
+    if P.device.type == "cpu" and _is_out_of_core(emb):
+        H = _Blocks(emb, "emb")
+    else:
+        H = _as_matrix(emb, "emb", device=P.device)
     if P.shape[0] != H.shape[0]:
         raise ValueError(f"proba has {P.shape[0]} rows but emb has {H.shape[0]} rows")
     yhat = P.argmax(dim=1, keepdim=True)
@@ -598,6 +760,8 @@ def badge_sq_distances(proba, emb, centers):
     [0.0, 1.3]
     """
     A, H = _badge_factors(proba, emb)
+    if isinstance(H, _Blocks):
+        H = _as_matrix(emb, "emb")
     idx = torch.as_tensor(centers, dtype=torch.long, device=A.device).reshape(-1)
     gn = (A * A).sum(1) * _sq_norms(H)
     Ac, Hc = A.index_select(0, idx), H.index_select(0, idx)
@@ -618,8 +782,9 @@ def badge_kmeans_pp(proba, emb, n, *, generator=None, chunk_size=None, uniforms=
     ----------
     proba : tensor or ndarray of shape (N, C)
         Predicted class probabilities.
-    emb : tensor or ndarray of shape (N, D)
-        Penultimate-layer embeddings ``h``.
+    emb : tensor, ndarray or out-of-core array-like of shape (N, D)
+        Penultimate-layer embeddings ``h``; an ``np.memmap`` (or h5py / zarr
+        dataset) is read in row blocks when ``proba`` is on the CPU.
     n : int
         Number of rows to select (clipped to ``N``).
     generator : torch.Generator or int, optional
