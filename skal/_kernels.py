@@ -151,11 +151,10 @@ def _is_out_of_core(X):
 
 
 def _byte_bounds(a):
-    try:
-        from numpy.lib.array_utils import byte_bounds
-    except ImportError:  # pragma: no cover - numpy < 2
-        byte_bounds = np.byte_bounds
-    return byte_bounds(a)
+    """First and one-past-last byte addresses of an array's data."""
+    lo = a.ctypes.data
+    ext = sum((n - 1) * st for n, st in zip(a.shape, a.strides, strict=True))
+    return min(lo, lo + ext), max(lo, lo + ext) + a.itemsize
 
 
 def _shared_mmap(X):
