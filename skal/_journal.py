@@ -33,6 +33,7 @@ import time
 import uuid
 import warnings
 import zlib
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -205,70 +206,236 @@ def _parse(line: bytes):
     return record
 
 
-def _repair_tail(path):
-    """Make the file end with a newline before appending after a crash.
+LOCK_TIMEOUT = 10.0  # seconds a writer waits for the journal's lock
 
-    A last line torn by a crash is cut off (with a warning), so that the next
-    record starts on its own line; a complete record that only misses its
-    newline is kept.
+
+class _RolledBack(Exception):
+    """Internal: a failed write whose records could not be removed again."""
+
+
+@contextmanager
+def _locked(path):
+    """Hold ``<path>.lock``: one writer at a time appends to a journal."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise JournalError(
+            f"The label journal {path!r} is locked by another writer (its lock "
+            f"file {path + '.lock'!r} has been held for over {LOCK_TIMEOUT:g} s). "
+            "A journal has one writer at a time; if no other process is "
+            "writing, the lock is stale: remove the lock file."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _repair_tail(fd, path):
+    """Make the file end with a newline before appending (under the lock).
+
+    Every writer holds the lock while it writes, so a last line without its
+    newline is a write torn by a crash: it is cut off (with a warning); a
+    complete record that only misses its newline is kept.
     """
-    with open(path, "rb+") as f:
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        if size == 0:
-            return
-        f.seek(size - 1)
-        if f.read(1) == b"\n":
-            return
-        # find the start of the last line, reading backwards in chunks
-        start = size
-        while start > 0:
-            start = max(0, start - (1 << 20))
-            f.seek(start)
-            tail = f.read(size - start)
-            cut = tail.rfind(b"\n")
-            if cut >= 0:
-                break
-        line_start = start + cut + 1 if cut >= 0 else 0
-        last = tail[cut + 1 :] if cut >= 0 else tail
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    start = size
+    cut = -1
+    tail = b""
+    while start > 0:
+        start = max(0, start - (1 << 20))
+        tail = os.pread(fd, size - start, start)
+        cut = tail.rfind(b"\n")
+        if cut >= 0:
+            break
+    line_start = start + cut + 1 if cut >= 0 else 0
+    last = tail[cut + 1 :] if cut >= 0 else tail
+    try:
+        _check_record(_parse(last))
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError):
+        warnings.warn(
+            f"The label journal {path!r} ended with a truncated line (a write "
+            "interrupted by a crash); it is cut off before appending.",
+            UserWarning,
+            stacklevel=5,
+        )
+        os.ftruncate(fd, line_start)
+    else:
+        os.write(fd, b"\n")
+    os.fsync(fd)
+
+
+def _scan_session(fd, start, end, session):
+    """The highest ``seq`` of a record of ``session`` in bytes [start, end)."""
+    data = os.pread(fd, end - start, start)
+    key = session.encode()
+    found = None
+    for line in data.split(b"\n"):
+        if key not in line:
+            continue
         try:
-            _parse(last)
-        except (ValueError, UnicodeDecodeError):
-            warnings.warn(
-                f"The label journal {os.fspath(path)!r} ended with a truncated "
-                "line (a write interrupted by a crash); it is cut off before "
-                "appending.",
-                UserWarning,
-                stacklevel=4,
-            )
-            f.truncate(line_start)
-        else:
-            f.seek(0, os.SEEK_END)
-            f.write(b"\n")
-        f.flush()
-        os.fsync(f.fileno())
+            rec = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(rec, dict) and rec.get("session") == session:
+            seq = rec.get("seq")
+            if _is_int(seq) and (found is None or seq > found):
+                found = seq
+    return found
+
+
+def _append(path, records, *, session=None, next_seq=None, expected_end=None):
+    """Append ``records`` whole or not at all; returns the file's new end.
+
+    Under the lock: repair a torn tail, check that nobody else wrote records
+    of ``session`` from ``next_seq`` on since ``expected_end`` (a copy of the
+    learner writing the same session), write, ``fsync``. If writing or
+    ``fsync`` fails (a full disk, an interrupt), the file is cut back to
+    where it was and the error re-raised: no record of a failed batch stays.
+    """
+    data = "".join(_dumps(r) + "\n" for r in records).encode("utf-8")
+    path = os.fspath(path)
+    with _locked(path):
+        existed = os.path.exists(path)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            _repair_tail(fd, path)
+            start = os.fstat(fd).st_size
+            if session is not None:
+                lo = expected_end
+                if lo is None or lo > start:
+                    lo = 0
+                last = _scan_session(fd, lo, start, session) if lo < start else None
+                if last is not None and last >= next_seq:
+                    raise JournalError(
+                        f"The label journal {path!r} already holds record {last} "
+                        f"of session {session}, which this learner would write "
+                        f"as {next_seq}: another writer (a copy of this learner, "
+                        "loaded from the same save or unpickled) appends to the "
+                        "same session. A session has one writer; give each copy "
+                        "its own journal."
+                    )
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            except BaseException as exc:
+                try:
+                    os.ftruncate(fd, start)
+                    os.fsync(fd)
+                except OSError:
+                    raise _RolledBack(str(exc)) from exc
+                raise
+            end = start + len(data)
+        finally:
+            os.close(fd)
+    if not existed:
+        _fsync_dir(os.path.dirname(os.path.abspath(path)))
+    return end
 
 
 def append_records(path, records):
-    """Append records as JSON lines, then flush and ``fsync`` the file."""
-    if not records:
+    """Append records as JSON lines (locked, whole or not at all, fsynced)."""
+    if records:
+        _append(path, records)
+
+
+def open_session(learner, X, y, n_labeled):
+    """``fit``'s session line; the learner then writes this session."""
+    head = session_record(X, y, n_labeled)
+    end = _append(learner.journal, [head])
+    learner._journal_session, learner._journal_seq = head["session"], 0
+    learner._journal_end = end
+    learner._journal_replayed = {}
+
+
+def write_labels(learner, y, *, indices=None, X=None, source="teach", round_=None):
+    """Journal a batch of labels, whole or not at all, before it is recorded.
+
+    The learner's sequence number advances only once the batch is on disk
+    (fsynced); a failed batch is cut from the file, so the next batch reuses
+    no sequence number that a record on disk holds.
+    """
+    path = learner.journal
+    if path is None:
         return
-    data = "".join(_dumps(r) + "\n" for r in records).encode("utf-8")
-    path = os.fspath(path)
-    existed = os.path.exists(path)
-    if existed:
-        _repair_tail(path)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    session = getattr(learner, "_journal_session", None)
+    head = []
+    if session is None:
+        # journal set after fit (or a loaded session forked): a new session
+        rec = session_record(learner._X_fit, None, learner.y_labeled_.shape[0])
+        head, session, seq = [rec], rec["session"], 0
+    else:
+        seq = learner._journal_seq
+    records = label_records(
+        session, seq + 1, y, indices=indices, X=X, source=source, round_=round_
+    )
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    if not existed:
-        _fsync_dir(os.path.dirname(os.path.abspath(path)))
+        end = _append(
+            path,
+            head + records,
+            session=None if head else session,
+            next_seq=seq + 1,
+            expected_end=getattr(learner, "_journal_end", None),
+        )
+    except _RolledBack as exc:
+        # records of the failed batch are on disk: never reuse their numbers
+        learner._journal_session, learner._journal_seq = session, seq + len(records)
+        learner._journal_end = None
+        raise JournalError(
+            f"Writing labels to the journal {os.fspath(path)!r} failed ({exc}) "
+            f"and the partial batch (records {seq + 1}-{seq + len(records)} of "
+            f"session {session}) could not be removed; those labels were not "
+            "taught. Check the disk, then teach them again."
+        ) from exc.__cause__
+    learner._journal_session, learner._journal_seq = session, seq + len(records)
+    learner._journal_end = end
+
+
+def attach(learner):
+    """After ``load``: continue the saved journal session, or fork a new one.
+
+    The saved session goes on only if the journal holds its session line and
+    nothing of it past the saved sequence number; otherwise (another
+    journal, or labels taught after the save) the next label opens a new
+    session, and the saved session's later records stay replayable.
+    """
+    path = os.fspath(learner.journal)
+    session, seq = learner._journal_session, learner._journal_seq
+    learner._journal_end = None
+    if session is None:
+        return
+    if not os.path.exists(path):
+        learner._journal_session, learner._journal_seq = None, 0
+        return
+    with _locked(path):
+        with open(path, "rb") as f:
+            fd = f.fileno()
+            end = os.fstat(fd).st_size
+            last = _scan_session(fd, 0, end, session)
+    if last == seq:
+        learner._journal_end = end
+        return
+    learner._journal_replayed = {
+        **(getattr(learner, "_journal_replayed", None) or {}),
+        session: seq,
+    }
+    learner._journal_session, learner._journal_seq = None, 0
+    if last is not None and last > seq:
+        warnings.warn(
+            f"The journal {path!r} holds {last - seq} labels of this session "
+            "taught after it was saved; they are not in the loaded learner "
+            "(replay_journal adds them). It journals as a new session.",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def _fsync_dir(directory):
@@ -330,6 +497,152 @@ def label_records(
 
 
 # ------------------------------------------------------------------ reading
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_shape(shape):
+    return (
+        isinstance(shape, list)
+        and len(shape) <= 32
+        and all(_is_int(s) and 0 <= s < 1 << 40 for s in shape)
+    )
+
+
+_MAX_ROW_SIZE = 1 << 28  # elements of one journaled row
+_CONTAINERS = ("numpy", "torch", "pandas", "sparse")
+
+
+def _check_dtype(value, kinds, what):
+    if not isinstance(value, str) or len(value) > 32:
+        raise ValueError(f"{what} is not a dtype string")
+    try:
+        dtype = np.dtype(value)
+    except (TypeError, ValueError, SyntaxError):
+        raise ValueError(f"{what} {value!r} is not a numpy dtype") from None
+    if dtype.kind not in kinds or dtype.fields is not None or dtype.shape:
+        raise ValueError(f"{what} {value!r} is not allowed")
+    return dtype
+
+
+def _check_row(row):
+    if not isinstance(row, dict) or row.get("container") not in _CONTAINERS:
+        raise ValueError("its row is not a journaled row")
+    _check_dtype(row.get("dtype"), "biufcUS", "its row's dtype")
+    shape = row.get("shape")
+    if not _is_shape(shape):
+        raise ValueError(f"its row's shape {shape!r:.80} is not a list of ints")
+    size = 1
+    for s in shape:
+        size *= s
+    if size > _MAX_ROW_SIZE:
+        raise ValueError(f"its row's shape {shape} is too large")
+    if not isinstance(row.get("sha256"), str):
+        raise ValueError("its row has no SHA-256")
+    if row["container"] == "sparse":
+        idx, data = row.get("indices"), row.get("data")
+        if (
+            len(shape) != 1
+            or not isinstance(idx, list)
+            or not isinstance(data, list)
+            or len(idx) != len(data)
+            or not all(_is_int(i) and 0 <= i < shape[0] for i in idx)
+        ):
+            raise ValueError("its sparse row does not fit its shape")
+    elif "row" not in row:
+        raise ValueError("its row has no values")
+    cols = row.get("columns")
+    if cols is not None and (
+        not isinstance(cols, list) or not all(isinstance(c, str) for c in cols)
+    ):
+        raise ValueError("its row's columns are not a list of str")
+
+
+def _check_record(r):
+    """Raise ValueError naming what is wrong with a parsed record."""
+    if not isinstance(r, dict):
+        raise ValueError("not a journal record")
+    kind = r.get("kind")
+    if kind not in ("session", "label"):
+        raise ValueError(f"unknown record kind {kind!r:.40}")
+    if not isinstance(r.get("session"), str) or not r["session"]:
+        raise ValueError("no session id")
+    if not _is_int(r.get("seq")) or r["seq"] < 0:
+        raise ValueError(f"the sequence number {r.get('seq')!r:.40} is not an int")
+    if kind == "session":
+        if not _is_int(r.get("version")):
+            raise ValueError("no format version")
+        if r["version"] > JOURNAL_VERSION:
+            raise ValueError(
+                f"written by a newer skal (format version {r['version']}; this "
+                f"skal reads {JOURNAL_VERSION}): upgrade skal to read it"
+            )
+        fp = r.get("X")
+        if (
+            not isinstance(fp, dict)
+            or not _is_int(fp.get("n_samples"))
+            or not (fp.get("sample_shape") is None or _is_shape(fp["sample_shape"]))
+        ):
+            raise ValueError("its X fingerprint is malformed")
+        if r["seq"] != 0:
+            raise ValueError("a session line has a sequence number other than 0")
+        return
+    if r["seq"] < 1:
+        raise ValueError("a label line has a sequence number below 1")
+    label = r.get("label")
+    if isinstance(label, float) and not np.isfinite(label):
+        raise ValueError(f"the label {label} is not finite")
+    if not isinstance(label, str | int | float) or label is None:
+        raise ValueError(f"the label {label!r:.40} is not a number or a string")
+    if "label_dtype" in r:
+        _check_dtype(r["label_dtype"], "biufUS", "its label_dtype")
+    if "round" in r and (not _is_int(r["round"]) or r["round"] < 0):
+        raise ValueError("its round is not an int")
+    if ("index" in r) == ("row" in r):
+        raise ValueError("a label line names neither or both an index and a row")
+    if "index" in r:
+        if not _is_int(r["index"]) or r["index"] < 0:
+            raise ValueError(f"its index {r['index']!r:.40} is not an int >= 0")
+    else:
+        _check_row(r["row"])
+
+
+def _read_lines(path):
+    """``(line number, record)`` for every record, each checked."""
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    complete = data.endswith(b"\n")
+    lines = data.split(b"\n")
+    if complete or not data:
+        lines = lines[:-1]
+    out = []
+    for i, line in enumerate(lines):
+        last = i == len(lines) - 1
+        try:
+            record = _parse(line)
+            _check_record(record)
+        except (ValueError, TypeError, UnicodeDecodeError, RecursionError) as exc:
+            if last and not complete:
+                warnings.warn(
+                    f"The label journal {path!r} ends with a truncated line "
+                    f"(line {i + 1}, {len(line)} bytes: a write interrupted by a "
+                    "crash); it is skipped. Every label whose teach reached the "
+                    "refit is on an earlier, complete line.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                break
+            raise JournalError(
+                f"The label journal {path!r} is damaged at line {i + 1} of "
+                f"{len(lines)} ({str(exc)[:200]}); only the last line may be "
+                "incomplete. Restore the file from a backup, or remove the "
+                "damaged line by hand if you know what it held."
+            ) from None
+        out.append((i + 1, record))
+    return out
+
+
 def read_journal(path):
     """Read and check a label journal.
 
@@ -348,61 +661,29 @@ def read_journal(path):
     ------
     JournalError
         When a line other than the last is not a valid record (bad JSON or
-        CRC-32), or the journal was written by a newer skal. A truncated last
-        line only warns: it is a write a crash interrupted.
+        CRC-32, a field of the wrong type, a NaN label, an unknown dtype), or
+        the journal was written by a newer skal; the message names the line.
+        A truncated last line only warns: it is a write a crash interrupted.
     """
-    path = os.fspath(path)
-    with open(path, "rb") as f:
-        data = f.read()
-    complete = data.endswith(b"\n")
-    lines = data.split(b"\n")
-    if complete or not data:
-        lines = lines[:-1]
-    records = []
-    for i, line in enumerate(lines):
-        last = i == len(lines) - 1
-        try:
-            record = _parse(line)
-        except (ValueError, UnicodeDecodeError) as exc:
-            if last and not complete:
-                warnings.warn(
-                    f"The label journal {path!r} ends with a truncated line "
-                    f"(line {i + 1}, {len(line)} bytes: a write interrupted by a "
-                    "crash); it is skipped. Every label whose teach reached the "
-                    "refit is on an earlier, complete line.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-                break
-            raise JournalError(
-                f"The label journal {path!r} is damaged at line {i + 1} of "
-                f"{len(lines)} ({exc}); only the last line may be incomplete. "
-                "Restore the file from a backup, or remove the damaged line by "
-                "hand if you know what it held."
-            ) from None
-        if record.get("kind") == "session" and record.get("version", 0) > (
-            JOURNAL_VERSION
-        ):
-            raise JournalError(
-                f"The label journal {path!r} was written by a newer skal "
-                f"(format version {record['version']}; this skal reads "
-                f"{JOURNAL_VERSION}). Upgrade skal to read it."
-            )
-        if record.get("kind") not in ("session", "label"):
-            raise JournalError(
-                f"The label journal {path!r} has an unknown record kind "
-                f"{record.get('kind')!r} at line {i + 1}."
-            )
-        records.append(record)
-    return records
+    return [rec for _, rec in _read_lines(path)]
 
 
 # ------------------------------------------------------------------- replay
 def _labels_array(records):
     values = [r["label"] for r in records]
+    kinds = {"string" if isinstance(v, str) else "number" for v in values}
+    if len(kinds) > 1:
+        raise ValueError("its labels mix numbers and strings")
     dtypes = [np.dtype(r["label_dtype"]) for r in records if "label_dtype" in r]
-    if dtypes and all(d.kind in "biufUS" for d in dtypes):
-        return np.asarray(values, dtype=np.result_type(*dtypes))
+    if dtypes and len(dtypes) == len(values):
+        try:
+            dtype = np.result_type(*dtypes)
+            out = np.asarray(values, dtype=dtype)
+        except (TypeError, ValueError, OverflowError):
+            pass
+        else:
+            if out.dtype.kind in "US" or np.array_equal(out, np.asarray(values)):
+                return out
     return np.asarray(values)
 
 
@@ -419,55 +700,92 @@ def _rows_like(rows, records, like):
     if hasattr(like, "iloc") and hasattr(like, "columns"):
         import pandas as pd
 
-        columns = records[0]["row"].get("columns", list(like.columns))
-        return pd.DataFrame(A, columns=columns).astype(like.dtypes.to_dict())
+        return pd.DataFrame(A, columns=like.columns).astype(like.dtypes.to_dict())
     return A
 
 
+def _check_continuity(path, lines):
+    """Every session's label lines run 1, 2, 3, ... (a deleted line is a gap)."""
+    last = {}
+    for line, rec in lines:
+        s = rec["session"]
+        if rec["kind"] == "session":
+            if s in last:
+                raise JournalError(
+                    f"Line {line} of the journal {path!r} repeats the session "
+                    f"line of session {s}."
+                )
+            last[s] = 0
+            continue
+        expected = last.get(s, 0) + 1
+        if rec["seq"] != expected:
+            what = (
+                "a line was deleted or the journal was cut at the front"
+                if rec["seq"] > expected
+                else "a sequence number repeats"
+            )
+            raise JournalError(
+                f"Line {line} of the journal {path!r} holds record {rec['seq']} "
+                f"of session {s}, where record {expected} was expected: {what}. "
+                "Its labels are not applied; restore the journal from a backup."
+            )
+        last[s] = rec["seq"]
+
+
 def replay(learner, path):
-    """Apply the label records of ``path`` (other sessions) to ``learner``."""
+    """Apply the label records of ``path`` (other sessions) to ``learner``.
+
+    Idempotent: the learner remembers, per session, the last record it
+    replayed (``_journal_replayed``), so replaying again adds nothing.
+    """
     from .utils._arrays import take_rows
 
-    records = read_journal(path)
+    spath = os.fspath(path)
+    lines = _read_lines(path)
+    _check_continuity(spath, lines)
     current = getattr(learner, "_journal_session", None)
+    done = dict(getattr(learner, "_journal_replayed", None) or {})
     X_fit = learner._X_fit
     n = X_fit.shape[0] if hasattr(X_fit, "shape") else len(X_fit)
+    shape = getattr(learner, "sample_shape_", None)
     in_pool = np.zeros(n, dtype=bool)
     in_pool[learner.pool_indices_] = True
     fp = None
     sessions = {}
-    groups = []  # runs of consecutive records of one kind: (kind, [records])
+    groups = []  # runs of consecutive records of one kind: (kind, [(line, rec)])
     n_skipped = 0
-    for line, rec in enumerate(records, 1):
+    applied = dict(done)
+    for line, rec in lines:
+        s = rec["session"]
         if rec["kind"] == "session":
-            sessions[rec["session"]] = rec
+            sessions[s] = rec
             continue
-        if rec["session"] == current and current is not None:
+        if (s == current and current is not None) or rec["seq"] <= done.get(s, 0):
             continue
+        applied[s] = rec["seq"]
         if "index" in rec:
-            head = sessions.get(rec["session"])
+            head = sessions.get(s)
             if head is None:
                 raise JournalError(
-                    f"Record {line} of the journal {os.fspath(path)!r} names a "
-                    "pool row, but its session has no session line: the journal "
-                    "was cut at the front."
+                    f"Line {line} of the journal {spath!r} names a pool row, but "
+                    "its session has no session line: the journal was cut at "
+                    "the front."
                 )
             if fp is None:
                 fp = fingerprint(X_fit)
             if head["X"] != fp:
                 raise JournalError(
-                    f"Session {head['session']} of the journal "
-                    f"{os.fspath(path)!r} was recorded on another X "
-                    f"({head['X']['n_samples']} rows, SHA-256 "
-                    f"{head['X']['sha256']}) than this learner was fitted on "
-                    f"({fp['n_samples']} rows, SHA-256 {fp['sha256']}); its pool "
-                    "indices cannot be applied. Fit on the same X first."
+                    f"Session {s} of the journal {spath!r} was recorded on "
+                    f"another X ({head['X'].get('n_samples')} rows, SHA-256 "
+                    f"{head['X'].get('sha256')}) than this learner was fitted "
+                    f"on ({fp['n_samples']} rows, SHA-256 {fp['sha256']}); its "
+                    "pool indices cannot be applied. Fit on the same X first."
                 )
             i = rec["index"]
             if not 0 <= i < n:
                 raise JournalError(
-                    f"Record {line} of the journal names row {i}, outside fit's "
-                    f"X of {n} rows."
+                    f"Line {line} of the journal {spath!r} names row {i}, outside "
+                    f"fit's X of {n} rows."
                 )
             if not in_pool[i]:
                 n_skipped += 1
@@ -475,30 +793,55 @@ def replay(learner, path):
             in_pool[i] = False
             kind = "pool"
         else:
+            row = rec["row"]
+            if shape is not None and tuple(row["shape"]) != tuple(shape):
+                raise JournalError(
+                    f"Line {line} of the journal {spath!r} holds a row of shape "
+                    f"{tuple(row['shape'])}; this learner's rows have shape "
+                    f"{tuple(shape)}."
+                )
             kind = "row"
         if groups and groups[-1][0] == kind:
-            groups[-1][1].append(rec)
+            groups[-1][1].append((line, rec))
         else:
-            groups.append((kind, [rec]))
+            groups.append((kind, [(line, rec)]))
+    # decode everything before anything is applied
+    batches = []
+    for kind, items in groups:
+        first = items[0][0]
+        recs = [r for _, r in items]
+        try:
+            y = learner._match_labels(_labels_array(recs))
+            if kind == "pool":
+                idx = np.asarray([r["index"] for r in recs], dtype=np.intp)
+                batches.append((y, idx, None))
+            else:
+                rows = []
+                for line, r in items:
+                    try:
+                        rows.append(row_from_json(r["row"]))
+                    except JournalError as exc:
+                        raise ValueError(f"line {line}: {exc}") from None
+                X = _rows_like(rows, recs, learner.X_labeled_)
+                from ._learner import _match_dtype
+
+                batches.append((y, None, _match_dtype(X, learner.X_labeled_)))
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise JournalError(
+                f"The labels of the journal {spath!r} from line {first} on "
+                f"cannot be applied to this learner ({str(exc)[:300]})."
+            ) from None
     own = learner.journal is not None and not _same_file(learner.journal, path)
-    for kind, recs in groups:
-        y = _labels_array(recs)
-        learner._check_label_kind(y)
-        if kind == "pool":
-            idx = np.asarray([r["index"] for r in recs], dtype=np.intp)
+    for y, idx, X in batches:
+        if idx is not None:
             if own:
                 learner._journal_labels(y, indices=idx, source="replay")
             learner._add_labels(take_rows(X_fit, idx), y, pool_rows=idx)
         else:
-            rows = _rows_like(
-                [row_from_json(r["row"]) for r in recs], recs, learner.X_labeled_
-            )
-            from ._learner import _match_dtype
-
-            rows = _match_dtype(rows, learner.X_labeled_)
             if own:
-                learner._journal_labels(y, X=rows, source="replay")
-            learner._add_labels(rows, y)
+                learner._journal_labels(y, X=X, source="replay")
+            learner._add_labels(X, y)
+    learner._journal_replayed = applied
     if n_skipped:
         warnings.warn(
             f"{n_skipped} journaled labels name pool rows this learner has "
@@ -506,7 +849,7 @@ def replay(learner, path):
             UserWarning,
             stacklevel=3,
         )
-    if groups:
+    if batches:
         learner._refit_if_able()
     return learner
 

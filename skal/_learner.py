@@ -79,6 +79,34 @@ def _label_kind(y):
     return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
+def _numpy_labels(y):
+    """pandas nullable labels (``Int64``, ``boolean``) without NA as numpy.
+
+    scikit-learn reads them as floats, which would turn ``classes_`` and
+    ``predict`` into floats; their own numpy dtype keeps them ints.
+    """
+    numpy_dtype = getattr(getattr(y, "dtype", None), "numpy_dtype", None)
+    if (
+        numpy_dtype is not None
+        and getattr(y, "ndim", 0) == 1
+        and hasattr(y, "to_numpy")
+        and not bool(y.isna().any())
+    ):
+        return y.to_numpy(dtype=numpy_dtype)
+    return y
+
+
+def _refuse_mixed_labels(y):
+    """Numbers and strings in one ``y`` are a named TypeError, not numpy's."""
+    if y.dtype.kind == "O" and _label_kind(y) == "mixed":
+        kinds = sorted({type(v).__name__ for v in y})
+        raise TypeError(
+            f"The 'y' parameter holds labels of the types {kinds} (e.g. "
+            f"{y[:5].tolist()}); the labels of a session must be all numbers or "
+            "all strings."
+        )
+
+
 def _concrete_labels(y):
     """Object labels of one Python type as a plain array (bools, ints, strs).
 
@@ -272,10 +300,6 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     stop_reason_ : str or None
         Why ``stopping`` says to stop after the last refit; None to go on
         (or without ``stopping``).
-    stop_observations_ : list of dict
-        What ``stopping`` observed after each refit, oldest first (its
-        ``observe`` output: kappas, uncertainties... are computed from these);
-        empty without ``stopping``.
     n_features_in_ : int
         Number of features of 2-D ``X``.
     classes_ : ndarray
@@ -348,6 +372,12 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             check_n_instances(self.n_initial, name="n_initial")
         for name in ("strategy", "initial_strategy"):
             s = getattr(self, name)
+            if isinstance(s, type):
+                raise TypeError(
+                    f"The '{name}' parameter of ActiveLearner must be a strategy "
+                    f"instance or None. Got the class {s.__name__} instead: pass "
+                    f"{s.__name__}()."
+                )
             if s is not None and not (callable(s) and hasattr(s, "get_params")):
                 raise TypeError(
                     f"The '{name}' parameter of ActiveLearner must be a skal "
@@ -442,6 +472,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return get_tags(self.estimator).input_tags.allow_nan
 
     def _validate_y(self, y, n):
+        y = _numpy_labels(y)
         y = column_or_1d(y, warn=True)
         if y.shape[0] != n:
             raise ValueError(
@@ -596,9 +627,9 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             return
         obs = self.stopping.observe(self, self._X_fit, self.pool_indices_)
         # a loaded session starts a new window of observations
-        self.stop_observations_ = getattr(self, "stop_observations_", [])
-        self.stop_observations_.append(obs)
-        self.stop_reason_ = self.stopping.decide(self.stop_observations_)
+        self._stop_observations = getattr(self, "_stop_observations", [])
+        self._stop_observations.append(obs)
+        self.stop_reason_ = self.stopping.decide(self._stop_observations)
 
     def should_stop(self):
         """Whether ``stopping`` says the labeling can stop (after the last refit).
@@ -642,25 +673,10 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return True
 
     def _journal_labels(self, y, *, indices=None, X=None, source="teach", round_=None):
-        """Append labels to the journal (flushed, fsynced) before any refit."""
-        if self.journal is None:
-            return
-        if getattr(self, "_journal_session", None) is None:
-            # journal set after fit: open a session on what is known now
-            head = _journal.session_record(self._X_fit, None, self.y_labeled_.shape[0])
-            _journal.append_records(self.journal, [head])
-            self._journal_session, self._journal_seq = head["session"], 0
-        records = _journal.label_records(
-            self._journal_session,
-            self._journal_seq + 1,
-            y,
-            indices=indices,
-            X=X,
-            source=source,
-            round_=round_,
+        """Append labels to the journal (locked, fsynced, whole or not at all)."""
+        _journal.write_labels(
+            self, y, indices=indices, X=X, source=source, round_=round_
         )
-        _journal.append_records(self.journal, records)
-        self._journal_seq += len(records)
 
     def _add_labels(self, X_new, y_new, pool_rows=None):
         """Record new labels (before any refit, so none is ever lost).
@@ -723,12 +739,12 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self._label_classes = None
         self._sim = self._sim_pending = self._sim_round_start = None
         self._journal_session, self._journal_seq = None, 0
-        self.stop_reason_, self.stop_observations_ = None, []
+        self._journal_end, self._journal_replayed = None, {}
+        self.stop_reason_, self._stop_observations = None, []
         unlabeled = _unlabeled_mask(y)
+        _refuse_mixed_labels(y[~unlabeled])
         if self.journal is not None:
-            head = _journal.session_record(X, y, int((~unlabeled).sum()))
-            _journal.append_records(self.journal, [head])
-            self._journal_session = head["session"]
+            _journal.open_session(self, X, y, int((~unlabeled).sum()))
         if self.budget is not None:
             return self._simulate(X, y, unlabeled, eval_set)
         labeled = np.flatnonzero(~unlabeled)
@@ -987,7 +1003,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             return self
         y = _concrete_labels(y)
         check_classification_targets(y)
-        self._check_label_kind(y)
+        y = self._match_labels(y)
         if pool_rows is None:
             X = _match_dtype(X, self.X_labeled_)
         # journal (fsynced), then record, then refit: a crash or a failed
@@ -997,7 +1013,32 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self._refit_if_able()  # no model from a single class (see fit)
         return self
 
+    def _match_labels(self, y):
+        """Labels in the dtype of the first labels seen (``y_labeled_``).
+
+        An int session stays int when taught ``1.0`` or pandas ``Int64``;
+        a value that would change on the cast (``1.5``) or a label of
+        another kind (a string in a number session) is a TypeError.
+        """
+        self._check_label_kind(y)
+        old = self.y_labeled_.dtype
+        if y.dtype == old or old.kind not in "biuf" or y.dtype.kind not in "biuf":
+            return y
+        if y.size == 0 or np.can_cast(y.dtype, old, casting="safe"):
+            return y.astype(old)
+        with np.errstate(all="ignore"):
+            cast = y.astype(old)
+        if np.array_equal(cast, y):
+            return cast
+        bad = y[cast != y][:3].tolist()
+        raise TypeError(
+            f"The 'y' parameter of teach holds labels {bad} of dtype {y.dtype} "
+            f"that are not labels of this session's dtype {old} (the dtype of "
+            "the first labels seen). Pass labels of that dtype."
+        )
+
     def _check_label_kind(self, y):
+        _refuse_mixed_labels(y)
         if self.y_labeled_.shape[0] == 0:
             return
         new, old = _label_kind(y), _label_kind(self.y_labeled_)

@@ -1,29 +1,43 @@
 """Save and resume an ActiveLearner without pickle.
 
 ``learner.save(path)`` writes one zip file; ``ActiveLearner.load(path,
-estimator=None)`` reads it back. Loading executes no code from the file:
+estimator=None)`` reads it back. A session file is untrusted input: loading
+executes no code from it and trusts nothing skal did not write.
 
 * ``manifest.json``: format, version, and the SHA-256 and size of every
-  other member — a tampered or truncated file is refused with a
-  :class:`SessionFileError` before anything is decoded;
-* ``params.json``: the learner's parameters as JSON. Strategies (and other
-  skal objects such as executors) are described by class path and
-  parameters, and only classes of skal's own package are rebuilt. A
-  parameter that cannot be described (a ``FunctionStrategy`` around your
-  function, a callback object) is recorded as unsaved: ``load`` then asks for
-  it in ``params=``;
-* ``state.json`` + ``arrays.npz`` (read with ``allow_pickle=False``): labels,
+  other member. Members are known names only; each member's size is checked
+  against the zip directory *before* it is read, it is read in bounded
+  chunks, and the total is capped (:data:`MAX_BYTES`, or :data:`MAX_RATIO`
+  times the file's size): a tampered, truncated or zip-bomb file is refused
+  with a :class:`SessionFileError` before anything is decoded;
+* ``params.json``: the learner's parameters as JSON. Strategies are
+  described by class path and parameters, and only classes on an explicit
+  allow-list (:func:`allowed_classes`: skal's strategies, skorch's nets,
+  torch's layers, losses and optimizers — never a namespace, never a
+  function, never an executor) are rebuilt. ``journal`` and ``executor``
+  (they reach the file system or a remote service) are never taken from the
+  file: ``load`` asks for them in ``params=``. A parameter that cannot be
+  described (a ``FunctionStrategy`` around your function, a callback
+  object) is recorded as unsaved: ``load`` then asks for it in ``params=``;
+* ``state.json`` + ``arrays.npz`` (plain ``.npy`` members whose header is
+  checked against their size, read with ``allow_pickle=False``): labels,
   ``X_labeled_``, ``pool_indices_``, ``labeled_indices_``, ``history_``, the
   random generator's state, the state of a running simulation, and by default
   ``fit``'s ``X`` (``save(path, include_X=False)`` stores only its SHA-256 and
-  ``load`` then needs ``X=``);
+  ``load`` then needs ``X=``). Every value is checked (types, lengths, indices
+  inside ``X``);
 * the model: for a skorch net the module's (and optimizer's) ``state_dict``
   via ``torch.save``, read with ``torch.load(weights_only=True)`` into a clone
-  of ``estimator`` (needed unless the net's classes all live in skal, torch or
-  skorch and its parameters are plain values); for a scikit-learn model a
-  skops file, loaded only when every type in it is from scikit-learn, numpy
-  or scipy — otherwise ``estimator=`` is needed and the model is refit from
-  the saved labels.
+  of ``estimator`` (needed unless the net's classes are all on the
+  allow-list and its parameters are plain values); for a scikit-learn model
+  a skops file, loaded only when every type skops reports as untrusted is on
+  :data:`SKOPS_ALLOWED_TYPES` (exact class names). Otherwise ``estimator=`` is
+  needed; a template read from the file is never refit on the file's rows.
+  With ``estimator=`` given, the saved model is used only when it was fitted
+  from an equal estimator (same class and parameters); else the given
+  estimator is refit on the saved labels, with a warning.
+
+Any malformation is a :class:`SessionFileError` naming the member.
 """
 
 from __future__ import annotations
@@ -38,6 +52,7 @@ import sys
 import time
 import warnings
 import zipfile
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
@@ -49,8 +64,42 @@ __all__ = ["SessionFileError", "save_learner", "load_learner"]
 
 FORMAT = "skal.ActiveLearner"
 VERSION = 1
-_TRUSTED_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
-_CLASS_MODULES = ("skal", "torch", "skorch")
+# Types a skops file may hold beyond skops' own defaults (scikit-learn's
+# estimators, numpy dtypes and ufuncs, builtin containers): exact class
+# names, each checked to be a class by the tests. Never a prefix: skops
+# reports functions as types, and ``builtins.eval`` is one.
+SKOPS_ALLOWED_TYPES = frozenset(
+    {
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neighbors._ball_tree.BallTree",
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        *(
+            f"sklearn.metrics._dist_metrics.{m}Distance{b}"
+            for m in ("Euclidean", "Manhattan", "Chebyshev", "Minkowski")
+            for b in ("32", "64")
+        ),
+    }
+)
+# The members a session file may hold, and caps on what is read.
+MEMBERS = frozenset(
+    {
+        "params.json",
+        "state.json",
+        "arrays.npz",
+        "estimator.skops",
+        "model.skops",
+        "module.pt",
+        "optimizer.pt",
+    }
+)
+MAX_BYTES = 1 << 30  # total uncompressed size always allowed (1 GiB)
+MAX_RATIO = 100  # above MAX_BYTES: at most this times the file's size
+_MAX_DEPTH = 64  # nesting of JSON values
 
 
 class SessionFileError(ValueError):
@@ -148,101 +197,232 @@ class _Writer:
         raise _Unsaveable(f"{v!r:.200} of type {type(v).__name__}")
 
 
-def _resolve_class(path, *, base=None):
-    module, name = path["module"], path["name"]
-    if module.split(".")[0] not in _CLASS_MODULES:
+# --------------------------------------------------------------- allow-list
+# Classes a session file may name, by exact "module:qualname" — never a
+# namespace, never a function. Built from the classes themselves, so the
+# name in the file is compared as a string and no module it names is
+# imported.
+_SKAL_ESTIMATOR_MODULES = (
+    "skal.strategies",
+    "skal.base",
+    "skal.models",
+    "skal.stopping",
+)
+_SKAL_CLASS_MODULES = ("skal.nets", "skal.utils._testing")
+_REFUSED_SKAL = {"FunctionStrategy"}  # wraps a function
+_allowed_cache = {}
+
+
+def _key(cls):
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _public_classes(module_name, base):
+    mod = importlib.import_module(module_name)
+    names = getattr(mod, "__all__", None) or [
+        n for n, v in vars(mod).items() if getattr(v, "__module__", "") == module_name
+    ]
+    out = []
+    for n in names:
+        obj = getattr(mod, n, None)
+        if inspect.isclass(obj) and issubclass(obj, base) and n not in _REFUSED_SKAL:
+            out.append(obj)
+    return out
+
+
+def allowed_classes(kind):
+    """The classes a session file may name: ``"skal"`` objects or ``"class"`` values.
+
+    ``"skal"``: the public estimators of skal's strategies, base and model
+    modules (never an executor: those reach remote services, and never
+    ``FunctionStrategy``: it wraps a function). ``"class"``: the classes a
+    skorch net takes as parameters: skorch's nets, torch's layers and losses,
+    optimizers, ``DataLoader`` and skorch's ``Dataset``, and the modules of
+    ``skal.nets``.
+    """
+    if kind in _allowed_cache:
+        return _allowed_cache[kind]
+    classes = []
+    if kind == "skal":
+        for m in _SKAL_ESTIMATOR_MODULES:
+            classes += _public_classes(m, BaseEstimator)
+    else:
+        import skorch
+        import torch
+        import torch.nn.modules as nn_modules
+        from skorch.dataset import Dataset as SkorchDataset
+
+        classes += [getattr(skorch, n) for n in skorch.__all__]
+        classes += _public_classes(nn_modules.__name__, torch.nn.Module)
+        classes += [
+            getattr(torch.optim, n)
+            for n in torch.optim.__all__
+            if inspect.isclass(getattr(torch.optim, n, None))
+            and issubclass(getattr(torch.optim, n), torch.optim.Optimizer)
+        ]
+        classes += [torch.utils.data.DataLoader, SkorchDataset]
+        for m in _SKAL_CLASS_MODULES:
+            classes += _public_classes(m, (torch.nn.Module, skorch.NeuralNet))
+    allowed = {}
+    for cls in classes:
+        if inspect.isclass(cls):
+            allowed[_key(cls)] = cls
+    _allowed_cache[kind] = allowed
+    return allowed
+
+
+def _resolve_class(path, *, kind="class", base=None):
+    if not (
+        isinstance(path, dict)
+        and isinstance(path.get("module"), str)
+        and isinstance(path.get("name"), str)
+    ):
         raise SessionFileError(
-            f"The saved session names the class {module}.{name}; only classes "
-            f"of {', '.join(_CLASS_MODULES)} are rebuilt from a file. Pass the "
-            "object itself (estimator= or params=) instead."
+            f"A class in the saved session is malformed: {path!r:.200}."
         )
-    try:
-        obj = importlib.import_module(module)
-        for part in name.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
+    module, name = path["module"], path["name"]
+    cls = allowed_classes(kind).get(f"{module}:{name}")
+    if cls is None:
         raise SessionFileError(
-            f"The saved session names the class {module}.{name}, which this "
-            f"installation does not have ({exc})."
-        ) from None
-    if not inspect.isclass(obj) or (base is not None and not issubclass(obj, base)):
+            f"The saved session names the class {module}.{name}, which is not on "
+            "skal's allow-list: only classes of skal, torch, skorch are rebuilt "
+            "from a file, and only those listed (no functions, no executors). "
+            "Pass the object itself (estimator= or params=) instead."
+        )
+    if base is not None and not issubclass(cls, base):
         raise SessionFileError(
             f"The saved session names {module}.{name}, which is not a "
             f"{getattr(base, '__name__', 'class')} subclass."
         )
-    return obj
+    return cls
 
 
 class _Reader:
-    def __init__(self, arrays):
+    """Decodes the JSON of :class:`_Writer`; refuses anything it did not write."""
+
+    def __init__(self, arrays, member):
         self.arrays = arrays
+        self.member = member
+
+    def _bad(self, what):
+        return SessionFileError(
+            f"The saved session's {self.member} is malformed: {what}."
+        )
 
     def _get(self, key):
-        if key not in self.arrays:
-            raise SessionFileError(f"The saved session lacks the array {key!r}.")
+        if not isinstance(key, str) or key not in self.arrays:
+            raise SessionFileError(
+                f"The saved session's {self.member} names the array {key!r:.80}, "
+                "which arrays.npz lacks."
+            )
         return self.arrays[key]
 
-    def value(self, v):
+    def value(self, v, depth=0):
+        if depth > _MAX_DEPTH:
+            raise self._bad(f"values nested deeper than {_MAX_DEPTH}")
         if isinstance(v, list):
-            return [self.value(x) for x in v]
+            return [self.value(x, depth + 1) for x in v]
         if not isinstance(v, dict):
             return v
-        if "__tuple__" in v:
-            return tuple(self.value(x) for x in v["__tuple__"])
-        if "__dict__" in v:
-            return {k: self.value(x) for k, x in v["__dict__"].items()}
-        if "__array__" in v:
+        if len(v) == 1 and "__tuple__" in v and isinstance(v["__tuple__"], list):
+            return tuple(self.value(x, depth + 1) for x in v["__tuple__"])
+        if len(v) == 1 and "__dict__" in v and isinstance(v["__dict__"], dict):
+            return {k: self.value(x, depth + 1) for k, x in v["__dict__"].items()}
+        if len(v) == 1 and "__array__" in v:
             return self._get(v["__array__"])
-        if "__tensor__" in v:
+        if "__tensor__" in v and set(v) <= {"__tensor__", "device"}:
             import torch
 
-            t = torch.from_numpy(np.array(self._get(v["__tensor__"])))
+            A = self._get(v["__tensor__"])
+            if A.dtype.kind not in "biufc":
+                raise self._bad(f"a tensor of dtype {A.dtype}")
+            t = torch.from_numpy(np.array(A))
             device = v.get("device", "cpu")
+            if not isinstance(device, str):
+                raise self._bad(f"the device {device!r:.80}")
             if device != "cpu":
                 try:
                     t = t.to(device)
-                except (RuntimeError, AssertionError):
+                except (RuntimeError, AssertionError, ValueError):
                     warnings.warn(
-                        f"A tensor saved on {device} is loaded on the CPU: "
-                        f"{device} is not available here.",
+                        f"A tensor saved on {device!r:.80} is loaded on the CPU: "
+                        "that device is not available here.",
                         UserWarning,
                         stacklevel=2,
                     )
             return t
-        if "__sparse__" in v:
+        if "__sparse__" in v and set(v) == {
+            "__sparse__",
+            "shape",
+            "data",
+            "indices",
+            "indptr",
+        }:
             import scipy.sparse as sp
 
-            cls = sp.csr_matrix if v["__sparse__"] == "csr" else sp.csc_matrix
-            return cls(
-                (self._get(v["data"]), self._get(v["indices"]), self._get(v["indptr"])),
-                shape=tuple(v["shape"]),
+            fmt, shape = v["__sparse__"], v["shape"]
+            if fmt not in ("csr", "csc") or not _is_shape(shape, 2):
+                raise self._bad(f"a sparse matrix ({fmt!r:.20}, shape {shape!r:.80})")
+            data, indices, indptr = (
+                self._get(v[k]) for k in ("data", "indices", "indptr")
             )
-        if "__dataframe__" in v:
+            n_ptr = shape[0] if fmt == "csr" else shape[1]
+            if (
+                data.ndim != 1
+                or indices.shape != data.shape
+                or indptr.shape != (n_ptr + 1,)
+                or indices.dtype.kind not in "iu"
+                or indptr.dtype.kind not in "iu"
+            ):
+                raise self._bad("a sparse matrix whose arrays do not fit its shape")
+            cls = sp.csr_matrix if fmt == "csr" else sp.csc_matrix
+            M = cls((data, indices, indptr), shape=tuple(shape))
+            M.check_format(full_check=True)
+            return M
+        if len(v) == 1 and "__dataframe__" in v:
             import pandas as pd
 
-            return pd.DataFrame({c: self._get(k) for c, k in v["__dataframe__"]})
-        if "__random_state__" in v:
+            cols = v["__dataframe__"]
+            if not (
+                isinstance(cols, list)
+                and all(
+                    isinstance(c, list) and len(c) == 2 and isinstance(c[0], str)
+                    for c in cols
+                )
+            ):
+                raise self._bad("a DataFrame")
+            data = {c: self._get(k) for c, k in cols}
+            if (
+                any(a.ndim != 1 for a in data.values())
+                or len({a.shape[0] for a in data.values()}) > 1
+            ):
+                raise self._bad("a DataFrame whose columns differ in length")
+            return pd.DataFrame(data)
+        if len(v) == 1 and "__random_state__" in v:
             rs = np.random.RandomState()
-            rs.set_state(self.value(v["__random_state__"]))
+            rs.set_state(self.value(v["__random_state__"], depth + 1))
             return rs
-        if "__class__" in v:
-            import torch
-            from skorch import NeuralNet
+        if len(v) == 1 and "__class__" in v:
+            return _resolve_class(v["__class__"], kind="class")
+        if "__skal__" in v and set(v) == {"__skal__", "params"}:
+            cls = _resolve_class(v["__skal__"], kind="skal", base=BaseEstimator)
+            if not isinstance(v["params"], dict):
+                raise self._bad(f"the parameters of {cls.__name__}")
+            params = {k: self.value(x, depth + 1) for k, x in v["params"].items()}
+            return cls(**params)
+        raise self._bad(f"an unknown value {v!r:.200}")
 
-            return _resolve_class(
-                v["__class__"],
-                base=(
-                    torch.nn.Module,
-                    torch.optim.Optimizer,
-                    NeuralNet,
-                    torch.utils.data.DataLoader,
-                    torch.utils.data.Dataset,
-                ),
-            )
-        if "__skal__" in v:
-            cls = _resolve_class(v["__skal__"], base=BaseEstimator)
-            return cls(**{k: self.value(x) for k, x in v["params"].items()})
-        raise SessionFileError(f"Unknown value in the saved session: {v!r:.200}")
+
+def _is_int(v):
+    return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+
+def _is_shape(shape, ndim=None):
+    return (
+        isinstance(shape, list | tuple)
+        and (ndim is None or len(shape) == ndim)
+        and all(_is_int(s) and 0 <= s < 1 << 40 for s in shape)
+    )
 
 
 # --------------------------------------------------------------- estimator
@@ -304,36 +484,62 @@ def _save_estimator(learner, files, w):
     return spec
 
 
-def _skops_load(data, what):
-    """Load skops bytes when every type in them is scikit-learn/numpy/scipy."""
+def _skops_load(data, member):
+    """Load skops bytes when every type in them is on the allow-list.
+
+    Returns ``(object, [])``, or ``(None, types)`` naming the types that are
+    not allowed; nothing is built then. skops itself is told to trust only
+    the allowed types it reported, so it refuses anything else it meets.
+    """
     import skops.io as sio
 
-    untrusted = sio.get_untrusted_types(data=data)
-    foreign = [t for t in untrusted if not t.startswith(_TRUSTED_TYPE_PREFIXES)]
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as exc:
+        raise SessionFileError(
+            f"The saved session's {member} is not a readable skops file "
+            f"({type(exc).__name__}: {exc})."
+        ) from None
+    if not isinstance(untrusted, list) or not all(
+        isinstance(t, str) for t in untrusted
+    ):
+        raise SessionFileError(f"The saved session's {member} is malformed.")
+    foreign = sorted(t for t in untrusted if t not in SKOPS_ALLOWED_TYPES)
     if foreign:
         return None, foreign
     try:
-        return sio.loads(data, trusted=untrusted), []
+        obj = sio.loads(data, trusted=sorted(untrusted))
     except Exception as exc:
-        raise SessionFileError(f"Cannot read the saved {what}: {exc}") from exc
+        raise SessionFileError(
+            f"Cannot read the saved session's {member} ({type(exc).__name__}: {exc})."
+        ) from None
+    if not isinstance(obj, BaseEstimator):
+        raise SessionFileError(
+            f"The saved session's {member} holds a {type(obj).__name__}, "
+            "not an estimator."
+        )
+    return obj, []
 
 
 def _load_net(spec, files, reader, estimator):
     import torch
+    from skorch import NeuralNet
 
     from ._learner import _seeded_torch
 
-    if estimator is None:
+    given = estimator is not None
+    if not given:
         if spec["unsaved"]:
             raise ValueError(
                 "The saved skorch net cannot be rebuilt from the file: its "
                 f"parameters {spec['unsaved']} are objects, not plain values. "
                 "Pass the net: ActiveLearner.load(path, estimator=net)."
             )
-        from skorch import NeuralNet
-
-        cls = _resolve_class(spec["class"], base=NeuralNet)
-        estimator = cls(**{k: reader.value(v) for k, v in spec["params"].items()})
+        with _member("params.json"):
+            cls = _resolve_class(spec["class"], kind="class", base=NeuralNet)
+            if not isinstance(spec["params"], dict):
+                raise TypeError("the net's parameters are not a dict")
+            estimator = cls(**{k: reader.value(v) for k, v in spec["params"].items()})
     elif not is_skorch_net(estimator):
         raise TypeError(
             "The saved session holds a skorch net; the 'estimator' passed to "
@@ -343,31 +549,44 @@ def _load_net(spec, files, reader, estimator):
         return estimator, None
     net = clone(estimator)
     with _seeded_torch(0, True):  # initialization must not touch global RNGs
-        net.initialize()
+        if given:
+            net.initialize()
+        else:
+            with _member("params.json"):
+                net.initialize()
 
     def _read(name):
         try:
-            return torch.load(
+            state = torch.load(
                 io.BytesIO(files[name]), weights_only=True, map_location=net.device
             )
         except Exception as exc:
             raise SessionFileError(
-                f"Cannot read the saved {name} with torch.load(weights_only=True): "
-                f"{exc}"
-            ) from exc
+                f"Cannot read the saved session's {name} with "
+                f"torch.load(weights_only=True): {exc}"
+            ) from None
+        if not isinstance(state, dict):
+            raise SessionFileError(
+                f"The saved session's {name} holds a {type(state).__name__}, "
+                "not a state dict."
+            )
+        return state
 
     try:
         net.module_.load_state_dict(_read("module.pt"))
-    except (RuntimeError, KeyError) as exc:
-        raise ValueError(
-            f"The saved weights do not fit the module of the estimator passed "
-            f"({type(net.module_).__name__}): {exc}. Pass the net the session "
-            "was saved with (same module class and module__ parameters)."
-        ) from exc
+    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, SessionFileError):
+            raise
+        raise SessionFileError(
+            f"The saved weights do not fit the module of the estimator "
+            f"({type(net.module_).__name__}; module.pt): {exc}. Pass the net the "
+            "session was saved with (same module class and module__ parameters)."
+        ) from None
     if "optimizer.pt" in files and hasattr(net, "optimizer_"):
+        opt_state = _read("optimizer.pt")
         try:
-            net.optimizer_.load_state_dict(_read("optimizer.pt"))
-        except (ValueError, RuntimeError, KeyError):
+            net.optimizer_.load_state_dict(opt_state)
+        except Exception:
             warnings.warn(
                 "The saved optimizer state does not fit this net's optimizer; it "
                 "is left freshly initialized.",
@@ -375,29 +594,84 @@ def _load_net(spec, files, reader, estimator):
                 stacklevel=3,
             )
     if spec.get("classes") is not None:
-        net.classes_inferred_ = reader.value(spec["classes"])
+        with _member("params.json"):
+            classes = reader.value(spec["classes"])
+            if not isinstance(classes, np.ndarray) or classes.ndim != 1:
+                raise TypeError("the net's classes are not a 1-D array")
+        net.classes_inferred_ = classes
     return estimator, net
 
 
+def _same_estimator(a, b):
+    """Same class and parameters (nested estimators compared alike)."""
+    if type(a) is not type(b):
+        return False
+    pa, pb = a.get_params(deep=False), b.get_params(deep=False)
+    if pa.keys() != pb.keys():
+        return False
+    for k in pa:
+        x, y = pa[k], pb[k]
+        if isinstance(x, BaseEstimator) or isinstance(y, BaseEstimator):
+            if not _same_estimator(x, y):
+                return False
+        elif isinstance(x, list | tuple) and isinstance(y, list | tuple):
+            if len(x) != len(y) or repr(x) != repr(y):
+                return False
+        else:
+            try:
+                if not bool(np.all(x == y)):
+                    return False
+            except Exception:
+                if repr(x) != repr(y):
+                    return False
+    return True
+
+
 def _load_sklearn(spec, files, estimator):
-    template = estimator
-    if template is None:
-        if "estimator.skops" not in files:
+    """The template and the fitted model (None: refit ``estimator``).
+
+    A template or model is taken from the file only when every type in it
+    is allowed; a template from the file is never refit here. With
+    ``estimator`` given, the saved model is used only if it was fitted from
+    an equal estimator (same class and parameters); otherwise the caller's
+    estimator is refit on the saved labels.
+    """
+    saved = None
+    if "estimator.skops" in files:
+        saved, foreign = _skops_load(files["estimator.skops"], "estimator.skops")
+    else:
+        foreign = ["(not saved: skops could not describe it)"]
+    if estimator is None:
+        if saved is None:
             raise ValueError(
-                "The saved estimator could not be stored with skops; pass it: "
-                "ActiveLearner.load(path, estimator=...)."
+                "The saved estimator holds types outside scikit-learn's estimators "
+                f"and skal's allow-list ({foreign}); they could run code. "
+                "Pass the estimator: ActiveLearner.load(path, estimator=...); "
+                "the model is then refit from the saved labels."
             )
-        template, foreign = _skops_load(files["estimator.skops"], "estimator")
-        if template is None:
-            raise ValueError(
-                "The saved estimator holds types outside scikit-learn, numpy and "
-                f"scipy ({foreign}); they would run code when loaded. Pass the "
-                "estimator: ActiveLearner.load(path, estimator=...); the model is "
-                "then refit from the saved labels."
-            )
+        template = saved
+    else:
+        template = estimator
     model = None
     if "model.skops" in files:
-        model, foreign = _skops_load(files["model.skops"], "model")
+        model, foreign_model = _skops_load(files["model.skops"], "model.skops")
+        if model is None and estimator is None:
+            raise ValueError(
+                "The saved model holds types outside scikit-learn's estimators and "
+                f"skal's allow-list ({foreign_model}); they could run code. "
+                "Pass the estimator: ActiveLearner.load(path, estimator=...); "
+                "the model is then refit from the saved labels."
+            )
+        if model is not None and type(model) is not type(template):
+            if estimator is None:
+                raise SessionFileError(
+                    f"The saved session's model.skops holds a {type(model).__name__}"
+                    f", but its estimator.skops a {type(template).__name__}."
+                )
+            model = None
+        if model is not None and estimator is not None:
+            if saved is None or not _same_estimator(saved, estimator):
+                model = None  # fitted from another estimator: refit the caller's
     return template, model
 
 
@@ -441,6 +715,10 @@ def save_learner(learner, path, *, include_X=True):
         ),
         "journal_session": getattr(learner, "_journal_session", None),
         "journal_seq": int(getattr(learner, "_journal_seq", 0)),
+        "journal_replayed": {
+            str(k): int(v)
+            for k, v in (getattr(learner, "_journal_replayed", None) or {}).items()
+        },
     }
     if hasattr(learner, "n_features_in_"):
         state["n_features_in_"] = int(learner.n_features_in_)
@@ -500,43 +778,132 @@ def save_learner(learner, path, *, include_X=True):
 
 
 # --------------------------------------------------------------------- load
+@contextmanager
+def _member(name):
+    """Any failure while decoding ``name`` is a SessionFileError naming it."""
+    try:
+        yield
+    except SessionFileError:
+        raise
+    except (Exception, RecursionError) as exc:
+        raise SessionFileError(
+            f"The saved session's {name} is malformed ({type(exc).__name__}: "
+            f"{str(exc)[:300]})."
+        ) from None
+
+
+def _read_member(zf, info, size, bad):
+    """Read a member of known size, never more than ``size + 1`` bytes."""
+    name = info.filename
+    if info.file_size != size:
+        raise SessionFileError(
+            f"{bad}: the checksum of {name} does not match the manifest (it is "
+            f"{info.file_size} bytes in the zip directory, {size} in the "
+            "manifest); the file was modified or damaged."
+        )
+    try:
+        with zf.open(info) as f:
+            chunks, left = [], size + 1
+            while left > 0:
+                chunk = f.read(min(left, 1 << 24))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+    except Exception as exc:  # zlib.error, BadZipFile, NotImplementedError, ...
+        raise SessionFileError(
+            f"{bad}: {name} is damaged ({type(exc).__name__}: {exc})."
+        ) from None
+    data = b"".join(chunks)
+    if len(data) != size:
+        raise SessionFileError(
+            f"{bad}: the checksum of {name} does not match the manifest (it "
+            f"holds {len(data)} bytes, not {size}); the file was modified or "
+            "damaged."
+        )
+    return data
+
+
 def _read_files(path):
     path = os.fspath(path)
     bad = f"{path!r} is not a readable skal session file"
     try:
+        file_size = os.path.getsize(path)
         zf = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise SessionFileError(f"{bad} (truncated or not a zip: {exc}).") from None
+    except Exception as exc:  # zipfile raises more than it documents
+        raise SessionFileError(
+            f"{bad} (truncated or not a zip: {type(exc).__name__}: {exc})."
+        ) from None
+    cap = max(MAX_BYTES, MAX_RATIO * file_size)
     with zf:
+        infos = zf.infolist()
+        names = [i.filename for i in infos]
+        if len(set(names)) != len(names):
+            raise SessionFileError(f"{bad}: it holds members of the same name twice.")
+        by_name = {i.filename: i for i in infos}
+        if "manifest.json" not in by_name:
+            raise SessionFileError(f"{bad}: it has no manifest.json.")
+        info = by_name["manifest.json"]
+        if info.file_size > 1 << 20:
+            raise SessionFileError(f"{bad}: its manifest.json is over 1 MiB.")
+        raw = _read_member(zf, info, info.file_size, bad)
         try:
-            manifest = json.loads(zf.read("manifest.json"))
-        except KeyError:
-            raise SessionFileError(f"{bad}: it has no manifest.json.") from None
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-            raise SessionFileError(f"{bad}: its manifest is damaged ({exc}).") from None
+            manifest = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise SessionFileError(
+                f"{bad}: its manifest.json is damaged ({exc})."
+            ) from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise SessionFileError(f"{bad}: unknown format in its manifest.")
-        if manifest.get("version", 0) > VERSION:
+            raise SessionFileError(f"{bad}: unknown format in its manifest.json.")
+        version = manifest.get("version", 0)
+        if not _is_int(version):
+            raise SessionFileError(f"{bad}: its manifest.json has no version.")
+        if version > VERSION:
             raise SessionFileError(
                 f"{path!r} was saved by a newer skal (format version "
-                f"{manifest['version']}; this skal reads {VERSION}). Upgrade skal."
+                f"{version}; this skal reads {VERSION}). Upgrade skal."
             )
-        listed = manifest.get("files", {})
-        present = set(zf.namelist()) - {"manifest.json"}
+        listed = manifest.get("files")
+        if not isinstance(listed, dict) or not all(
+            isinstance(m, dict)
+            and _is_int(m.get("size"))
+            and m["size"] >= 0
+            and isinstance(m.get("sha256"), str)
+            for m in listed.values()
+        ):
+            raise SessionFileError(
+                f"{bad}: the member list of its manifest.json is malformed."
+            )
+        unknown = sorted(set(listed) - MEMBERS)
+        if unknown:
+            raise SessionFileError(
+                f"{bad}: its manifest.json lists unknown members {unknown[:5]}."
+            )
+        present = set(names) - {"manifest.json"}
         if present != set(listed):
             raise SessionFileError(
-                f"{bad}: its members {sorted(present)} differ from the manifest's "
-                f"{sorted(listed)}; the file was modified."
+                f"{bad}: its members {sorted(present)[:10]} differ from the "
+                f"manifest's {sorted(listed)}; the file was modified."
+            )
+        total = sum(m["size"] for m in listed.values())
+        if total > cap:
+            big = max(listed, key=lambda n: listed[n]["size"])
+            raise SessionFileError(
+                f"{bad}: its members are {total} bytes uncompressed ({big}: "
+                f"{listed[big]['size']}), over the cap of {cap} bytes (the larger "
+                f"of {MAX_BYTES} and {MAX_RATIO} times the file's {file_size} "
+                "bytes); a zip bomb, or raise skal._session.MAX_BYTES for a "
+                "file you trust."
             )
         files = {}
-        for name, meta in listed.items():
-            try:
-                data = zf.read(name)
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-                raise SessionFileError(f"{bad}: {name} is damaged ({exc}).") from None
-            if len(data) != meta["size"] or _sha256(data) != meta["sha256"]:
+        for name in sorted(listed):
+            meta = listed[name]
+            data = _read_member(zf, by_name[name], meta["size"], bad)
+            if _sha256(data) != meta["sha256"]:
                 raise SessionFileError(
                     f"{bad}: the checksum of {name} does not match the manifest; "
                     "the file was modified or damaged."
@@ -545,31 +912,125 @@ def _read_files(path):
     return manifest, files
 
 
+def _load_arrays(data):
+    """The arrays of arrays.npz: plain stored .npy members, sizes checked first."""
+    from numpy.lib import format as npformat
+
+    arrays = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        infos = zf.infolist()
+        if len({i.filename for i in infos}) != len(infos):
+            raise ValueError("duplicate arrays")
+        for info in infos:
+            if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(
+                ".npy"
+            ):
+                raise ValueError(f"{info.filename!r} is not a stored .npy member")
+            if info.file_size != info.compress_size:
+                raise ValueError(f"{info.filename!r} declares two sizes")
+            with zf.open(info) as f:
+                version = npformat.read_magic(f)
+                if version == (1, 0):
+                    shape, fortran, dtype = npformat.read_array_header_1_0(f)
+                elif version == (2, 0):
+                    shape, fortran, dtype = npformat.read_array_header_2_0(f)
+                else:
+                    raise ValueError(f"{info.filename!r}: .npy version {version}")
+                if dtype.hasobject:
+                    raise ValueError(f"{info.filename!r} holds objects")
+                count = 1
+                for d in shape:
+                    count *= int(d)
+                header = f.tell() if hasattr(f, "tell") else None
+                if header is None or count * dtype.itemsize + header != info.file_size:
+                    raise ValueError(
+                        f"{info.filename!r}: its shape {shape} does not fit its "
+                        f"{info.file_size} bytes"
+                    )
+                f.seek(0)
+                A = npformat.read_array(f, allow_pickle=False)
+            arrays[info.filename[: -len(".npy")]] = A
+    return arrays
+
+
+def _check_indices(A, n, what):
+    if (
+        not isinstance(A, np.ndarray)
+        or A.ndim != 1
+        or (A.size and A.dtype.kind not in "iu")
+    ):
+        raise TypeError(f"{what} is not a 1-D int array")
+    A = A.astype(np.intp)
+    if A.size and (A.min() < 0 or A.max() >= n):
+        raise ValueError(f"{what} names rows outside fit's X of {n} rows")
+    if np.unique(A).size != A.size:
+        raise ValueError(f"{what} has duplicates")
+    return A
+
+
+def _n_rows(X):
+    return int(X.shape[0]) if hasattr(X, "shape") else len(X)
+
+
+# Parameters that reach the file system or a remote service: never taken
+# from a file, only from the caller (params=).
+_CALLER_ONLY = ("journal", "executor")
+
+
 def load_learner(cls, path, estimator=None, *, X=None, params=None):
     """Rebuild an ActiveLearner saved by :func:`save_learner`."""
     manifest, files = _read_files(path)
-    try:
+    for name in ("params.json", "state.json", "arrays.npz"):
+        if name not in files:
+            raise SessionFileError(f"The saved session lacks its {name}.")
+    with _member("arrays.npz"):
+        arrays = _load_arrays(files["arrays.npz"])
+    with _member("params.json"):
         saved_params = json.loads(files["params.json"])
+        if not isinstance(saved_params, dict) or not isinstance(
+            saved_params.get("estimator"), dict
+        ):
+            raise TypeError("not a dict with an 'estimator' entry")
+        spec = saved_params.pop("estimator")
+        if spec.get("kind") == "skorch":
+            if not (
+                isinstance(spec.get("params"), dict)
+                and isinstance(spec.get("unsaved"), list)
+            ):
+                raise TypeError("the net's description is incomplete")
+        elif spec.get("kind") != "sklearn":
+            raise TypeError(f"unknown estimator kind {spec.get('kind')!r:.40}")
+    with _member("state.json"):
         state = json.loads(files["state.json"])
-        with np.load(io.BytesIO(files["arrays.npz"]), allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (KeyError, ValueError, OSError) as exc:
-        raise SessionFileError(f"Cannot decode the saved session: {exc}") from None
-    reader = _Reader(arrays)
+        if not isinstance(state, dict):
+            raise TypeError("not a dict")
+    reader = _Reader(arrays, "params.json")
     params = dict(params or {})
-    spec = saved_params.pop("estimator")
     kwargs = {}
-    for k, v in saved_params.items():
-        if k in params:
-            kwargs[k] = params.pop(k)
-        elif isinstance(v, dict) and "__unsaved__" in v:
-            raise ValueError(
-                f"The saved session's '{k}' parameter ({v['__unsaved__']}) could "
-                "not be saved without pickle. Pass it: "
-                f"ActiveLearner.load(path, params={{'{k}': ...}})."
-            )
-        else:
-            kwargs[k] = reader.value(v)
+    with _member("params.json"):
+        for k, v in saved_params.items():
+            if k in params:
+                kwargs[k] = params.pop(k)
+            elif k in _CALLER_ONLY:
+                if v is not None:
+                    warnings.warn(
+                        f"The saved session had '{k}' set; a file does not choose "
+                        f"a {k} (it reaches the file system or a remote service). "
+                        f"It is None now: pass it to keep it, "
+                        f"ActiveLearner.load(path, params={{'{k}': ...}}).",
+                        UserWarning,
+                        stacklevel=3,
+                    )
+                kwargs[k] = None
+            elif isinstance(v, dict) and "__unsaved__" in v:
+                raise ValueError(
+                    f"The saved session's '{k}' parameter "
+                    f"({str(v['__unsaved__'])[:200]}) could not be saved without "
+                    "pickle. Pass it: "
+                    f"ActiveLearner.load(path, params={{'{k}': ...}})."
+                )
+            else:
+                kwargs[k] = reader.value(v)
     if params:
         raise ValueError(
             f"params= names {sorted(params)}, which are not parameters of the "
@@ -580,63 +1041,166 @@ def load_learner(cls, path, estimator=None, *, X=None, params=None):
         template, model = _load_net(spec, files, reader, estimator)
     else:
         template, model = _load_sklearn(spec, files, estimator)
-    learner = cls(template, **kwargs)
+    with _member("params.json"):
+        learner = cls(template, **kwargs)
+        learner._check_params()
 
-    fp = state["X_fingerprint"]
-    if X is not None:
-        if fingerprint(X) != fp:
+    reader = _Reader(arrays, "state.json")
+    with _member("state.json"):
+        fp = state["X_fingerprint"]
+        if not isinstance(fp, dict):
+            raise TypeError("X_fingerprint is not a dict")
+        if X is not None:
+            if fingerprint(X) != fp:
+                raise ValueError(
+                    "The 'X' passed to load is not the X the session was fitted on "
+                    f"(expected {fp.get('n_samples')} rows of shape "
+                    f"{fp.get('sample_shape')}, dtype {fp.get('dtype')}, SHA-256 "
+                    f"{fp.get('sha256')})."
+                )
+        elif state["X_fit"] is not None:
+            X = reader.value(state["X_fit"])
+            if fingerprint(X) != fp:
+                raise ValueError("X_fit does not match X_fingerprint")
+        else:
             raise ValueError(
-                "The 'X' passed to load is not the X the session was fitted on "
-                f"(expected {fp['n_samples']} rows of shape {fp['sample_shape']}, "
-                f"dtype {fp['dtype']}, SHA-256 {fp['sha256']})."
+                "This session was saved with include_X=False: pass fit's X again, "
+                "ActiveLearner.load(path, estimator, X=X)."
             )
-    elif state["X_fit"] is not None:
-        X = reader.value(state["X_fit"])
-    else:
-        raise ValueError(
-            "This session was saved with include_X=False: pass fit's X again, "
-            "ActiveLearner.load(path, estimator, X=X)."
-        )
+    with _member("state.json"):
+        _restore_state(learner, state, reader, X)
 
-    learner._X_fit = X
-    learner.sample_shape_ = (
-        None if state["sample_shape_"] is None else tuple(state["sample_shape_"])
-    )
-    if "n_features_in_" in state:
-        learner.n_features_in_ = state["n_features_in_"]
-    if "feature_names_in_" in state:
-        learner.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
-    for name in ("X_labeled_", "y_labeled_", "labeled_indices_", "pool_indices_"):
-        setattr(learner, name, reader.value(state[name]))
-    learner.labeled_indices_ = learner.labeled_indices_.astype(np.intp)
-    learner.pool_indices_ = learner.pool_indices_.astype(np.intp)
-    learner.history_ = reader.value(state["history_"])
-    for rec in learner.history_:
-        if "indices" in rec:
-            rec["indices"] = np.asarray(rec["indices"], dtype=np.intp)
-    learner._fit_params = reader.value(state["fit_params"])
-    learner._rng = np.random.RandomState()
-    learner._rng.set_state(reader.value(state["rng"]))
-    learner._label_classes = reader.value(state["label_classes"])
-    learner._sim = reader.value(state["sim"])
-    learner._sim_pending = reader.value(state["sim_pending"])
-    learner._sim_round_start = reader.value(state["sim_round_start"])
-    learner._journal_session = state["journal_session"]
-    learner._journal_seq = state["journal_seq"]
     learner.estimator_ = clone(template)
     learner.model_fitted_ = False
-    learner.model_stale_ = bool(state["model_stale_"])
     if state["model_fitted_"]:
         if model is not None:
             learner.estimator_ = model
             learner.model_fitted_ = True
+            if learner._label_classes is None:
+                with _member("model.skops" if "model.skops" in files else "module.pt"):
+                    if not hasattr(model, "predict_proba"):
+                        raise TypeError("the model has no predict_proba")
+        elif estimator is None:
+            raise ValueError(
+                "The saved model cannot be loaded without running code from the "
+                "file, and a template from the file is never refit on its rows. "
+                "Pass the estimator: ActiveLearner.load(path, estimator=...)."
+            )
         else:
             warnings.warn(
-                "The saved model cannot be loaded without running code from the "
-                "file; it is refit from the saved labels.",
+                f"The estimator passed to load ({type(estimator).__name__}) is not "
+                "the one the saved model was fitted from, or that model cannot be "
+                "loaded without running code from the file; it is refit from the "
+                "saved labels.",
                 UserWarning,
                 stacklevel=3,
             )
             # a fixed seed: the restored generator must not advance here
             learner._refit_keep_labels(seed=0)
+    if learner.journal is not None:
+        from ._journal import attach
+
+        attach(learner)
     return learner
+
+
+def _restore_state(learner, state, reader, X):
+    """Set the fitted state from ``state.json``, checking every value."""
+    n = _n_rows(X)
+    for key in ("model_fitted_", "model_stale_"):
+        if not isinstance(state[key], bool):
+            raise TypeError(f"{key} is not a bool")
+    shape = state["sample_shape_"]
+    if shape is not None and not _is_shape(shape):
+        raise TypeError("sample_shape_ is not a list of ints")
+    learner._X_fit = X
+    learner.sample_shape_ = None if shape is None else tuple(shape)
+    if "n_features_in_" in state:
+        if not _is_int(state["n_features_in_"]):
+            raise TypeError("n_features_in_ is not an int")
+        learner.n_features_in_ = state["n_features_in_"]
+    if "feature_names_in_" in state:
+        names = state["feature_names_in_"]
+        if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
+            raise TypeError("feature_names_in_ is not a list of str")
+        learner.feature_names_in_ = np.asarray(names, dtype=object)
+    X_lab = reader.value(state["X_labeled_"])
+    y_lab = reader.value(state["y_labeled_"])
+    if not isinstance(y_lab, np.ndarray) or y_lab.ndim != 1:
+        raise TypeError("y_labeled_ is not a 1-D array")
+    if y_lab.dtype.kind not in "biufUS":
+        raise TypeError(f"y_labeled_ has dtype {y_lab.dtype}")
+    if not hasattr(X_lab, "shape") or _n_rows(X_lab) != y_lab.shape[0]:
+        raise ValueError("X_labeled_ and y_labeled_ differ in length")
+    if learner.sample_shape_ is not None and tuple(X_lab.shape[1:]) != tuple(
+        learner.sample_shape_
+    ):
+        raise ValueError("X_labeled_ rows do not have the shape sample_shape_")
+    labeled = _check_indices(
+        reader.value(state["labeled_indices_"]), n, "labeled_indices_"
+    )
+    pool = _check_indices(reader.value(state["pool_indices_"]), n, "pool_indices_")
+    if np.intersect1d(labeled, pool).size:
+        raise ValueError("a row is both labeled and in the pool")
+    if labeled.size > y_lab.size:
+        raise ValueError("more labeled indices than labels")
+    learner.X_labeled_, learner.y_labeled_ = X_lab, y_lab
+    learner.labeled_indices_, learner.pool_indices_ = labeled, pool
+    history = reader.value(state["history_"])
+    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
+        raise TypeError("history_ is not a list of dicts")
+    for rec in history:
+        if "indices" in rec:
+            rec["indices"] = _check_indices(
+                np.asarray(rec["indices"]), n, "an index list of history_"
+            )
+    learner.history_ = history
+    fit_params = reader.value(state["fit_params"])
+    if not isinstance(fit_params, dict):
+        raise TypeError("fit_params is not a dict")
+    learner._fit_params = fit_params
+    learner._rng = np.random.RandomState()
+    learner._rng.set_state(reader.value(state["rng"]))
+    classes = reader.value(state["label_classes"])
+    if classes is not None and (
+        not isinstance(classes, np.ndarray) or classes.ndim != 1
+    ):
+        raise TypeError("label_classes is not a 1-D array")
+    learner._label_classes = classes
+    sim = reader.value(state["sim"])
+    if sim is not None:
+        if not isinstance(sim, dict) or set(sim) != {"y", "eval_set"}:
+            raise TypeError("sim is not a dict of y and eval_set")
+        if not isinstance(sim["y"], np.ndarray) or sim["y"].shape != (n,):
+            raise ValueError("the simulation's y does not fit X")
+    learner._sim = sim
+    pending = reader.value(state["sim_pending"])
+    if pending is not None:
+        keys = {"round", "indices", "query_seconds", "fit_seed", "n_before"}
+        if not isinstance(pending, dict) or set(pending) != keys:
+            raise TypeError("sim_pending is malformed")
+        pending["indices"] = _check_indices(
+            np.asarray(pending["indices"]), n, "sim_pending's indices"
+        )
+        for k in ("round", "fit_seed", "n_before"):
+            if not _is_int(pending[k]) or pending[k] < 0:
+                raise TypeError(f"sim_pending's {k} is not an int")
+    learner._sim_pending = pending
+    start = reader.value(state["sim_round_start"])
+    if start is not None:
+        np.random.RandomState().set_state(start)
+    learner._sim_round_start = start
+    session, seq = state["journal_session"], state["journal_seq"]
+    if session is not None and not isinstance(session, str):
+        raise TypeError("journal_session is not a str")
+    if not _is_int(seq) or seq < 0:
+        raise TypeError("journal_seq is not an int >= 0")
+    replayed = state.get("journal_replayed", {})
+    if not isinstance(replayed, dict) or not all(
+        _is_int(v) and v >= 0 for v in replayed.values()
+    ):
+        raise TypeError("journal_replayed is not a dict of ints")
+    learner._journal_session, learner._journal_seq = session, seq
+    learner._journal_replayed = dict(replayed)
+    learner._journal_end = None
+    learner.model_stale_ = state["model_stale_"]
