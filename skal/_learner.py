@@ -25,10 +25,12 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from . import _journal
+from . import _inputs, _journal
+from ._progress import simulation_bar
 from .backends._base import in_executor_session
 from .base import check_n_instances
 from .models import is_skorch_net
+from .semi_supervised import is_semi_supervised
 from .strategies import RandomSampling, default_strategy
 from .utils._arrays import _is_torch_tensor, concat_rows, sample_shape, take_rows
 
@@ -46,20 +48,9 @@ def _estimator_has(attr):
     return check
 
 
-def _unlabeled_mask(y):
-    """Boolean mask of the rows marked unlabeled (``-1``)."""
-    if y.dtype.kind in "iuf":
-        return y == -1
-    if y.dtype.kind == "O":
-        return np.fromiter(
-            (
-                isinstance(v, numbers.Number) and not isinstance(v, bool) and v == -1
-                for v in y
-            ),
-            dtype=bool,
-            count=y.shape[0],
-        )
-    return np.zeros(y.shape[0], dtype=bool)
+def _unlabeled_mask(y, missing_label=-1):
+    """Boolean mask of the rows marked unlabeled (``missing_label``)."""
+    return _inputs.unlabeled_mask(y, missing_label)
 
 
 def _label_kind(y):
@@ -263,7 +254,9 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``torch.random.fork_rng``): a simulation with an int seed is
         bit-identical across runs.
     verbose : int, default=0
-        Print one line per simulation round when > 0.
+        Progress of a simulation: 0 draws a tqdm bar (labels, rounds, time
+        left) only when stderr is a terminal; >= 1 always draws it and prints
+        one line per round, as the round ends.
     journal : str or path-like, default=None
         A JSON-lines file that every taught label is appended to (row
         identity, label, time), flushed and ``fsync``\\ ed *before* the refit,
@@ -273,6 +266,20 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``teach`` raises before recording anything. Recover with
         :meth:`replay_journal`; read with :meth:`read_journal`. Use one
         journal per learner.
+    max_unlabeled : int or None, default=10000
+        When the estimator is semi-supervised (:func:`skal.semi_supervised.\
+is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
+        ``SelfTrainingClassifier``, ``LabelSpreading``, ``LabelPropagation``,
+        or an estimator tagged so), every refit gets the labeled rows plus the
+        stored pool labeled ``-1``; a pool larger than ``max_unlabeled`` is
+        subsampled (seeded by the refit's seed). None passes the whole pool.
+        Other estimators never see the pool.
+    missing_label : int, float, str or None, default=-1
+        The value of ``y`` that marks an unlabeled row (scikit-learn's ``-1``;
+        ``np.nan`` for float labels, ``None`` for object labels, or a string
+        such as ``"?"``). A label that only looks like it (the string
+        ``'-1'`` when the marker is the number ``-1``, NaN when it is not
+        NaN) is refused rather than turned into a class.
 
     Attributes
     ----------
@@ -300,6 +307,10 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     stop_reason_ : str or None
         Why ``stopping`` says to stop after the last refit; None to go on
         (or without ``stopping``).
+    stop_observations_ : list of dict
+        What ``stopping`` observed after each refit, oldest first (its
+        ``observe`` output: kappas, uncertainties... are computed from these);
+        empty without ``stopping``.
     n_features_in_ : int
         Number of features of 2-D ``X``.
     classes_ : ndarray
@@ -340,6 +351,8 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         random_state=None,
         verbose=0,
         journal=None,
+        missing_label=-1,
+        max_unlabeled=10000,
     ):
         self.estimator = estimator
         self.strategy = strategy
@@ -353,6 +366,8 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.journal = journal
+        self.missing_label = missing_label
+        self.max_unlabeled = max_unlabeled
 
     # ------------------------------------------------------------------ tags
     def __sklearn_tags__(self):
@@ -363,6 +378,29 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         return tags
 
+    def set_params(self, **params):
+        """Set parameters; ``strategy__<param>`` needs a strategy object.
+
+        With ``strategy=None`` the default (:class:`~skal.strategies.ColdStartHybrid`)
+        is built at query time, so it has no parameters to set: pass
+        ``strategy=ColdStartHybrid()`` to tune it.
+        """
+        for key in params:
+            name = key.split("__", 1)[0]
+            if "__" in key and name in ("strategy", "initial_strategy"):
+                if params.get(name, getattr(self, name)) is None:
+                    default = {
+                        "strategy": "ColdStartHybrid()",
+                        "initial_strategy": "RandomSampling()",
+                    }[name]
+                    raise ValueError(
+                        f"Cannot set {key!r}: the '{name}' parameter of "
+                        f"ActiveLearner is None (the default, {default}, is built "
+                        f"when needed). Pass {name}={default} (from skal.strategies) "
+                        f"to tune it, e.g. set_params({name}={default}, {key}=...)."
+                    )
+        return super().set_params(**params)
+
     # ------------------------------------------------------------ validation
     def _check_params(self):
         check_n_instances(self.n_instances)
@@ -370,6 +408,8 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             check_n_instances(self.budget, name="budget")
         if self.n_initial is not None:
             check_n_instances(self.n_initial, name="n_initial")
+        if self.max_unlabeled is not None:
+            check_n_instances(self.max_unlabeled, name="max_unlabeled")
         for name in ("strategy", "initial_strategy"):
             s = getattr(self, name)
             if isinstance(s, type):
@@ -426,6 +466,8 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             ) in ("csr", "csc"):
                 assert_all_finite(X, input_name="X")
         _check_feature_names(self, X, reset=reset)
+        if self._is_net():
+            X = _inputs.as_net_input(X)  # a DataFrame's columns are no kwargs
         if reset:
             self.sample_shape_ = shape
             if shape is not None and len(shape) == 1:
@@ -449,7 +491,12 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                     f"X has rows of shape {shape}, but {name} is expecting rows "
                     f"of shape {self.sample_shape_} as input."
                 )
-        if reset and shape is not None and len(shape) == 0:
+        if (
+            reset
+            and shape is not None
+            and len(shape) == 0
+            and (self._is_net() or not _inputs.is_text_rows(X))
+        ):
             raise ValueError(
                 "Expected a 2-D (or N-D) array of rows, got a 1-D array instead. "
                 "Reshape your data either using array.reshape(-1, 1) if your "
@@ -581,18 +628,37 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         else:
             est = clone(self.estimator)
             fit = est.fit
+        seed = self._draw_seed() if seed is None else seed
+        X_fit, y_fit = self._with_pool(self.X_labeled_, y, seed)
         est = self._executor_.fit(
-            est,
-            self.X_labeled_,
-            y,
-            self._fit_params,
-            seed=self._draw_seed() if seed is None else seed,
-            method=fit.__name__,
+            est, X_fit, y_fit, self._fit_params, seed=seed, method=fit.__name__
         )
         self.estimator_ = est
         self._label_classes = self._encoded_classes(self.y_labeled_)
         self.model_fitted_ = True
         self.model_stale_ = False
+
+    def _with_pool(self, X, y, seed):
+        """The labeled rows plus the stored pool marked -1 (semi-supervised)."""
+        pool = getattr(self, "pool_indices_", None)
+        X_all = getattr(self, "_X_fit", None)
+        if (
+            pool is None
+            or X_all is None
+            or not len(pool)
+            or not is_semi_supervised(self.estimator)
+        ):
+            return X, y
+        cap = self.max_unlabeled
+        if cap is not None and len(pool) > cap:
+            rng = np.random.RandomState(seed % _SEED_MAX)
+            pool = np.sort(rng.choice(pool, cap, replace=False))
+        if y.dtype.kind in "iuf":
+            marks = np.full(len(pool), -1, dtype=y.dtype)
+        else:
+            y = y.astype(object)
+            marks = np.full(len(pool), -1, dtype=object)
+        return concat_rows(X, take_rows(X_all, pool)), np.concatenate([y, marks])
 
     def _refit_keep_labels(self, seed=None):
         """Refit; on any failure mark the model stale and re-raise.
@@ -627,9 +693,9 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             return
         obs = self.stopping.observe(self, self._X_fit, self.pool_indices_)
         # a loaded session starts a new window of observations
-        self._stop_observations = getattr(self, "_stop_observations", [])
-        self._stop_observations.append(obs)
-        self.stop_reason_ = self.stopping.decide(self._stop_observations)
+        self.stop_observations_ = getattr(self, "stop_observations_", [])
+        self.stop_observations_.append(obs)
+        self.stop_reason_ = self.stopping.decide(self.stop_observations_)
 
     def should_stop(self):
         """Whether ``stopping`` says the labeling can stop (after the last refit).
@@ -723,6 +789,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self : ActiveLearner
         """
         self._check_params()
+        self._fit_index = X.index if _inputs.is_pandas(X) else None
         X = self._validate_X(X, reset=True)
         n = _num_samples(X)
         y = self._validate_y(y, n)
@@ -740,8 +807,10 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self._sim = self._sim_pending = self._sim_round_start = None
         self._journal_session, self._journal_seq = None, 0
         self._journal_end, self._journal_replayed = None, {}
-        self.stop_reason_, self._stop_observations = None, []
-        unlabeled = _unlabeled_mask(y)
+        self.stop_reason_, self.stop_observations_ = None, []
+        missing = _inputs.check_missing_label(self.missing_label)
+        unlabeled = _unlabeled_mask(y, missing)
+        _inputs.check_no_lookalike(y, unlabeled, missing)
         _refuse_mixed_labels(y[~unlabeled])
         if self.journal is not None:
             _journal.open_session(self, X, y, int((~unlabeled).sum()))
@@ -788,7 +857,8 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             print(
                 f"[ActiveLearner] round {round_:3d}  labels={rec['n_labels']:5d}  "
                 f"query={rec['query_seconds']:.2f}s  fit={rec['fit_seconds']:.2f}s"
-                + extra
+                + extra,
+                flush=True,  # as the round ends, also through a pipe
             )
         return rec
 
@@ -836,6 +906,15 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         n_initial = self.n_initial if self.n_initial is not None else self.n_instances
         if self.stopping is None:  # resumed with stopping removed
             self.stop_reason_ = None
+        with simulation_bar(
+            total=budget, initial=self.y_labeled_.shape[0], verbose=self.verbose
+        ) as progress:
+            self._simulation_rounds(X, y, budget, n_initial, progress)
+        if not self.model_fitted_:
+            self._refit_keep_labels()  # surfaces the estimator's own error
+        return self
+
+    def _simulation_rounds(self, X, y, budget, n_initial, progress):
         while getattr(self, "stop_reason_", None) is None:
             n_before = self.y_labeled_.shape[0]
             size = self.n_instances if self.history_ else n_initial
@@ -859,9 +938,7 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
             self._add_labels(take_rows(X, idx), y[idx], pool_rows=idx)
             self._finish_round(pending)
-        if not self.model_fitted_:
-            self._refit_keep_labels()  # surfaces the estimator's own error
-        return self
+            progress(self.history_[-1])
 
     def _finish_round(self, p):
         """Refit on a round's labels and record it (its labels are in)."""
@@ -930,29 +1007,48 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return self._run_strategy(self._X_fit, n_instances, self.pool_indices_)
 
     @in_executor_session
-    def query(self, X=None, n_instances=None):
+    def query(self, X=None, n_instances=None, *, return_index=False):
         """Pick rows to label next.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, ...), default=None
-            A pool to choose from. None uses the stored pool (the ``-1`` rows
-            of ``fit``'s ``X`` not taught yet) and returns indices into
+            A pool to choose from. None uses the stored pool (the unlabeled
+            rows of ``fit``'s ``X`` not taught yet) and returns indices into
             ``fit``'s ``X``, never one already labeled.
         n_instances : int, default=None
             How many; None uses ``self.n_instances``.
+        return_index : bool, default=False
+            Return the pandas index labels of the picked rows
+            (``X.index[positions]``, for ``df.loc[...]``) instead of their
+            positions; needs a DataFrame or Series (``fit``'s when ``X`` is
+            None). Teach them back with ``teach(df.loc[labels], answers)``
+            or with ``indices=df.index.get_indexer(labels)``.
 
         Returns
         -------
-        indices : ndarray of int
-            ``min(n_instances, number of candidates)`` distinct indices.
+        indices : ndarray of int, or pandas Index
+            ``min(n_instances, number of candidates)`` distinct positions
+            (index labels with ``return_index=True``).
         """
         check_is_fitted(self)
         n = check_n_instances(self.n_instances if n_instances is None else n_instances)
+        index = X.index if _inputs.is_pandas(X) else None
         if X is None:
-            return self._query_stored(n)
-        X = self._validate_X(X, reset=False)
-        return self._run_strategy(X, n)
+            idx = self._query_stored(n)
+            index = getattr(self, "_fit_index", None)
+        else:
+            idx = self._run_strategy(self._validate_X(X, reset=False), n)
+        if not return_index:
+            return idx
+        if index is None:
+            raise ValueError(
+                "query(return_index=True) returns pandas index labels, but "
+                + ("fit's X" if X is None else "X")
+                + " is not a DataFrame or Series; use the positions it returns "
+                "with return_index=False."
+            )
+        return index[idx]
 
     @in_executor_session
     def teach(self, X=None, y=None, *, indices=None):
@@ -966,7 +1062,11 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_new, ...), default=None
-            New rows; leave None when giving ``indices``.
+            New rows; leave None when giving ``indices``. Rows equal (exactly,
+            same dtype) to rows of the stored pool, as ``X_pool[idx]`` is,
+            are those pool rows: they leave ``pool_indices_``. When only some
+            rows of ``X`` are in the pool, a warning says so and all are
+            taught as new rows; pass ``indices=`` to be explicit.
         y : array-like of shape (n_new,)
             Their labels (``-1`` is not a label).
         indices : array-like of int, default=None
@@ -994,16 +1094,21 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         else:
             X = self._validate_X(X, reset=False)
         y = self._validate_y(y, _num_samples(X))
-        if _unlabeled_mask(y).any():
+        if _unlabeled_mask(y, self.missing_label).any():
             raise ValueError(
-                "The 'y' parameter of teach must hold labels; got -1, the "
-                "unlabeled marker. Leave such rows out of teach."
+                "The 'y' parameter of teach must hold labels; got "
+                f"{self.missing_label!r}, the unlabeled marker (missing_label). "
+                "Leave such rows out of teach."
             )
         if y.shape[0] == 0:
             return self
         y = _concrete_labels(y)
         check_classification_targets(y)
         y = self._match_labels(y)
+        if pool_rows is None:
+            pool_rows = self._pool_rows_of(X)  # teach(X_pool[idx], y), modAL's way
+            if pool_rows is not None:
+                X = take_rows(self._X_fit, pool_rows)
         if pool_rows is None:
             X = _match_dtype(X, self.X_labeled_)
         # journal (fsynced), then record, then refit: a crash or a failed
@@ -1012,6 +1117,20 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self._add_labels(X, y, pool_rows=pool_rows)
         self._refit_if_able()  # no model from a single class (see fit)
         return self
+
+    def _pool_rows_of(self, X):
+        """Rows of the stored pool equal to the rows of ``X`` (all of them), or
+        None; warns when only some are, since those stay in the pool."""
+        pool = self.pool_indices_
+        if pool.size == 0:
+            return None
+        match = _inputs.match_pool_rows(X, self._X_fit, pool)
+        if match is None or not (match >= 0).any():
+            return None
+        if (match >= 0).all():
+            return match
+        _inputs.warn_unmatched_pool_rows(int((match < 0).sum()), match.size)
+        return None
 
     def _match_labels(self, y):
         """Labels in the dtype of the first labels seen (``y_labeled_``).

@@ -1,0 +1,203 @@
+"""The shared machinery of skal's semi-supervised nets."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.semi_supervised import (
+    LabelPropagation,
+    LabelSpreading,
+    SelfTrainingClassifier,
+)
+from skorch.dataset import unpack_data
+from skorch.utils import to_tensor
+
+from ..nets import StepNetClassifier
+
+_SKLEARN_SEMI = (SelfTrainingClassifier, LabelSpreading, LabelPropagation)
+
+
+def is_semi_supervised(estimator) -> bool:
+    """Whether ``estimator`` learns from rows labeled ``-1``.
+
+    True for skal's :class:`SemiSupervisedNet` subclasses, scikit-learn's
+    ``SelfTrainingClassifier``, ``LabelSpreading`` and ``LabelPropagation``,
+    a ``Pipeline`` whose last step is one of these, and any estimator with a
+    ``__skal_tags__()`` method returning ``{"semi_supervised": True}``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.semi_supervised import SelfTrainingClassifier
+    >>> is_semi_supervised(SelfTrainingClassifier(LogisticRegression()))
+    True
+    >>> is_semi_supervised(LogisticRegression())
+    False
+    """
+    tags = getattr(estimator, "__skal_tags__", None)
+    if callable(tags):
+        value = tags().get("semi_supervised")
+        if value is not None:
+            return bool(value)
+    if isinstance(estimator, (SemiSupervisedNet, *_SKLEARN_SEMI)):
+        return True
+    steps = getattr(estimator, "steps", None)
+    if isinstance(steps, list) and steps:
+        return is_semi_supervised(steps[-1][1])
+    return False
+
+
+def _check_number(owner, name, value, kind, low, high=None, closed_low=True):
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    if ok:
+        ok = value >= low if closed_low else value > low
+        ok = ok and (high is None or value <= high)
+    if not ok:
+        bound = f"{'>=' if closed_low else '>'} {low}" + (
+            f" and <= {high}" if high is not None else ""
+        )
+        raise ValueError(
+            f"The {name!r} parameter of {owner} must be a number {bound}; "
+            f"got {value!r} instead."
+        )
+
+
+class SemiSupervisedNet(StepNetClassifier):
+    """Base of skal's semi-supervised nets: ``fit(X, y)`` with ``y == -1`` rows.
+
+    The labeled rows drive skorch's usual training loop (the number of steps
+    follows the *labeled* count, see :class:`skal.nets.StepNetClassifier`);
+    every training step also draws ``mu * batch_size`` unlabeled rows at
+    random and adds :meth:`unlabeled_loss` times ``lambda_u``. Subclasses
+    implement :meth:`unlabeled_loss` only. Without unlabeled rows a fit is
+    plain supervised training.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance
+        Must return logits (the criterion is ``nn.CrossEntropyLoss``).
+    threshold : float, default=0.95
+        Confidence a pseudo-label needs.
+    lambda_u : float, default=1.0
+        Weight of the unlabeled loss.
+    mu : int, default=7
+        Unlabeled rows per labeled row in a step.
+    **kwargs
+        Everything :class:`skal.nets.StepNetClassifier` takes.
+
+    Attributes
+    ----------
+    mask_rate_ : float or None
+        Share of the unlabeled rows above ``threshold`` in the last epoch
+        (None when the fit had no unlabeled rows).
+    """
+
+    def __init__(self, module, *args, threshold=0.95, lambda_u=1.0, mu=7, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.threshold = threshold
+        self.lambda_u = lambda_u
+        self.mu = mu
+
+    def __skal_tags__(self):
+        return {"semi_supervised": True}
+
+    def _check_semi_params(self):
+        owner = type(self).__name__
+        _check_number(owner, "threshold", self.threshold, Real, 0.0, 1.0)
+        _check_number(owner, "lambda_u", self.lambda_u, Real, 0.0)
+        _check_number(owner, "mu", self.mu, Integral, 1)
+
+    # ------------------------------------------------------------ data split
+    def _split(self, X, y):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__}.fit needs y (with -1 for unlabeled rows)."
+            )
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D; got shape {y.shape}.")
+        unlabeled = y == -1
+        if unlabeled.all():
+            raise ValueError(
+                f"{type(self).__name__}.fit got no labeled row: every label "
+                "is -1 (unlabeled). Label at least one row per class."
+            )
+        lab, unl = np.flatnonzero(~unlabeled), np.flatnonzero(unlabeled)
+        return _take(X, lab), y[lab], _take(X, unl)
+
+    def _n_labeled(self, y):
+        return int(np.sum(np.asarray(y) != -1))
+
+    def fit(self, X, y=None, **fit_params):
+        return self._fit_split(super().fit, X, y, **fit_params)
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        if getattr(self, "_in_fit", False):  # skorch's fit calls partial_fit
+            return super().partial_fit(X, y, classes=classes, **fit_params)
+        return self._fit_split(super().partial_fit, X, y, classes=classes, **fit_params)
+
+    def _fit_split(self, method, X, y, **kwargs):
+        """Run ``method`` on the labeled rows with the unlabeled ones at hand."""
+        self._check_semi_params()
+        X_l, y_l, X_u = self._split(X, y)
+        self._unlabeled = X_u if _len(X_u) else None
+        self._in_fit = True
+        try:
+            method(X_l, y_l, **kwargs)
+        finally:
+            self._unlabeled = None
+            self._in_fit = False
+        self._record_mask_rate()
+        return self
+
+    # -------------------------------------------------------------- training
+    def _draw_unlabeled(self):
+        X_u = getattr(self, "_unlabeled", None)
+        if X_u is None or self.lambda_u == 0:
+            return None
+        n = self.mu * self.batch_size
+        idx = torch.randint(0, _len(X_u), (n,)).numpy()
+        return to_tensor(_take(X_u, idx), device=self.device)
+
+    def unlabeled_loss(self, X_labeled, y_labeled, X_unlabeled):
+        """Supervised logits and the unlabeled loss of one step.
+
+        Returns ``(logits_labeled, loss_unlabeled, mask_rate)``.
+        """
+        raise NotImplementedError
+
+    def train_step_single(self, batch, **fit_params):
+        Xu = self._draw_unlabeled()
+        if Xu is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        Xi = to_tensor(Xi, device=self.device)
+        yi = to_tensor(yi, device=self.device)
+        logits, loss_u, mask_rate = self.unlabeled_loss(Xi, yi, Xu)
+        loss_l = self.get_loss(logits, yi, X=Xi, training=True)
+        loss = loss_l + self.lambda_u * loss_u
+        loss.backward()
+        self.history.record_batch("loss_u", float(loss_u.detach()))
+        self.history.record_batch("mask_rate", float(mask_rate))
+        return {"loss": loss, "y_pred": logits}
+
+    def _record_mask_rate(self):
+        batches = self.history[-1]["batches"] if len(self.history) else []
+        rates = [b["mask_rate"] for b in batches if "mask_rate" in b]
+        self.mask_rate_ = float(np.mean(rates)) if rates else None
+
+
+def _len(X):
+    return len(X) if X is not None else 0
+
+
+def _take(X, idx):
+    """Rows ``idx`` of an array, tensor, DataFrame or sequence."""
+    if hasattr(X, "iloc"):
+        return X.iloc[idx]
+    if isinstance(X, (np.ndarray, torch.Tensor)):
+        return X[idx]
+    return np.asarray(X)[idx]
