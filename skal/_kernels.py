@@ -139,7 +139,7 @@ def _is_out_of_core(X):
         return False
     if isinstance(X, np.memmap):
         return True
-    if isinstance(X, np.ndarray):
+    if isinstance(X, np.ndarray) or hasattr(X, "tocsr"):  # in memory, sparse
         return False
     shape = getattr(X, "shape", None)
     return (
@@ -148,6 +148,46 @@ def _is_out_of_core(X):
         and hasattr(X, "dtype")
         and hasattr(X, "__getitem__")
     )
+
+
+def _take_rows_sorted(X, idx):
+    """``X[idx]`` read in increasing row order (h5py needs it), any order out."""
+    order = np.argsort(idx, kind="stable")
+    blk = np.asarray(X[idx[order]])
+    out = np.empty_like(blk)
+    out[order] = blk
+    return out
+
+
+class _RowSubset:
+    """Rows ``rows`` (all when None) of an out-of-core pool, flattened to 2-D
+    and read lazily: the model adapters hand it to the streaming kernels in
+    place of a copy of the rows. ``np.asarray`` loads it."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, X, rows=None):
+        self.X = X
+        self.rows = None if rows is None else np.asarray(rows, np.intp).reshape(-1)
+        n = int(X.shape[0]) if self.rows is None else self.rows.shape[0]
+        self.shape = (n, int(np.prod([int(v) for v in X.shape[1:]])))
+        self.dtype = X.dtype
+        self.ndim = 2
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice):
+            raise TypeError("only row slices of a lazy pool are supported")
+        if self.rows is None:
+            blk = np.asarray(self.X[key])
+        else:
+            blk = _take_rows_sorted(self.X, self.rows[key])
+        return blk.reshape(blk.shape[0], -1)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self[:], dtype=dtype)
 
 
 def _byte_bounds(a):
@@ -203,21 +243,37 @@ class _Blocks:
     dtype = torch.float32
 
     def __init__(self, X, name="X"):
+        if isinstance(X, _RowSubset):
+            X, self.subset = X.X, X.rows
+        else:
+            self.subset = None
         shape = tuple(int(v) for v in X.shape)
-        if len(shape) != 2:
+        if len(shape) < 2:
             raise ValueError(f"{name} must be 2-dimensional, got shape {shape}")
+        N = shape[0] if self.subset is None else self.subset.shape[0]
+        self.shape = (N, int(np.prod(shape[1:])))
         self.X = X
-        self.shape = shape
-        self.rows = max(1, _STREAM_BYTES // (4 * max(shape[1], 1)))
+        self.rows = max(1, _STREAM_BYTES // (4 * max(self.shape[1], 1)))
         self._mm = _shared_mmap(X)
 
-    def __iter__(self):
-        N = self.shape[0]
+    def raw(self):
+        """``(start, stop, block)`` with the block as read (dtype, shape kept)."""
+        N, sub = self.shape[0], self.subset
         for s in range(0, N, self.rows):
             e = min(N, s + self.rows)
-            raw = self.X[s:e]
+            if sub is None:
+                raw = self.X[s:e]
+                yield s, e, raw
+                self._release(raw)
+            else:
+                idx = sub[s:e]
+                yield s, e, _take_rows_sorted(self.X, idx)
+                if self._mm is not None and idx.size:
+                    self._release(self.X[int(idx.min()) : int(idx.max()) + 1])
+
+    def __iter__(self):
+        for s, e, raw in self.raw():
             yield s, e, _block_tensor(raw)
-            self._release(raw)
 
     def _release(self, raw):
         if self._mm is None or not isinstance(raw, np.ndarray) or raw.size == 0:
@@ -233,6 +289,8 @@ class _Blocks:
     def index_select(self, dim, idx):
         """Rows ``idx`` (a LongTensor) as a float32 tensor; reads only them."""
         rows = [int(i) for i in idx.reshape(-1).tolist()]
+        if self.subset is not None:
+            rows = [int(self.subset[i]) for i in rows]
         if not rows:
             return torch.empty(0, self.shape[1])
         return torch.cat([_block_tensor(self.X[i : i + 1]) for i in rows])
@@ -249,6 +307,7 @@ def _as_matrix(X, name="X", device=None):
     """2-D contiguous float32 tensor (no copy when possible)."""
     if _is_out_of_core(X) and not isinstance(X, np.ndarray):
         X = np.asarray(X)  # a kernel that needs the pool in memory
+        X = X.reshape(X.shape[0], -1) if X.ndim > 2 else X
     t = torch.as_tensor(X)
     if t.ndim == 1 and t.numel() == 0:
         t = t.reshape(0, 0)

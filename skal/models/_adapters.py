@@ -105,6 +105,46 @@ def _rows(X, candidates):
     return X if candidates is None else take_rows(X, candidates)
 
 
+def _sk_rows(X, candidates):
+    """Rows for a scikit-learn model; those of a pool larger than memory (an
+    ``np.memmap``, an h5py / zarr dataset) stay on disk as a lazy view that
+    is read in row blocks (see :mod:`skal._kernels`)."""
+    from .._kernels import _is_out_of_core, _RowSubset
+
+    if isinstance(X, _RowSubset):
+        if candidates is None:
+            return X
+        base = np.arange(X.shape[0]) if X.rows is None else X.rows
+        return _RowSubset(X.X, base[np.asarray(candidates, np.intp)])
+    if not _is_out_of_core(X):
+        return _rows(X, candidates)
+    if candidates is not None:
+        candidates = np.asarray(candidates, np.intp).reshape(-1)
+        n = candidates.shape[0]
+        if n == X.shape[0] and np.array_equal(candidates, np.arange(n)):
+            candidates = None
+    return _RowSubset(X, candidates)
+
+
+def _is_lazy(Xc):
+    from .._kernels import _RowSubset
+
+    return isinstance(Xc, _RowSubset)
+
+
+def _by_blocks(func, Xc):
+    """``func`` applied to the row blocks of a lazy view, stacked."""
+    from .._kernels import _Blocks
+
+    out = None
+    for s, e, blk in _Blocks(Xc).raw():
+        r = np.asarray(func(blk))
+        if out is None:
+            out = np.empty((Xc.shape[0], *r.shape[1:]), dtype=r.dtype)
+        out[s:e] = r
+    return func(np.asarray(Xc)) if out is None else out
+
+
 def _seed_from(random_state):
     return int(check_random_state(random_state).randint(_SEED_MAX))
 
@@ -169,6 +209,8 @@ class SklearnAdapter:
                 "Use a probabilistic classifier (e.g. LogisticRegression, or "
                 "SVC(probability=True)) or a strategy that needs no model."
             )
+        if _is_lazy(Xc):  # scored in row blocks, never loaded whole
+            return _by_blocks(self._proba, Xc)
         return np.asarray(self.estimator.predict_proba(Xc), dtype=np.float64)
 
     def predict_proba(self, X, candidates=None, *, as_tensor=False):
@@ -178,7 +220,7 @@ class SklearnAdapter:
         -------
         proba : ndarray of shape (n, n_classes), float64, or float32 tensor
         """
-        return _out(self._proba(_rows(X, candidates)), as_tensor)
+        return _out(self._proba(_sk_rows(X, candidates)), as_tensor)
 
     def logits(self, X, candidates=None, *, as_tensor=False):
         """Log-probabilities, clipped at ``log(1e-12)``.
@@ -187,10 +229,10 @@ class SklearnAdapter:
         logits up to a per-row constant, which is all a softmax (and a logit
         margin) sees. An energy score computed from them is constant.
         """
-        proba = self._proba(_rows(X, candidates))
+        proba = self._proba(_sk_rows(X, candidates))
         return _out(np.log(np.clip(proba, 1e-12, None)), as_tensor)
 
-    def embed(self, X, candidates=None, *, layer=None, as_tensor=False):
+    def embed(self, X, candidates=None, *, layer=None, as_tensor=False, lazy=False):
         """Embeddings: the output of a pipeline's transformers, else ``X``.
 
         Parameters
@@ -198,13 +240,19 @@ class SklearnAdapter:
         layer : str, default=None
             Name of a pipeline step: the embedding is the output of the steps
             up to and including it. None uses every step but the last.
+        lazy : bool, default=False
+            When the embedding is ``X`` itself and ``X`` is a pool larger
+            than memory (``np.memmap``, h5py / zarr dataset), return a lazy
+            view of the rows that the streaming kernels read in blocks,
+            instead of loading them. Transformers run block by block.
 
         Returns
         -------
         emb : ndarray of shape (n, n_features), float32, or float32 tensor
         """
-        Xc = _rows(X, candidates)
+        Xc = _sk_rows(X, candidates)
         est = self.estimator
+        steps = None
         if layer is not None:
             names = [n for n, _ in est.steps] if isinstance(est, Pipeline) else []
             if layer not in names[:-1]:
@@ -213,9 +261,16 @@ class SklearnAdapter:
                     "transformer step of the estimator's pipeline; got "
                     f"{layer!r}. Known names: {names[:-1]}."
                 )
-            Xc = est[: names.index(layer) + 1].transform(Xc)
+            steps = est[: names.index(layer) + 1]
         elif isinstance(est, Pipeline) and len(est.steps) > 1:
-            Xc = est[:-1].transform(Xc)
+            steps = est[:-1]
+        if steps is not None:
+            tr = steps.transform
+            Xc = _by_blocks(tr, Xc) if _is_lazy(Xc) else tr(Xc)
+        elif _is_lazy(Xc):
+            if lazy:
+                return Xc
+            Xc = np.asarray(Xc)
         if hasattr(Xc, "toarray"):
             Xc = Xc.toarray()
         Xc = np.asarray(Xc, dtype=np.float32)
@@ -235,7 +290,7 @@ class SklearnAdapter:
             A read-only broadcast view (no copy).
         """
         n_samples = _check_n_samples(n_samples)
-        proba = self._proba(_rows(X, candidates))
+        proba = self._proba(_sk_rows(X, candidates))
         if as_tensor:
             import torch
 
@@ -246,22 +301,23 @@ class SklearnAdapter:
         )
 
     def grad_embedding_factors(
-        self, X, candidates=None, *, layer=None, as_tensor=False
+        self, X, candidates=None, *, layer=None, as_tensor=False, lazy=False
     ):
         """``(proba, emb)``: the factors of the gradient embeddings.
 
         For a linear softmax model on ``emb`` the gradient of the
         cross-entropy at the predicted label with respect to the weights is
-        ``(proba - onehot(argmax proba)) (x) emb``.
+        ``(proba - onehot(argmax proba)) (x) emb``. ``lazy``: see
+        :meth:`embed`.
         """
-        Xc = _rows(X, candidates)
+        Xc = _sk_rows(X, candidates)
         proba = self._proba(Xc)
-        emb = self.embed(Xc, layer=layer)
+        emb = self.embed(Xc, layer=layer, lazy=lazy)
         return _out(proba, as_tensor), _out(emb, as_tensor)
 
 
 def _out(a, as_tensor):
-    if not as_tensor:
+    if not as_tensor or _is_lazy(a):
         return a
     import torch
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..models import get_adapter
+from ..models import SklearnAdapter, get_adapter
 from ..utils._arrays import take_rows
 
 _SEED_MAX = np.iinfo(np.int32).max
@@ -47,14 +47,29 @@ def raw_features(X, candidates=None):
     return t.reshape(t.shape[0], -1).contiguous()
 
 
+def lazy_kwargs(adapter, lazy=True):
+    """``{"lazy": True}`` for an adapter that can keep an out-of-core pool on
+    disk (the scikit-learn one, when the embedding is ``X``), else ``{}``."""
+    return {"lazy": True} if lazy and isinstance(adapter, SklearnAdapter) else {}
+
+
 def pool_and_labeled_embeddings(
-    strategy, learner, X, candidates, *, layer=None, raw_without_model=False
+    strategy,
+    learner,
+    X,
+    candidates,
+    *,
+    layer=None,
+    raw_without_model=False,
+    lazy=False,
 ):
     """Embeddings of the candidates and of the labeled set, on one device.
 
     Returns ``(emb, emb_labeled)`` as float32 tensors (``emb_labeled`` is None
     without a labeled set). With ``raw_without_model`` and no fitted model the
-    flattened rows of ``X`` are the embeddings (cold start).
+    flattened rows of ``X`` are the embeddings (cold start). With ``lazy``
+    (for the streaming kernels) ``emb`` may be a lazy view of an out-of-core
+    pool (see :meth:`skal.models.SklearnAdapter.embed`).
     """
     X_lab, _ = labeled_set(learner)
     if raw_without_model and not has_model(learner):
@@ -62,7 +77,8 @@ def pool_and_labeled_embeddings(
         lab = raw_features(X_lab) if X_lab is not None else None
         return emb, lab
     adapter = get_adapter(learner, strategy=strategy)
-    emb = adapter.embed(X, candidates, layer=layer, as_tensor=True)
+    kw = lazy_kwargs(adapter, lazy)
+    emb = adapter.embed(X, candidates, layer=layer, as_tensor=True, **kw)
     lab = None
     if X_lab is not None:
         lab = adapter.embed(X_lab, layer=layer, as_tensor=True).to(emb.device)

@@ -18,7 +18,7 @@ from sklearn.utils._param_validation import Interval
 from .._kernels import badge_kmeans_pp, default_chunk_size, k_center_greedy, kmeans
 from ..base import BaseStrategy
 from ..models import get_adapter
-from ._common import draw_seed, pool_and_labeled_embeddings, uniforms
+from ._common import draw_seed, lazy_kwargs, pool_and_labeled_embeddings, uniforms
 from ._uncertainty import margin_score
 
 __all__ = ["CoreSet", "KMeansSampling", "BADGE", "ClusterMargin"]
@@ -67,7 +67,7 @@ class CoreSet(BaseStrategy):
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         self._validate_params()
         emb, lab = pool_and_labeled_embeddings(
-            self, learner, X, candidates, layer=self.layer
+            self, learner, X, candidates, layer=self.layer, lazy=True
         )
         pos = k_center_greedy(
             emb, n_instances, init=lab, generator=draw_seed(random_state)
@@ -198,8 +198,9 @@ class BADGE(BaseStrategy):
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         self._validate_params()
-        proba, emb = get_adapter(learner, strategy=self).grad_embedding_factors(
-            X, candidates, layer=self.layer, as_tensor=True
+        adapter = get_adapter(learner, strategy=self)
+        proba, emb = adapter.grad_embedding_factors(
+            X, candidates, layer=self.layer, as_tensor=True, **lazy_kwargs(adapter)
         )
         pos = badge_kmeans_pp(
             proba, emb, n_instances, uniforms=uniforms(random_state, n_instances)
