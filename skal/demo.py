@@ -49,7 +49,9 @@ def run(
                 n_initial=n_initial,
                 budget=budget,
                 random_state=seed,
+                verbose=1,  # a progress bar, and each round's line as it ends
             )
+            print(f"\n{name} strategy, seed {seed}:", flush=True)
             learner.fit(X_pool, y_pool, eval_set=(X_test, y_test))
             histories[name].append(learner.history_)
     _print_table(histories, default_name=repr(default_strategy()))

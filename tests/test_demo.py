@@ -9,6 +9,9 @@ def test_demo_prints_table_and_writes_png(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "acc default" in out and "AULC random" in out
+    # each round is printed as it ends (issue 16), before the table
+    assert out.count("[ActiveLearner] round") == 6
+    assert out.index("[ActiveLearner] round") < out.index("acc default")
     assert [h["n_labels"] for h in histories["default"][0]] == [20, 40, 60]
     png = tmp_path / "learning_curve.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
