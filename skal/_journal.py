@@ -270,6 +270,72 @@ def _repair_tail(fd, path):
     os.fsync(fd)
 
 
+def _cut_incomplete_batch(fd, path):
+    """Cut a trailing batch that misses records (a crash mid-write)."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return
+    end = size - 1  # the file ends with a newline here: find the last line
+    pos, line_start = end, 0
+    while pos > 0:
+        step = min(pos, 1 << 16)
+        block = os.pread(fd, step, pos - step)
+        cut = block.rfind(b"\n")
+        if cut >= 0:
+            line_start = pos - step + cut + 1
+            break
+        pos -= step
+    try:
+        last = _parse(os.pread(fd, end - line_start, line_start))
+        _check_record(last)
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError):
+        return
+    batch = last.get("batch")
+    if last["kind"] != "label" or batch is None or last["seq"] >= batch[1]:
+        return  # the common case: one line read
+    chunk = 1 << 20
+    while True:
+        start = max(0, size - chunk)
+        data = os.pread(fd, size - start, start)
+        lines = data.split(b"\n")[:-1]  # the file ends with a newline here
+        offsets, pos = [], start
+        for line in lines:
+            offsets.append(pos)
+            pos += len(line) + 1
+        if start > 0:  # the first line may be partial
+            lines, offsets = lines[1:], offsets[1:]
+        recs = []
+        for off, line in zip(offsets, lines):
+            try:
+                rec = _parse(line)
+                _check_record(rec)
+            except (
+                ValueError,
+                TypeError,
+                KeyError,
+                UnicodeDecodeError,
+                RecursionError,
+            ):
+                recs = []  # a damaged line: leave the rest to the reader
+                continue
+            recs.append((off, rec))
+        cut = _incomplete_tail(recs)
+        if cut == len(recs):
+            return
+        if cut > 0 or start == 0:
+            break
+        chunk *= 4
+    warnings.warn(
+        f"The label journal {path!r} ended with {len(recs) - cut} records of an "
+        "incomplete batch (a teach whose write a crash interrupted); they are "
+        "cut off before appending.",
+        UserWarning,
+        stacklevel=5,
+    )
+    os.ftruncate(fd, recs[cut][0])
+    os.fsync(fd)
+
+
 def _scan_session(fd, start, end, session):
     """The highest ``seq`` of a record of ``session`` in bytes [start, end)."""
     data = os.pread(fd, end - start, start)
@@ -305,6 +371,7 @@ def _append(path, records, *, session=None, next_seq=None, expected_end=None):
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             _repair_tail(fd, path)
+            _cut_incomplete_batch(fd, path)
             start = os.fstat(fd).st_size
             if session is not None:
                 lo = expected_end
@@ -476,11 +543,14 @@ def label_records(
     now = time.time()
     rows = rows_to_json(X) if indices is None else None
     out = []
-    for i, label in enumerate(np.asarray(y).tolist()):
+    labels = np.asarray(y).tolist()
+    batch = [first_seq, first_seq + len(labels) - 1]  # one teach, one batch
+    for i, label in enumerate(labels):
         rec = {
             "kind": "label",
             "session": session,
             "seq": first_seq + i,
+            "batch": batch,
             "time": now,
             "source": source,
             "label": label_to_json(label),
@@ -596,6 +666,14 @@ def _check_record(r):
         raise ValueError(f"the label {label!r:.40} is not a number or a string")
     if "label_dtype" in r:
         _check_dtype(r["label_dtype"], "biufUS", "its label_dtype")
+    batch = r.get("batch")
+    if batch is not None and not (
+        isinstance(batch, list)
+        and len(batch) == 2
+        and all(_is_int(b) for b in batch)
+        and batch[0] <= r["seq"] <= batch[1]
+    ):
+        raise ValueError(f"its batch {batch!r:.40} does not hold its seq")
     if "round" in r and (not _is_int(r["round"]) or r["round"] < 0):
         raise ValueError("its round is not an int")
     if ("index" in r) == ("row" in r):
@@ -640,7 +718,52 @@ def _read_lines(path):
                 "damaged line by hand if you know what it held."
             ) from None
         out.append((i + 1, record))
+    # a session's last batch that misses records: a write a crash interrupted
+    last = {}
+    for j, (_, r) in enumerate(out):
+        if r["kind"] == "label":
+            last[r["session"]] = j
+    drop = set()
+    for s, j in last.items():
+        r = out[j][1]
+        batch = r.get("batch")
+        if batch is not None and r["seq"] < batch[1]:
+            drop.update(
+                k
+                for k, (_, q) in enumerate(out)
+                if q["kind"] == "label"
+                and q["session"] == s
+                and q.get("batch") == batch
+            )
+    if drop:
+        warnings.warn(
+            f"The label journal {path!r} holds {len(drop)} records of an "
+            "incomplete batch (a teach whose write a crash interrupted, from line "
+            f"{out[min(drop)][0]}); they are skipped: that teach did not happen.",
+            UserWarning,
+            stacklevel=3,
+        )
+        out = [x for k, x in enumerate(out) if k not in drop]
     return out
+
+
+def _incomplete_tail(records):
+    """Index where a trailing batch that misses its last records starts."""
+    if not records:
+        return 0
+    last = records[-1][1]
+    batch = last.get("batch")
+    if last["kind"] != "label" or batch is None or last["seq"] >= batch[1]:
+        return len(records)
+    i = len(records) - 1
+    while i > 0:
+        r = records[i - 1][1]
+        if r["kind"] != "label" or r["session"] != last["session"]:
+            break
+        if r.get("batch") != batch:
+            break
+        i -= 1
+    return i
 
 
 def read_journal(path):
@@ -859,3 +982,84 @@ def _same_file(a, b):
         return os.path.samefile(a, b)
     except OSError:
         return os.path.abspath(os.fspath(a)) == os.path.abspath(os.fspath(b))
+
+
+# --------------------------------------------------------- resume a simulation
+def resume_from_journal(learner, X, y):
+    """Re-run ``fit(X, y)`` taking each round the journal records from it.
+
+    The simulation recorded in ``learner.journal`` on this ``X`` and ``y``
+    (the one with the most labels) gives the rows of its rounds; each round
+    still draws its seeds and refits exactly as the original did, so
+    ``history_`` (but its timings), the model and the journal's new session
+    equal an uninterrupted run's; rounds past the journal are queried.
+    """
+    if learner.budget is None or learner.journal is None:
+        raise ValueError(
+            "resume(X, y) continues the simulation recorded in the learner's "
+            "journal: set 'budget' and 'journal' as in the interrupted run. "
+            f"Got budget={learner.budget!r}, journal={learner.journal!r}."
+        )
+    path = os.fspath(learner.journal)
+    if not os.path.exists(path):
+        raise JournalError(f"The label journal {path!r} does not exist.")
+    lines = _read_lines(path)
+    _check_continuity(path, lines)
+    learner._check_params()
+    Xv = learner._validate_X(X, reset=True)
+    yv = learner._validate_y(y, _n_rows(Xv))
+    fp, ysha = fingerprint(Xv), array_sha256(yv)
+    heads = {
+        r["session"]
+        for _, r in lines
+        if r["kind"] == "session" and r["X"] == fp and r.get("y_sha256") == ysha
+    }
+    runs = {}
+    for line, r in lines:
+        if r["kind"] == "label" and r["session"] in heads and "round" in r:
+            if r.get("source") == "simulation" and "index" in r:
+                runs.setdefault(r["session"], []).append((line, r))
+    if not runs:
+        raise JournalError(
+            f"The label journal {path!r} records no simulation on this X and y "
+            f"({fp['n_samples']} rows, SHA-256 {fp['sha256']}); nothing to resume."
+        )
+    items = max(runs.values(), key=len)
+    script = {}
+    n = _n_rows(Xv)
+    for line, r in items:
+        i = r["index"]
+        if not 0 <= i < n or label_to_json(yv[i]) != r["label"]:
+            raise JournalError(
+                f"Line {line} of the journal {path!r} labels row {i} "
+                f"{r['label']!r}, which y does not: not the y of the simulation."
+            )
+        script.setdefault(r["round"], []).append(i)
+    learner._sim_script = {k: np.asarray(v, dtype=np.intp) for k, v in script.items()}
+    try:
+        return learner.fit(Xv, yv)
+    finally:
+        learner._sim_script = None
+
+
+def scripted_round(learner, k):
+    """The rows of the next round from the journal (``resume(X, y)``)."""
+    r = len(learner.history_)
+    script = learner._sim_script
+    if r not in script:
+        learner._sim_script = None  # the journal ends here: query from now on
+        return learner._query_stored(k)
+    learner._draw_seed()  # the query's own draw, as the original round took it
+    idx = script.pop(r)
+    if len(idx) != k or not np.isin(idx, learner.pool_indices_).all():
+        raise JournalError(
+            f"Round {r} of the journal's simulation labeled {len(idx)} rows; "
+            f"this learner asks for {k} rows of its pool there. Resume with the "
+            "parameters of the interrupted run (n_instances, n_initial, "
+            "random_state, strategy)."
+        )
+    return idx
+
+
+def _n_rows(X):
+    return int(X.shape[0]) if hasattr(X, "shape") else len(X)

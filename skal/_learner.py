@@ -959,7 +959,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         self._sim_pending = self._sim_round_start = None
 
     @in_executor_session
-    def resume(self):
+    def resume(self, X=None, y=None):
         """Continue a simulation that was interrupted, or loaded from disk.
 
         A refit that failed (CUDA out of memory, ``KeyboardInterrupt``, …)
@@ -969,10 +969,22 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         same ``random_state``. Raising ``budget`` with ``set_params`` first
         continues a finished simulation.
 
+        Parameters
+        ----------
+        X, y : array-like, default=None
+            Resume from the journal alone (a process killed without a save):
+            give ``fit``'s ``X`` and ``y`` to a learner with the same
+            parameters and ``journal``. The rounds the journal records are
+            taken from it instead of queried (each still refit, with the
+            same draws), then the simulation goes on; with an int
+            ``random_state`` the result equals an uninterrupted run's.
+
         Returns
         -------
         self : ActiveLearner
         """
+        if X is not None or y is not None:
+            return _journal.resume_from_journal(self, X, y)
         check_is_fitted(self)
         if getattr(self, "_sim", None) is None:
             raise ValueError(
@@ -1004,6 +1016,8 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             )
 
     def _query_stored(self, n_instances):
+        if getattr(self, "_sim_script", None) is not None:
+            return _journal.scripted_round(self, n_instances)  # resume(X, y)
         return self._run_strategy(self._X_fit, n_instances, self.pool_indices_)
 
     @in_executor_session

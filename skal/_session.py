@@ -218,7 +218,10 @@ def _key(cls):
 
 
 def _public_classes(module_name, base):
-    mod = importlib.import_module(module_name)
+    try:
+        mod = importlib.import_module(module_name)
+    except ImportError:  # pragma: no cover - a module of this installation
+        return []
     names = getattr(mod, "__all__", None) or [
         n for n, v in vars(mod).items() if getattr(v, "__module__", "") == module_name
     ]
