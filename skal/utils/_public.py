@@ -4,6 +4,7 @@ PUBLIC_MODULES = (
     "skal",
     "skal.base",
     "skal.strategies",
+    "skal.stopping",
     "skal.models",
     "skal.metrics",
     "skal.datasets",
