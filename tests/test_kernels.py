@@ -466,6 +466,38 @@ def test_cuda_matches_cpu():
     assert_distinct(typiclust(Xc, 20, generator=0).numpy(), 20, 500)
 
 
+@cuda
+def test_cuda_int_seeds_select_as_cpu():
+    """An int seed draws on the CPU whatever the device: the k-means
+    strategies' seeds (and hence their picks) agree between CPU and GPU."""
+    X = rand(2000, 32, seed=21)
+    P = softmax_rows(2000, 10, seed=22)
+    Xc, Pc = torch.as_tensor(X, device="cuda"), torch.as_tensor(P, device="cuda")
+    for seed in (0, 1, 2):
+        assert (
+            kmeans_pp(Xc, 30, generator=seed).tolist()
+            == kmeans_pp(X, 30, generator=seed).tolist()
+        )
+        assert (
+            k_center_greedy(Xc, 30, generator=seed).tolist()
+            == k_center_greedy(X, 30, generator=seed).tolist()
+        )
+        assert (
+            badge_kmeans_pp(Pc, Xc, 30, generator=seed).tolist()
+            == badge_kmeans_pp(P, X, 30, generator=seed).tolist()
+        )
+        # subsample + seeding agree exactly; Lloyd iterations in float32 may
+        # differ only at near-ties of the assignment
+        labels, C = kmeans(Xc, 12, generator=seed, init_sample_size=500)
+        labels0, C0 = kmeans(X, 12, generator=seed, init_sample_size=500)
+        assert adjusted_rand_score(labels.cpu().numpy(), labels0.numpy()) > 0.99
+        assert torch.allclose(C.cpu(), C0, atol=1e-4)
+        assert (
+            typiclust(Xc, 10, generator=seed).tolist()
+            == typiclust(X, 10, generator=seed).tolist()
+        )
+
+
 @pytest.mark.parametrize(
     "matvec, vec_chunk", [("onednn", 32000), ("blocked", 7), ("onednn", 1), ("mv", 5)]
 )
