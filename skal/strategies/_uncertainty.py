@@ -23,6 +23,9 @@ __all__ = [
 ]
 
 
+_ROWS = 1 << 16
+
+
 def _check_proba(proba):
     proba = np.asarray(proba, dtype=np.float64)
     if proba.ndim != 2 or proba.shape[1] < 1:
@@ -80,7 +83,10 @@ def margin_score(proba):
     proba = _check_proba(proba)
     if proba.shape[1] == 1:
         return 1.0 - proba[:, 0]
-    top2 = -np.partition(-proba, 1, axis=1)[:, :2]
+    # row blocks: the temporaries stay O(block * n_classes) on a large pool
+    top2 = np.empty((proba.shape[0], 2))
+    for s in range(0, proba.shape[0], _ROWS):
+        top2[s : s + _ROWS] = -np.partition(-proba[s : s + _ROWS], 1, axis=1)[:, :2]
     return 1.0 - (top2[:, 0] - top2[:, 1])
 
 
