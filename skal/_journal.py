@@ -396,9 +396,12 @@ def _append(path, records, *, session=None, next_seq=None, expected_end=None):
             except BaseException as exc:
                 try:
                     os.ftruncate(fd, start)
-                    os.fsync(fd)
                 except OSError:
                     raise _RolledBack(str(exc)) from exc
+                try:
+                    os.fsync(fd)
+                except OSError:
+                    pass  # the cut is made; its durability is the disk's
                 raise
             end = start + len(data)
         finally:

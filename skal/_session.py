@@ -533,7 +533,7 @@ def _load_net(spec, files, reader, estimator):
     given = estimator is not None
     if not given:
         if spec["unsaved"]:
-            raise ValueError(
+            raise SessionFileError(
                 "The saved skorch net cannot be rebuilt from the file: its "
                 f"parameters {spec['unsaved']} are objects, not plain values. "
                 "Pass the net: ActiveLearner.load(path, estimator=net)."
@@ -646,7 +646,7 @@ def _load_sklearn(spec, files, estimator):
         foreign = ["(not saved: skops could not describe it)"]
     if estimator is None:
         if saved is None:
-            raise ValueError(
+            raise SessionFileError(
                 "The saved estimator holds types outside scikit-learn's estimators "
                 f"and skal's allow-list ({foreign}); they could run code. "
                 "Pass the estimator: ActiveLearner.load(path, estimator=...); "
@@ -659,7 +659,7 @@ def _load_sklearn(spec, files, estimator):
     if "model.skops" in files:
         model, foreign_model = _skops_load(files["model.skops"], "model.skops")
         if model is None and estimator is None:
-            raise ValueError(
+            raise SessionFileError(
                 "The saved model holds types outside scikit-learn's estimators and "
                 f"skal's allow-list ({foreign_model}); they could run code. "
                 "Pass the estimator: ActiveLearner.load(path, estimator=...); "
@@ -1026,7 +1026,7 @@ def load_learner(cls, path, estimator=None, *, X=None, params=None):
                     )
                 kwargs[k] = None
             elif isinstance(v, dict) and "__unsaved__" in v:
-                raise ValueError(
+                raise SessionFileError(
                     f"The saved session's '{k}' parameter "
                     f"({str(v['__unsaved__'])[:200]}) could not be saved without "
                     "pickle. Pass it: "
@@ -1053,23 +1053,23 @@ def load_learner(cls, path, estimator=None, *, X=None, params=None):
         fp = state["X_fingerprint"]
         if not isinstance(fp, dict):
             raise TypeError("X_fingerprint is not a dict")
-        if X is not None:
-            if fingerprint(X) != fp:
-                raise ValueError(
-                    "The 'X' passed to load is not the X the session was fitted on "
-                    f"(expected {fp.get('n_samples')} rows of shape "
-                    f"{fp.get('sample_shape')}, dtype {fp.get('dtype')}, SHA-256 "
-                    f"{fp.get('sha256')})."
-                )
-        elif state["X_fit"] is not None:
-            X = reader.value(state["X_fit"])
+        X_saved = state["X_fit"]
+        if X is None and X_saved is not None:
+            X = reader.value(X_saved)
             if fingerprint(X) != fp:
                 raise ValueError("X_fit does not match X_fingerprint")
-        else:
-            raise ValueError(
-                "This session was saved with include_X=False: pass fit's X again, "
-                "ActiveLearner.load(path, estimator, X=X)."
-            )
+    if X is None:
+        raise SessionFileError(
+            "This session was saved with include_X=False: pass fit's X again, "
+            "ActiveLearner.load(path, estimator, X=X)."
+        )
+    if fingerprint(X) != fp:
+        raise ValueError(
+            "The 'X' passed to load is not the X the session was fitted on "
+            f"(expected {fp.get('n_samples')} rows of shape "
+            f"{fp.get('sample_shape')}, dtype {fp.get('dtype')}, SHA-256 "
+            f"{fp.get('sha256')})."
+        )
     with _member("state.json"):
         _restore_state(learner, state, reader, X)
 
@@ -1084,7 +1084,7 @@ def load_learner(cls, path, estimator=None, *, X=None, params=None):
                     if not hasattr(model, "predict_proba"):
                         raise TypeError("the model has no predict_proba")
         elif estimator is None:
-            raise ValueError(
+            raise SessionFileError(
                 "The saved model cannot be loaded without running code from the "
                 "file, and a template from the file is never refit on its rows. "
                 "Pass the estimator: ActiveLearner.load(path, estimator=...)."

@@ -1,0 +1,558 @@
+"""A session file and a journal are untrusted input (issue 15).
+
+Each case of the hostile battery: a crafted save file executes nothing and
+trusts nothing skal did not write; the journal is exact under concurrent
+writers, full disks and crashes. The fuzz tests are in test_untrusted_fuzz.py.
+"""
+
+import builtins
+import errno
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+import warnings
+import zipfile
+import zlib
+
+import numpy as np
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from skal import ActiveLearner, JournalError, SessionFileError, _journal, _session
+from skal.strategies import MarginSampling
+
+
+# ------------------------------------------------------------------ helpers
+def _data(n=80):
+    rng = np.random.RandomState(0)
+    X = rng.randn(n, 4).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 0.5)
+    y_seed = np.full(n, -1)
+    for c in range(3):
+        rows = np.flatnonzero(y == c)[:2]
+        y_seed[rows] = c
+    return X, y, y_seed
+
+
+def _learner(tmp_path, journal=False, **kw):
+    X, y, y_seed = _data()
+    path = str(tmp_path / "labels.jsonl") if journal else None
+    learner = ActiveLearner(
+        LogisticRegression(), n_instances=3, random_state=0, journal=path, **kw
+    ).fit(X, y_seed)
+    idx = learner.query()
+    learner.teach(y=y[idx], indices=idx)
+    learner.teach(X[:2] + 0.5, y[:2])
+    return learner
+
+
+def _members(path):
+    with zipfile.ZipFile(path) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def _write(path, members, *, fix_manifest=True):
+    """Write members back; an attacker recomputes the manifest's checksums."""
+    members = dict(members)
+    if fix_manifest:
+        manifest = json.loads(members["manifest.json"])
+        manifest["files"] = {
+            n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
+            for n, d in members.items()
+            if n != "manifest.json"
+        }
+        members["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for n, d in members.items():
+            zf.writestr(n, d)
+
+
+def _dir_state(directory):
+    return sorted(
+        (
+            os.path.relpath(os.path.join(r, f), directory),
+            os.path.getsize(os.path.join(r, f)),
+        )
+        for r, _, files in os.walk(directory)
+        for f in files
+    )
+
+
+# ------------------------------------------- code execution from a save file
+def _evil_files(tmp_path, canary):
+    """A session whose estimator and model are CountVectorizer(analyzer=eval)."""
+    X, y, y_seed = _data()
+    learner = _learner(tmp_path)
+    path = tmp_path / "evil.skal"
+    learner.save(path)
+    m = _members(path)
+    evil = make_pipeline(CountVectorizer(analyzer=builtins.eval), LogisticRegression())
+    import skops.io as sio
+
+    m["estimator.skops"] = sio.dumps(evil)
+    fitted = make_pipeline(
+        CountVectorizer(analyzer=builtins.eval), LogisticRegression()
+    ).fit(["['a', 'b']", "['b', 'c']", "['c']"], [0, 1, 2])
+    m["model.skops"] = sio.dumps(fitted)
+    # the stored labeled rows: Python expressions that would write the canary
+    payload = f"__import__('pathlib').Path({str(canary)!r}).write_text('pwned')"
+    state = json.loads(m["state.json"])
+    arrays = dict(np.load(io.BytesIO(m["arrays.npz"])))
+    key = state["X_labeled_"]["__array__"]
+    arrays[key] = np.array([payload] * len(arrays[key]))
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    m["arrays.npz"] = buf.getvalue()
+    _write(path, m)
+    return path
+
+
+@pytest.mark.parametrize("drop_model", [False, True])
+def test_eval_as_analyzer_is_refused_and_nothing_runs(
+    tmp_path, monkeypatch, drop_model
+):
+    canary = tmp_path / "canary.txt"
+    path = _evil_files(tmp_path, canary)
+    if drop_model:  # the template alone, to be refit on the file's rows
+        m = _members(path)
+        del m["model.skops"]
+        _write(path, m)
+    calls = []
+    real_eval = builtins.eval
+    monkeypatch.setattr(
+        builtins, "eval", lambda *a, **k: calls.append(a) or real_eval(*a, **k)
+    )
+    with pytest.raises(SessionFileError, match=r"builtins\.eval"):
+        ActiveLearner.load(path)
+    # with the caller's estimator, the file's template is ignored; the
+    # saved model is not loaded (it is not on the allow-list) and the
+    # caller's estimator is what is refit
+    with pytest.raises(SessionFileError, match="X_labeled_|malformed|dtype"):
+        ActiveLearner.load(path, estimator=LogisticRegression())
+    assert calls == [] and not canary.exists()
+
+
+def test_builtins_eval_is_not_a_trusted_type():
+    import skops.io as sio
+
+    evil = make_pipeline(CountVectorizer(analyzer=builtins.eval), LogisticRegression())
+    assert sio.get_untrusted_types(data=sio.dumps(evil)) == ["builtins.eval"]
+    assert "builtins.eval" not in _session.SKOPS_ALLOWED_TYPES
+    obj, foreign = _session._skops_load(sio.dumps(evil), "estimator.skops")
+    assert obj is None and foreign == ["builtins.eval"]
+
+
+def test_allow_lists_hold_classes_only():
+    import importlib
+
+    for name in _session.SKOPS_ALLOWED_TYPES:
+        module, _, attr = name.rpartition(".")
+        obj = getattr(importlib.import_module(module), attr)
+        assert isinstance(obj, type), name
+    for kind in ("skal", "class"):
+        allowed = _session.allowed_classes(kind)
+        assert allowed and all(isinstance(c, type) for c in allowed.values())
+        assert not any(":" not in k or k.endswith(":") for k in allowed)
+        assert not any(k.startswith("skal.backends") for k in allowed)
+        assert not any(c.__name__ == "FunctionStrategy" for c in allowed.values())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"__class__": {"module": "builtins", "name": "eval"}},
+        {"__class__": {"module": "os", "name": "system"}},
+        {
+            "__skal__": {"module": "skal.strategies", "name": "FunctionStrategy"},
+            "params": {"func": {"__class__": {"module": "builtins", "name": "eval"}}},
+        },
+        {
+            "__skal__": {"module": "skal.backends._modal", "name": "ModalExecutor"},
+            "params": {},
+        },
+        {
+            "__skal__": {"module": "skal._learner", "name": "ActiveLearner"},
+            "params": {},
+        },
+    ],
+)
+def test_functions_namespaces_and_executors_are_not_rebuilt(tmp_path, value):
+    path = tmp_path / "s.skal"
+    _learner(tmp_path).save(path)
+    m = _members(path)
+    params = json.loads(m["params.json"])
+    params["strategy"] = value
+    m["params.json"] = json.dumps(params).encode()
+    _write(path, m)
+    with pytest.raises(SessionFileError, match="not on skal's allow-list"):
+        ActiveLearner.load(path)
+
+
+# ------------------------------------------------ parameters from the file
+def test_journal_and_executor_are_not_taken_from_the_file(tmp_path):
+    path = tmp_path / "s.skal"
+    _learner(tmp_path).save(path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("line one\nline two")  # no newline at the end
+    m = _members(path)
+    params = json.loads(m["params.json"])
+    params["journal"] = str(victim)
+    params["executor"] = {
+        "__skal__": {"module": "skal.backends._modal", "name": "ModalExecutor"},
+        "params": {"gpu": "H100:8", "pip_packages": ["evil"], "max_containers": 1000},
+    }
+    m["params.json"] = json.dumps(params).encode()
+    _write(path, m)
+    with pytest.warns(UserWarning, match="a file does not choose a journal") as rec:
+        loaded = ActiveLearner.load(path)
+    assert any("a file does not choose a executor" in str(w.message) for w in rec)
+    assert loaded.journal is None and loaded.executor is None
+    X, y, _ = _data()
+    idx = loaded.query()
+    loaded.teach(y=y[idx], indices=idx)
+    assert victim.read_text() == "line one\nline two"
+    # the caller decides
+    own = tmp_path / "mine.jsonl"
+    loaded = ActiveLearner.load(path, params={"journal": str(own), "executor": None})
+    assert loaded.journal == str(own)
+
+
+# ------------------------------------------------------------------- sizes
+def test_member_size_is_checked_before_reading(tmp_path, monkeypatch):
+    path = tmp_path / "s.skal"
+    _learner(tmp_path).save(path)
+    m = _members(path)
+    big = b"{" + b" " * (64 << 20) + b"}"  # 64 MiB that deflate to ~64 KiB
+    m["state.json"] = big
+    _write(path, m)
+    assert path.stat().st_size < 1 << 20
+    monkeypatch.setattr(_session, "MAX_BYTES", 8 << 20)
+    tracemalloc.start()
+    try:
+        with pytest.raises(SessionFileError, match="over the cap"):
+            ActiveLearner.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20
+    # a zip directory whose size differs from the manifest's: refused unread
+    manifest = json.loads(m["manifest.json"])
+    manifest["files"]["state.json"]["size"] = 10
+    m["manifest.json"] = json.dumps(manifest).encode()
+    _write(path, m, fix_manifest=False)
+    with pytest.raises(SessionFileError, match="state.json does not match"):
+        ActiveLearner.load(path)
+
+
+def test_npy_header_claiming_a_huge_array_is_refused(tmp_path):
+    path = tmp_path / "s.skal"
+    _learner(tmp_path).save(path)
+    m = _members(path)
+    inner = _members_bytes(m["arrays.npz"])
+    name = sorted(inner)[0]
+    header = {"descr": "<f8", "fortran_order": False, "shape": (10**11,)}
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    inner[name] = buf.getvalue() + b"\0" * 64
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for n, d in inner.items():
+            zf.writestr(n, d)
+    m["arrays.npz"] = out.getvalue()
+    _write(path, m)
+    with pytest.raises(SessionFileError, match=r"arrays\.npz .*does not fit"):
+        ActiveLearner.load(path)
+
+
+def _members_bytes(data):
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def _nested(depth):
+    v = []
+    for _ in range(depth):
+        v = [v]
+    return v
+
+
+@pytest.mark.parametrize(
+    ("member", "change"),
+    [
+        ("state.json", lambda s: s.update(labeled_indices_={"__array__": "nope"})),
+        ("state.json", lambda s: s.update(journal_seq="x")),
+        ("state.json", lambda s: s.update(history_=[[[[[]]]]])),
+        ("state.json", lambda s: s.update(rng={"__tuple__": ["MT19937", 1]})),
+        ("state.json", lambda s: s.update(model_fitted_="yes")),
+        ("params.json", lambda s: s.update(n_instances=-3)),
+        ("params.json", lambda s: s.update(strategy={"__skal__": {"module": 1}})),
+        ("params.json", lambda s: s.update(strategy=_nested(200))),
+    ],
+)
+def test_malformed_members_name_the_member(tmp_path, member, change):
+    path = tmp_path / "s.skal"
+    _learner(tmp_path).save(path)
+    m = _members(path)
+    doc = json.loads(m[member])
+    change(doc)
+    m[member] = json.dumps(doc).encode()
+    _write(path, m)
+    with pytest.raises(SessionFileError, match=member.replace(".", r"\.")):
+        ActiveLearner.load(path)
+
+
+# -------------------------------------------------------- load(estimator=)
+def test_load_with_another_estimator_refits_it(tmp_path):
+    X, y, _ = _data()
+    learner = _learner(tmp_path)
+    path = tmp_path / "s.skal"
+    learner.save(path)
+    rf = RandomForestClassifier(n_estimators=5, random_state=0)
+    with pytest.warns(UserWarning, match="refit from the saved labels"):
+        loaded = ActiveLearner.load(path, estimator=rf)
+    assert isinstance(loaded.estimator_, RandomForestClassifier)
+    assert loaded.estimator is rf and not hasattr(rf, "classes_")
+    # an equal estimator: the saved model is used as it is, no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        same = ActiveLearner.load(path, estimator=LogisticRegression())
+    np.testing.assert_array_equal(same.predict_proba(X), learner.predict_proba(X))
+
+
+def test_template_from_the_file_is_never_refit(tmp_path):
+    path = tmp_path / "s.skal"
+    _learner(tmp_path).save(path)
+    m = _members(path)
+    del m["model.skops"]
+    _write(path, m)
+    with pytest.raises(SessionFileError, match="never refit"):
+        ActiveLearner.load(path)
+
+
+# ------------------------------------------------------------------ journal
+_WRITER = textwrap.dedent(
+    """
+    import sys, numpy as np
+    from sklearn.dummy import DummyClassifier
+    from skal import ActiveLearner
+    path, n = sys.argv[1], int(sys.argv[2])
+    X = np.arange(2 * n, dtype=np.float64).reshape(-1, 2)
+    y = np.full(n, -1); y[:2] = [0, 1]
+    learner = ActiveLearner(DummyClassifier(), journal=path).fit(X, y)
+    for i in range(2, n):
+        learner.teach(y=[i % 2], indices=[i])
+    """
+)
+
+
+def test_two_processes_appending_lose_nothing(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    n = 150
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(n)], env=env)
+        for _ in range(2)
+    ]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    records = ActiveLearner.read_journal(path)
+    sessions = {r["session"] for r in records}
+    assert len(sessions) == 2
+    for s in sessions:
+        seqs = [r["seq"] for r in records if r["session"] == s and r["kind"] == "label"]
+        assert seqs == list(range(1, n - 1))
+
+
+def test_a_second_writer_fails_fast(tmp_path, monkeypatch):
+    from filelock import FileLock
+
+    X, y, _ = _data()
+    learner = _learner(tmp_path, journal=True)
+    monkeypatch.setattr(_journal, "LOCK_TIMEOUT", 0.2)
+    n = len(learner.y_labeled_)
+    with FileLock(learner.journal + ".lock"):
+        idx = learner.query()
+        with pytest.raises(JournalError, match="locked by another writer"):
+            learner.teach(y=y[idx], indices=idx)
+    assert len(learner.y_labeled_) == n
+    learner.teach(y=y[idx], indices=idx)
+
+
+def test_two_copies_of_one_session_do_not_share_sequence_numbers(tmp_path):
+    X, y, _ = _data()
+    learner = _learner(tmp_path, journal=True)
+    learner.save(tmp_path / "s.skal")
+    a = ActiveLearner.load(tmp_path / "s.skal", params={"journal": learner.journal})
+    b = ActiveLearner.load(tmp_path / "s.skal", params={"journal": learner.journal})
+    idx = a.query()
+    a.teach(y=y[idx], indices=idx)
+    with pytest.raises(JournalError, match="another writer"):
+        b.teach(y=y[idx], indices=idx)
+    _journal._check_continuity(learner.journal, _journal._read_lines(learner.journal))
+
+
+@pytest.mark.parametrize("fail", ["write", "fsync"])
+def test_disk_full_mid_teach_leaves_no_record(tmp_path, monkeypatch, fail):
+    X, y, y_seed = _data()
+    learner = _learner(tmp_path, journal=True)
+    path = learner.journal
+    size, n, seq = os.path.getsize(path), len(learner.y_labeled_), learner._journal_seq
+    real_write, real_fsync = os.write, os.fsync
+    calls = []
+
+    def write(fd, data):
+        calls.append(1)
+        if fail == "write" and len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, bytes(data)[: max(1, len(data) // 2)])  # partial
+
+    def fsync(fd):
+        if fail == "fsync":
+            raise OSError(errno.EIO, "I/O error")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(_journal.os, "write", write)
+    monkeypatch.setattr(_journal.os, "fsync", fsync)
+    idx = learner.query(n_instances=7)
+    with pytest.raises(OSError):
+        learner.teach(y=y[idx], indices=idx)
+    monkeypatch.undo()
+    assert os.path.getsize(path) == size  # rolled back
+    assert len(learner.y_labeled_) == n and learner._journal_seq == seq
+    learner.teach(y=y[idx], indices=idx)
+    seqs = [r["seq"] for r in ActiveLearner.read_journal(path) if r["kind"] == "label"]
+    assert seqs == list(range(1, len(seqs) + 1))
+    fresh = ActiveLearner(LogisticRegression(), n_instances=3, random_state=0).fit(
+        X, y_seed
+    )
+    fresh.replay_journal(path)
+    assert len(fresh.y_labeled_) == len(learner.y_labeled_)
+
+
+def test_a_deleted_middle_line_is_a_gap(tmp_path):
+    learner = _learner(tmp_path, journal=True)
+    lines = open(learner.journal).read().splitlines(keepends=True)
+    del lines[2]
+    open(learner.journal, "w").writelines(lines)
+    X, y, y_seed = _data()
+    fresh = ActiveLearner(LogisticRegression()).fit(X, y_seed)
+    with pytest.raises(
+        JournalError, match=r"Line 3 .* record 3 .* record 2 was expected"
+    ):
+        fresh.replay_journal(learner.journal)
+    assert len(fresh.y_labeled_) == 6  # nothing applied
+
+
+def test_replay_twice_adds_nothing(tmp_path):
+    learner = _learner(tmp_path, journal=True)
+    X, y, y_seed = _data()
+    fresh = ActiveLearner(LogisticRegression()).fit(X, y_seed)
+    fresh.replay_journal(learner.journal)
+    n = len(fresh.y_labeled_)
+    assert n == len(learner.y_labeled_)
+    fresh.replay_journal(learner.journal)
+    assert len(fresh.y_labeled_) == n
+    # the memory of what was replayed survives save and load
+    fresh.save(tmp_path / "f.skal")
+    loaded = ActiveLearner.load(tmp_path / "f.skal")
+    loaded.replay_journal(learner.journal)
+    assert len(loaded.y_labeled_) == n
+
+
+def _crc(record):
+    body = json.dumps(record, sort_keys=True, separators=(",", ":"))
+    return json.dumps(
+        {**record, "crc32": f"{zlib.crc32(body.encode()):08x}"},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda r: r.update(label=float("nan")),
+        lambda r: r.update(index="7") if "index" in r else r["row"].update(shape="7"),
+        lambda r: (
+            r.update(
+                row={
+                    "container": "sparse",
+                    "dtype": "<f8",
+                    "shape": [10**11],
+                    "indices": [0],
+                    "data": [1.0],
+                    "sha256": "0",
+                },
+                index=None,
+            )
+            or r.pop("index")
+        ),
+        lambda r: r.update(label_dtype="O"),
+        lambda r: r.update(label=[1, 2]),
+        lambda r: r.update(seq=True),
+    ],
+)
+def test_a_crafted_record_is_a_journal_error_naming_its_line(tmp_path, change):
+    learner = _learner(tmp_path, journal=True)
+    lines = open(learner.journal).read().splitlines()
+    rec = json.loads(lines[1])
+    rec.pop("crc32")
+    change(rec)
+    lines[1] = _crc(rec)
+    open(learner.journal, "w").write("\n".join(lines) + "\n")
+    X, y, y_seed = _data()
+    fresh = ActiveLearner(LogisticRegression()).fit(X, y_seed)
+    with pytest.raises(JournalError, match="line 2"):
+        fresh.replay_journal(learner.journal)
+
+
+def test_a_simulation_resumes_from_its_journal_alone(tmp_path):
+    X, y, _ = _data(120)
+    path = str(tmp_path / "sim.jsonl")
+
+    def sim(**kw):
+        return ActiveLearner(
+            LogisticRegression(),
+            strategy=MarginSampling(),
+            n_instances=4,
+            budget=40,
+            random_state=0,
+            **kw,
+        )
+
+    ref = sim().fit(X, y)
+    sim(journal=path).fit(X, y)
+    lines = open(path).read().splitlines()
+    open(path, "w").write("\n".join(lines[:20])[:-30])  # killed mid-write
+    with pytest.warns(UserWarning, match="incomplete batch"):
+        resumed = sim(journal=path).resume(X, y)
+    assert [list(h["indices"]) for h in resumed.history_] == [
+        list(h["indices"]) for h in ref.history_
+    ]
+    np.testing.assert_array_equal(resumed.predict_proba(X), ref.predict_proba(X))
+    with pytest.raises(JournalError, match="records no simulation on this X and y"):
+        sim(journal=path).resume(X, (y + 1) % 3)
+
+
+def test_load_then_resume_journals_a_new_session(tmp_path):
+    X, y, _ = _data(120)
+    path = str(tmp_path / "sim.jsonl")
+    learner = ActiveLearner(
+        LogisticRegression(), n_instances=4, budget=20, random_state=0, journal=path
+    ).fit(X, y)
+    learner.save(tmp_path / "s.skal")
+    learner.set_params(budget=32).resume()  # the journal goes on past the save
+    with pytest.warns(UserWarning, match="taught after it was saved"):
+        loaded = ActiveLearner.load(tmp_path / "s.skal", params={"journal": path})
+    loaded.set_params(budget=32).resume()
+    lines = _journal._read_lines(path)
+    _journal._check_continuity(path, lines)  # no sequence number repeats
+    assert len({r["session"] for _, r in lines}) == 2
+    np.testing.assert_array_equal(loaded.y_labeled_, learner.y_labeled_)
