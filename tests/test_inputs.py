@@ -251,3 +251,41 @@ def test_simulation_progress_bar_and_round_lines(capsys):
     )
     out, err = capsys.readouterr()
     assert out == "" and err == ""  # not a terminal: quiet by default
+
+
+@pytest.mark.parametrize("strategy", ["default", "coreset", "badge"])
+def test_embedding_strategies_never_densify_a_sparse_pool(strategy):
+    import tracemalloc
+
+    import scipy.sparse as sp
+
+    from skal.strategies import BADGE, CoreSet
+
+    n, d = 1000, 20000  # dense float64: 160 MB
+    X = sp.random(n, d, density=0.001, format="csr", random_state=0)
+    y = np.random.RandomState(0).randint(0, 2, n)
+    s = {"default": None, "coreset": CoreSet(), "badge": BADGE()}[strategy]
+    learner = ActiveLearner(
+        LogisticRegression(), strategy=s, n_instances=10, random_state=0
+    ).fit(X, np.where(np.arange(n) < 40, y, -1))
+    tracemalloc.start()
+    try:
+        idx = learner.query()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(np.unique(idx)) == 10
+    assert peak < 40 * 2**20, f"query used {peak / 2**20:.0f} MB"
+
+
+def test_sparse_projection_is_shared_by_pool_and_labeled_rows():
+    import scipy.sparse as sp
+
+    from skal.utils._sparse import sparse_embedding
+
+    X = sp.random(300, 500, density=0.02, format="csr", random_state=0)
+    owner = LogisticRegression()
+    a = sparse_embedding(X, owner=owner)
+    b = sparse_embedding(X[:7], owner=owner)  # later call: same projection
+    np.testing.assert_allclose(a[:7], b, rtol=1e-5, atol=1e-6)
+    assert a.dtype == np.float32 and a.shape == (300, 128)

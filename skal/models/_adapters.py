@@ -24,6 +24,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ..utils._arrays import take_rows
+from ..utils._sparse import is_sparse, sparse_embedding
 
 __all__ = ["get_adapter", "SklearnAdapter", "SkorchAdapter", "is_skorch_net"]
 
@@ -271,8 +272,8 @@ class SklearnAdapter:
             if lazy:
                 return Xc
             Xc = np.asarray(Xc)
-        if hasattr(Xc, "toarray"):
-            Xc = Xc.toarray()
+        if is_sparse(Xc):  # never densified: the model's own LSA projection
+            Xc = sparse_embedding(Xc, owner=est, key=layer)
         Xc = np.asarray(Xc, dtype=np.float32)
         return _out(Xc.reshape(Xc.shape[0], -1), as_tensor)
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..models import SklearnAdapter, get_adapter
 from ..utils._arrays import take_rows
+from ..utils._sparse import is_sparse, sparse_embedding
 
 _SEED_MAX = np.iinfo(np.int32).max
 
@@ -33,13 +34,17 @@ def has_model(learner):
     return True
 
 
-def raw_features(X, candidates=None):
-    """Rows of ``X`` flattened to a float32 (n, d) tensor (no model)."""
+def raw_features(X, candidates=None, *, owner=None):
+    """Rows of ``X`` flattened to a float32 (n, d) tensor (no model).
+
+    Sparse rows are projected (a TruncatedSVD fitted once per ``owner``,
+    :mod:`skal.utils._sparse`), never densified.
+    """
     import torch
 
     Xc = X if candidates is None else take_rows(X, candidates)
-    if hasattr(Xc, "toarray"):
-        Xc = Xc.toarray()
+    if is_sparse(Xc):
+        Xc = sparse_embedding(Xc, owner=X if owner is None else owner)
     if isinstance(Xc, torch.Tensor):
         t = Xc.detach().to(torch.float32)
     else:
@@ -74,7 +79,7 @@ def pool_and_labeled_embeddings(
     X_lab, _ = labeled_set(learner)
     if raw_without_model and not has_model(learner):
         emb = raw_features(X, candidates)
-        lab = raw_features(X_lab) if X_lab is not None else None
+        lab = raw_features(X_lab, owner=X) if X_lab is not None else None
         return emb, lab
     adapter = get_adapter(learner, strategy=strategy)
     kw = lazy_kwargs(adapter, lazy)

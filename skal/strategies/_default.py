@@ -16,6 +16,7 @@ from .._kernels import badge_kmeans_pp, kmeans, typiclust
 from ..base import BaseStrategy, top_k
 from ..models import get_adapter
 from ..utils._arrays import take_rows
+from ..utils._sparse import is_sparse, sparse_embedding
 from ._uncertainty import margin_score
 
 __all__ = ["ColdStartHybrid"]
@@ -23,13 +24,14 @@ __all__ = ["ColdStartHybrid"]
 _SEED_MAX = np.iinfo(np.int32).max
 
 
-def _flat_features(X, rows):
-    """Input rows flattened to float32 (n, d)."""
+def _flat_features(X, rows, owner=None):
+    """Input rows flattened to float32 (n, d); sparse rows projected (never
+    densified) with one TruncatedSVD per ``owner`` (:mod:`skal.utils._sparse`)."""
     Xc = take_rows(X, rows)
     if hasattr(Xc, "detach"):
         Xc = Xc.detach().cpu().numpy()
-    elif hasattr(Xc, "toarray"):
-        Xc = Xc.toarray()
+    elif is_sparse(Xc):
+        Xc = sparse_embedding(Xc, owner=X if owner is None else owner)
     Xc = np.asarray(Xc, dtype=np.float32)
     return Xc.reshape(Xc.shape[0], -1)
 
