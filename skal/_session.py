@@ -1077,12 +1077,11 @@ def load_learner(cls, path, estimator=None, *, X=None, params=None):
     learner.model_fitted_ = False
     if state["model_fitted_"]:
         if model is not None:
+            if spec["kind"] == "sklearn":
+                with _member("model.skops"):
+                    _check_model(model, learner)
             learner.estimator_ = model
             learner.model_fitted_ = True
-            if learner._label_classes is None:
-                with _member("model.skops" if "model.skops" in files else "module.pt"):
-                    if not hasattr(model, "predict_proba"):
-                        raise TypeError("the model has no predict_proba")
         elif estimator is None:
             raise SessionFileError(
                 "The saved model cannot be loaded without running code from the "
@@ -1105,6 +1104,29 @@ def load_learner(cls, path, estimator=None, *, X=None, params=None):
 
         attach(learner)
     return learner
+
+
+def _check_model(model, learner):
+    """A fitted classifier on the learner's features and labels."""
+    from sklearn.utils.validation import check_is_fitted
+
+    if not hasattr(model, "predict_proba"):
+        raise TypeError("the model has no predict_proba")
+    check_is_fitted(model)
+    n = getattr(learner, "n_features_in_", None)
+    if n is not None and getattr(model, "n_features_in_", n) != n:
+        raise ValueError(
+            f"the model takes {model.n_features_in_} features, the session has {n}"
+        )
+    classes = getattr(model, "classes_", None)
+    if classes is not None:
+        labels = learner.y_labeled_
+        if np.asarray(classes).dtype.kind != labels.dtype.kind and not (
+            np.asarray(classes).dtype.kind in "biuf" and labels.dtype.kind in "biuf"
+        ):
+            raise TypeError("the model's classes are not of the labels' kind")
+        if not np.isin(classes, labels).all():
+            raise ValueError("the model knows classes that no label holds")
 
 
 def _restore_state(learner, state, reader, X):
