@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import numbers
+import sys
 import warnings
 
 import numpy as np
@@ -142,6 +143,52 @@ def as_net_input(X):
     the module's ``forward`` as keyword arguments), anything else unchanged."""
     if is_pandas(X):
         return X.to_numpy()
+    return X
+
+
+def _dataset_rows_class():
+    from skorch.helper import SliceDataset
+
+    class DatasetRows(SliceDataset):
+        """The rows of a torch ``Dataset`` for a skorch net: lazy (items are
+        read in the net's batches), indexable with int arrays like an array,
+        with the shape ``(n, *row_shape)`` the learner checks. ``idx=None``
+        takes each item whole; ``idx=0`` its first element (``(x, y)``
+        items). ``np.asarray`` (labeled rows are stacked) loads the rows."""
+
+        def __init__(self, dataset, idx=0, indices=None):
+            super().__init__(dataset, idx=idx, indices=indices)
+            self._row_shape = None
+
+        def _select_item(self, Xn):
+            return Xn if self.idx is None else super()._select_item(Xn)
+
+        @property
+        def shape(self):
+            if self._row_shape is None:
+                first = self[0] if len(self) else None
+                self._row_shape = tuple(getattr(first, "shape", np.shape(first)))
+            return (len(self), *self._row_shape)
+
+    return DatasetRows
+
+
+def as_net_rows(X):
+    """A torch ``Dataset`` (or skorch ``SliceDataset``) pool as lazy rows a
+    skorch net reads batch by batch; anything else unchanged."""
+    torch = sys.modules.get("torch")
+    if torch is None or isinstance(X, torch.Tensor):
+        return X
+    from skorch.helper import SliceDataset
+
+    DatasetRows = _dataset_rows_class()
+    if isinstance(X, DatasetRows):
+        return X
+    if type(X) is SliceDataset:
+        return DatasetRows(X.dataset, idx=X.idx, indices=X.indices_)
+    if isinstance(X, torch.utils.data.Dataset):
+        first = X[0] if len(X) else None
+        return DatasetRows(X, idx=0 if isinstance(first, tuple | list) else None)
     return X
 
 

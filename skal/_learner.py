@@ -439,6 +439,8 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
 
     def _validate_X(self, X, *, reset):
         """Check ``X`` without copying it; returns it unchanged (lists → array)."""
+        if self._is_net():
+            X = _inputs.as_net_rows(X)  # a torch Dataset: lazy rows, never loaded
         if isinstance(X, list | tuple) or (
             hasattr(X, "__array__") and not hasattr(X, "shape")
         ):

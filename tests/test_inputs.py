@@ -289,3 +289,48 @@ def test_sparse_projection_is_shared_by_pool_and_labeled_rows():
     b = sparse_embedding(X[:7], owner=owner)  # later call: same projection
     np.testing.assert_allclose(a[:7], b, rtol=1e-5, atol=1e-6)
     assert a.dtype == np.float32 and a.shape == (300, 128)
+
+
+@pytest.mark.parametrize("container", ["TensorDataset", "Dataset", "SliceDataset"])
+def test_torch_dataset_pools_work_for_skorch_nets(container):
+    import torch
+    from sklearn.datasets import load_digits
+    from skorch.helper import SliceDataset
+    from torch.utils.data import Dataset, TensorDataset
+
+    from skal.strategies import BADGE
+
+    X, y = load_digits(return_X_y=True)
+    X, y = (X[:300] / 16).astype(np.float32), y[:300]
+    y_seed = np.where(np.arange(300) < 40, y, -1)
+
+    class Rows(Dataset):  # items are rows, no targets
+        def __len__(self):
+            return len(X)
+
+        def __getitem__(self, i):
+            return torch.from_numpy(X[i])
+
+    tensors = TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    pool = {
+        "TensorDataset": tensors,
+        "Dataset": Rows(),
+        "SliceDataset": SliceDataset(tensors),
+    }[container]
+
+    def session(data):
+        learner = ActiveLearner(
+            make_net(MLP, n_classes=10, max_epochs=2),
+            strategy=BADGE(),
+            n_instances=10,
+            random_state=0,
+        ).fit(data, y_seed)
+        idx = learner.query()
+        learner.teach(y=y[idx], indices=idx)
+        return learner, idx, learner.query()
+
+    ref, ref_idx, ref_next = session(X)
+    learner, idx, nxt = session(pool)
+    assert idx.tolist() == ref_idx.tolist() and nxt.tolist() == ref_next.tolist()
+    assert len(learner.pool_indices_) == 300 - 40 - 10
+    np.testing.assert_array_equal(learner.predict(pool), ref.predict(X))
