@@ -206,3 +206,28 @@ def test_int_seeds_draw_on_the_cpu_for_every_device():
     assert g.device.type == "cpu"
     u = K._uniforms(5, 7, torch.device("cpu"))
     assert torch.equal(u, K._uniforms(5, 7, torch.device("cpu")))
+
+
+def test_skorch_net_reads_a_memmap_pool_block_by_block(tmp_path, monkeypatch):
+    from skal.models import get_adapter
+    from skal.utils._testing import MLP, make_net
+
+    monkeypatch.setattr(K, "_STREAM_BYTES", 40 * 4 * 6)  # 40 rows per block
+    X = rand(300, 6, seed=11)
+    y = (X[:, 0] > 0).astype(np.int64)
+    torch.manual_seed(0)
+    net = make_net(MLP, n_classes=2, max_epochs=2).fit(X[:60], y[:60])
+    mm = to_memmap(X, tmp_path / "pool.f32")
+    pool = Counting(X)
+    adapter = get_adapter(net)
+    rows = np.arange(5, 300, 3)
+    for source in (mm, pool):
+        np.testing.assert_allclose(
+            adapter.embed(source, rows), adapter.embed(X, rows), rtol=1e-6, atol=1e-6
+        )
+        np.testing.assert_allclose(
+            adapter.predict_proba(source), adapter.predict_proba(X), rtol=1e-6
+        )
+    assert 0 < pool.max_rows <= 40
+    learner = ActiveLearner(net, strategy=CoreSet(), n_instances=7).fit(X[:60], y[:60])
+    assert learner.query(mm).tolist() == learner.query(X).tolist()

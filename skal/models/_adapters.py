@@ -133,6 +133,16 @@ def _is_lazy(Xc):
     return isinstance(Xc, _RowSubset)
 
 
+def _raw_blocks(Xc):
+    """The row blocks of a lazy view, as read (dtype and sample shape kept)."""
+    from .._kernels import _Blocks
+
+    for _, _, blk in _Blocks(Xc).raw():
+        # writable (a copy of a read-only memmap's block): torch refuses to
+        # wrap read-only arrays without a warning
+        yield np.require(blk, requirements="W")
+
+
 def _by_blocks(func, Xc):
     """``func`` applied to the row blocks of a lazy view, stacked."""
     from .._kernels import _Blocks
@@ -424,7 +434,9 @@ class SkorchAdapter:
 
         net = self.net
         module = net.module_
-        Xc = _rows(X, candidates)
+        Xc = _sk_rows(X, candidates)
+        # a pool larger than memory goes through the net block by block
+        parts = _raw_blocks(Xc) if _is_lazy(Xc) else [Xc]
         captured = []
         handle = None
         if hook_layer is not None:
@@ -438,17 +450,18 @@ class SkorchAdapter:
             handle = target.register_forward_hook(hook)
         try:
             to_dataset = net.get_dataset  # skorch wraps X in its Dataset (no I/O)
-            dataset = to_dataset(Xc)
             with _module_mode(module, dropout=dropout), torch.no_grad():
-                for batch in net.get_iterator(dataset, training=False):
-                    Xi, _ = unpack_data(batch)
-                    outs = []
-                    for _ in range(n_passes):
-                        y = net.infer(Xi)
-                        outs.append(y[0] if isinstance(y, tuple | list) else y)
-                    hooked = captured[0] if captured else None
-                    captured.clear()
-                    yield outs, hooked
+                for part in parts:
+                    dataset = to_dataset(part)
+                    for batch in net.get_iterator(dataset, training=False):
+                        Xi, _ = unpack_data(batch)
+                        outs = []
+                        for _ in range(n_passes):
+                            y = net.infer(Xi)
+                            outs.append(y[0] if isinstance(y, tuple | list) else y)
+                        hooked = captured[0] if captured else None
+                        captured.clear()
+                        yield outs, hooked
         finally:
             if handle is not None:
                 handle.remove()
