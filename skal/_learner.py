@@ -113,6 +113,28 @@ def _concrete_labels(y):
     return y
 
 
+def _frame_like(X, old):
+    """Rows given as an array to a DataFrame session, as a DataFrame.
+
+    Same columns (feature names) and, where the values survive the cast,
+    the same column dtypes; so ``X_labeled_`` stays a DataFrame end to end.
+    """
+    if not (hasattr(old, "iloc") and hasattr(old, "columns")) or hasattr(X, "iloc"):
+        return X
+    A = np.asarray(X) if isinstance(X, list | tuple) else X
+    if not isinstance(A, np.ndarray) or A.ndim != 2 or A.shape[1] != old.shape[1]:
+        return X
+    frame = type(old)(A, columns=old.columns)
+    try:
+        cast = frame.astype(old.dtypes.to_dict())
+        same = np.array_equal(
+            cast.to_numpy(dtype=np.float64), frame.to_numpy(dtype=np.float64)
+        )
+    except (TypeError, ValueError):
+        return frame
+    return cast if same else frame
+
+
 def _match_dtype(X, old):
     """New rows ``X`` in the dtype of the labeled rows ``old``.
 
@@ -1108,7 +1130,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         elif X is None:
             raise ValueError("teach needs X (new rows) or indices (stored pool rows).")
         else:
-            X = self._validate_X(X, reset=False)
+            X = self._validate_X(_frame_like(X, self.X_labeled_), reset=False)
         y = self._validate_y(y, _num_samples(X))
         if _unlabeled_mask(y, self.missing_label).any():
             raise ValueError(
@@ -1119,6 +1141,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         if y.shape[0] == 0:
             return self
         y = _concrete_labels(y)
+        _refuse_mixed_labels(y)
         check_classification_targets(y)
         y = self._match_labels(y)
         if pool_rows is None:

@@ -416,3 +416,86 @@ def test_warnings_are_not_errors(tabular):
         ).fit(X, _seed(y))
         idx = learner.query()
         learner.teach(y=y[idx], indices=idx)
+
+
+# ------------------------------------------- input contract (issue 15)
+def _int_session(tabular):
+    X, y = tabular
+    return ActiveLearner(LogisticRegression(), n_instances=2).fit(X, _seed(y)), X, y
+
+
+@pytest.mark.parametrize("kind", ["float", "Int64", "int32", "bool-free uint8"])
+def test_labels_keep_the_dtype_of_the_first_labels(tabular, kind):
+    pd = pytest.importorskip("pandas")
+    learner, X, y = _int_session(tabular)
+    labels = y[:4]
+    taught = {
+        "float": labels.astype(float),
+        "Int64": pd.Series(labels, dtype="Int64"),
+        "int32": labels.astype(np.int32),
+        "bool-free uint8": labels.astype(np.uint8),
+    }[kind]
+    learner.teach(X[:4] + 1, taught)
+    assert learner.y_labeled_.dtype == np.int64
+    assert learner.classes_.dtype.kind == "i"
+    assert learner.predict(X[:5]).dtype.kind == "i"
+
+
+def test_pandas_nullable_y_at_fit_stays_int(tabular):
+    pd = pytest.importorskip("pandas")
+    X, y = tabular
+    learner = ActiveLearner(LogisticRegression()).fit(
+        X, pd.Series(_seed(y), dtype="Int64")
+    )
+    assert learner.y_labeled_.dtype == np.int64
+    assert learner.predict(X[:3]).dtype == np.int64
+
+
+def test_mixed_label_kinds_are_a_named_error(tabular):
+    X, y = tabular
+    mixed = _seed(y).astype(object)
+    mixed[0] = "cat"
+    with pytest.raises(TypeError, match=r"labels of the types \['int', 'str'\]"):
+        ActiveLearner(LogisticRegression()).fit(X, mixed)
+    learner, X, y = _int_session(tabular)
+    with pytest.raises(TypeError, match=r"labels of the types \['int', 'str'\]"):
+        learner.teach(X[:2], np.array([1, "dog"], dtype=object))
+    with pytest.raises(TypeError, match="holds string labels .* number labels"):
+        learner.teach(X[:2], np.array(["a", "b"]))
+    assert len(learner.y_labeled_) == 6
+
+
+@pytest.mark.parametrize("name", ["strategy", "initial_strategy"])
+def test_a_strategy_class_is_refused_at_fit(tabular, name):
+    X, y = tabular
+    learner = ActiveLearner(LogisticRegression(), **{name: MarginSampling})
+    with pytest.raises(TypeError, match=rf"'{name}' .* Got the class MarginSampling"):
+        learner.fit(X, _seed(y))
+
+
+def test_dataframe_session_keeps_dataframes_end_to_end(tabular, tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, y = tabular
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    journal = str(tmp_path / "labels.jsonl")
+    learner = ActiveLearner(
+        LogisticRegression(), n_instances=3, random_state=0, journal=journal
+    ).fit(df, _seed(y))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*feature names")
+        learner.teach(X[:3] + 0.5, y[:3])  # an ndarray
+        idx = learner.query()
+        learner.teach(y=y[idx], indices=idx)
+    assert isinstance(learner.X_labeled_, pd.DataFrame)
+    assert list(learner.X_labeled_.columns) == list(df.columns)
+    assert (learner.X_labeled_.dtypes == np.float32).all()
+    assert list(learner.estimator_.feature_names_in_) == list(df.columns)
+    learner.save(tmp_path / "s.skal")
+    loaded = ActiveLearner.load(tmp_path / "s.skal")
+    assert isinstance(loaded.X_labeled_, pd.DataFrame)
+    np.testing.assert_array_equal(loaded.predict_proba(df), learner.predict_proba(df))
+    fresh = ActiveLearner(LogisticRegression(), n_instances=3).fit(df, _seed(y))
+    fresh.replay_journal(journal)
+    assert isinstance(fresh.X_labeled_, pd.DataFrame)
+    assert list(fresh.X_labeled_.columns) == list(df.columns)
+    np.testing.assert_array_equal(fresh.y_labeled_, learner.y_labeled_)
