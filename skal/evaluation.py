@@ -26,8 +26,11 @@ in accuracy at equal ``n_labels``.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from numbers import Integral
 
 import numpy as np
@@ -140,8 +143,12 @@ def _run_one(
     initial_strategy,
     ood_label,
     class_keys,
+    on_round=None,
 ):
-    """Simulate one (strategy, seed): returns one record per budget."""
+    """Simulate one (strategy, seed): returns one record per budget.
+
+    ``on_round(record)`` is called as each round ends (progress).
+    """
     from ._learner import ActiveLearner
     from .strategies import RandomSampling
 
@@ -216,7 +223,34 @@ def _run_one(
         }
         rec.update(counts)
         records.append(rec)
+        if on_round is not None:
+            on_round(rec)
     return records
+
+
+@contextmanager
+def _torch_threads(n):
+    """torch's intra-op threads set to ``n`` (None: unchanged), then restored.
+
+    Simulations run side by side (``n_jobs``) would otherwise each start
+    torch's default of one thread per core and oversubscribe the machine.
+    """
+    torch = sys.modules.get("torch")
+    if n is None or torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_one_threads(n_threads, *args):
+    """:func:`_run_one` in a worker, with ``n_threads`` torch threads."""
+    with _torch_threads(n_threads):
+        return _run_one(*args)
 
 
 def _class_keys(y, ood_label):
@@ -279,9 +313,12 @@ def evaluate(
         Oracle answer meaning "none of these classes": counted as a label,
         never taught. None treats every value of ``y`` as a class.
     n_jobs : int, default=None
-        Simulations run in parallel with :mod:`joblib` (``-1``: all cores).
+        Simulations run in parallel with :mod:`joblib` (``-1``: all cores);
+        torch then gets ``cpu_count // n_jobs`` threads in each, instead of
+        one per core in every simulation.
     progress : bool, default=True
-        Show a :mod:`tqdm` progress bar over the simulations.
+        Show a :mod:`tqdm` progress bar: rounds done out of all rounds of all
+        simulations, the current strategy, seed and labels, time left.
     as_frame : bool, default=False
         Return a pandas ``DataFrame`` (needs pandas) instead of a list.
 
@@ -314,7 +351,7 @@ def evaluate(
     >>> len(res), sorted(res[0])[:4]
     (12, ['accuracy', 'count_0', 'count_1', 'count_2'])
     """
-    from joblib import Parallel, delayed
+    from joblib import Parallel, delayed, effective_n_jobs
 
     if not isinstance(strategies, Mapping) or not strategies:
         raise TypeError(
@@ -342,8 +379,12 @@ def evaluate(
             ) from exc
     keys = _class_keys(y, ood_label)
     jobs = [(name, s, seed) for seed in seeds for name, s in strategies.items()]
+    n_workers = 1 if n_jobs in (None, 1) else effective_n_jobs(n_jobs)
+    # each parallel simulation gets its share of the cores for torch
+    n_threads = max(1, (os.cpu_count() or 1) // n_workers) if n_workers > 1 else None
     tasks = (
-        delayed(_run_one)(
+        delayed(_run_one_threads)(
+            n_threads,
             estimator,
             name,
             s,
@@ -363,21 +404,32 @@ def evaluate(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(jobs), desc="simulations", unit="run")
+        # one step per round of every simulation: rounds done, time left
+        bar = tqdm(total=len(jobs) * len(budgets), desc="evaluate", unit="round")
+
+    def on_round(rec):
+        bar.update()
+        bar.set_postfix(
+            strategy=rec["strategy"], seed=rec["seed"], labels=rec["n_labels"]
+        )
+
     out = []
     try:
-        if n_jobs in (None, 1):
+        if n_workers == 1:
             for task in tasks:
                 func, args, kwargs = task
-                out.append(func(*args, **kwargs))
-                if bar is not None:
-                    bar.update()
+                kw = {"on_round": on_round} if bar is not None else {}
+                out.append(_run_one(*args[1:], **kw))
         else:
             par = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-            for recs in par(tasks):
-                out.append(recs)
-                if bar is not None:
-                    bar.update()
+            with _torch_threads(n_threads):  # threads share one torch
+                for recs in par(tasks):
+                    out.append(recs)
+                    if bar is not None:  # a whole simulation's rounds at once
+                        bar.update(len(recs))
+                        bar.set_postfix(
+                            strategy=recs[0]["strategy"], seed=recs[0]["seed"]
+                        )
     finally:
         if bar is not None:
             bar.close()

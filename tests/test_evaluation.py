@@ -286,3 +286,56 @@ def test_plot_learning_curves_takes_one_learners_history():
     ).fit(X, y)
     with pytest.raises(ValueError, match="eval_set"):
         plot_learning_curves(no_score.history_)
+
+
+def test_evaluate_progress_bar_counts_rounds(blobs, capsys):
+    X, y, Xt, yt = blobs
+    evaluate(
+        GaussianNB(),
+        {"random": RandomSampling(), "margin": MarginSampling()},
+        X,
+        y,
+        Xt,
+        yt,
+        budgets=[6, 12, 24],
+        seeds=[0, 1],
+        progress=True,
+    )
+    err = capsys.readouterr().err
+    assert "12/12" in err and "round" in err  # 2 strategies x 2 seeds x 3 rounds
+    assert "labels=24" in err
+
+
+def test_evaluate_in_parallel_gives_torch_a_share_of_the_cores(blobs):
+    import os
+
+    import torch
+    from joblib import parallel_config
+
+    from skal.strategies import FunctionStrategy
+
+    seen = []
+
+    def first_rows(learner, X, *, n_instances, candidates, random_state):
+        seen.append(torch.get_num_threads())
+        return candidates[:n_instances]
+
+    X, y, Xt, yt = blobs
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)  # one per core, say, on a 3-core machine
+    with parallel_config(backend="threading"):
+        evaluate(
+            GaussianNB(),
+            {"first": FunctionStrategy(first_rows)},
+            X,
+            y,
+            Xt,
+            yt,
+            budgets=[6, 12],
+            seeds=[0, 1],
+            n_jobs=2,
+            progress=False,
+        )
+    assert seen and set(seen) == {max(1, (os.cpu_count() or 1) // 2)}
+    assert torch.get_num_threads() == 3  # restored
+    torch.set_num_threads(before)
