@@ -256,3 +256,22 @@ def test_label_efficiency_scales_with_random_budgets(data, n, factor):
     # the labels for every score
     eff = label_efficiency(n, scores, np.multiply(n, factor), scores)
     np.testing.assert_allclose(eff, factor, rtol=1e-9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.integers(1, 10_000), min_size=2, max_size=12, unique=True),
+    st.data(),
+)
+def test_raw_aulc_is_sklearn_auc(budgets, data):
+    from sklearn.metrics import auc
+
+    scores = data.draw(
+        st.lists(st.floats(0, 1), min_size=len(budgets), max_size=len(budgets))
+    )
+    n = np.array(budgets)
+    order = np.argsort(n)
+    expected = auc(n[order], np.array(scores)[order])
+    assert aulc(budgets, scores, normalize=False) == pytest.approx(expected)
+    log = auc(np.log(n[order]), np.array(scores)[order])
+    assert aulc(budgets, scores, scale="log", normalize=False) == pytest.approx(log)
