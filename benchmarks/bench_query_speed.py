@@ -214,6 +214,13 @@ def run_memmap(args):
     rows = []
     command = "python benchmarks/bench_query_speed.py " + " ".join(sys.argv[1:])
     out = args.out.parent / (args.out.name + "_memmap")
+    old = []
+    if args.append and out.with_suffix(".csv").exists():
+        with open(out.with_suffix(".csv"), newline="") as fh:
+            old = list(csv.DictReader(fh))
+        for r in old:
+            for k in INT_FIELDS[:3]:
+                r[k] = int(r[k])
     for method in args.methods or ["margin", "coreset", "badge"]:
         case = dict(
             kind="memmap", method=method, path=str(path), N=N, D=D, B=B, C=N_CLASSES
@@ -224,11 +231,15 @@ def run_memmap(args):
         row.update(pool_gb=round(N * D * 4 / 1e9, 2))
         rows.append(row)
         print(row, flush=True)
-        _write_memmap_tables(rows, out, N, D, B)
+        done = {r["method"] for r in rows}
+        _write_memmap_tables([r for r in old if r["method"] not in done] + rows, out)
     return rows
 
 
-def _write_memmap_tables(rows, out, N, D, B):
+def _write_memmap_tables(rows, out):
+    N, D = rows[0]["N"], rows[0]["D"]
+    order = ["margin", "coreset", "badge"]
+    rows = sorted(rows, key=lambda r: order.index(r["method"]))
     fields = [
         "method",
         "N",
@@ -251,9 +262,9 @@ def _write_memmap_tables(rows, out, N, D, B):
         f"# Selection from a {N:,} x {D} float32 np.memmap "
         f"({N * D * 4 / 1e9:.2f} GB on disk)",
         "",
-        "Command:",
+        "Commands:",
         "",
-        f"    {rows[0]['command']}",
+        *[f"    {c}" for c in dict.fromkeys(r["command"] for r in rows)],
         "",
         "Each strategy is called once (one round of B picks) in a fresh process "
         "on the memmap pool (`np.memmap(..., mode='r')`), with a "
@@ -274,7 +285,7 @@ def _write_memmap_tables(rows, out, N, D, B):
     for r in rows:
         sec = r["seconds"]
         per = (
-            f"{float(sec) / r['B']:.3f}"
+            f"{float(sec) / int(r['B']):.3f}"
             if r["status"] == "ok" and r["method"] != "margin"
             else ""
         )
@@ -384,6 +395,7 @@ def _rss_kb(pid):
 
 
 def run_case(case, time_cap, mem_cap_gb):
+    load_before = round(os.getloadavg()[0], 2)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_worker", json.dumps(case)]
     env = dict(
         os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
@@ -433,6 +445,7 @@ def run_case(case, time_cap, mem_cap_gb):
         print(err, file=sys.stderr)
         status = "error: " + (err.strip().splitlines() or ["?"])[-1][:80]
     row = dict(case, status=status, seconds="", peak_mem_mb="")
+    row["load1_before"] = load_before
     row["load1"] = round(os.getloadavg()[0], 2)
     if result is not None:
         row["seconds"] = round(result["seconds"], 4)
@@ -494,6 +507,7 @@ FIELDS = [
     "case_floor_gbps",
     "frac_case_floor",
     "speedup_vs_peer",
+    "load1_before",
     "load1",
     "command",
 ]
@@ -572,10 +586,15 @@ def write_markdown(rows, path, meta):
         f"**{meta['floor_range']} GB/s** read (column `floor_gbps`). Peer time cap "
         f"{meta['time_cap']} s, memory cap {meta['mem_cap_gb']} GB.",
         "",
-        f"The 2 cores were shared with other jobs during the run: 1-minute load "
-        f"average {meta['load_min']:.1f}-{meta['load_max']:.1f} (column `load1` "
-        "of the CSV), so times are pessimistic and noisy; ratios compare runs "
-        "under similar load.",
+        "The machine was NOT idle: its 2 cores were shared with other "
+        "engineers' jobs throughout, 1-minute load average "
+        f"{meta['load_min']:.1f}-{meta['load_max']:.1f} (column `load`: before "
+        "/ after each case; a load of 2 means both cores busy). Absolute times "
+        "are therefore pessimistic and noisy. Trust the ratios measured in the "
+        "same run under the same load: the speedup (peer and skal cases run "
+        "back to back) and the `% case floor` (the bandwidth of plain `sum` "
+        "passes over the same arrays, timed in the same process right after "
+        "the kernel).",
         "",
         "skal: `k_center_greedy`, `kmeans_pp`, `badge_kmeans_pp` (C=10), "
         "`typiclust` (k-means, 10 Lloyd iterations, + in-cluster typicality "
@@ -593,8 +612,8 @@ def write_markdown(rows, path, meta):
         "larger than the last-level cache (N >= 100k at D=512).",
         "",
         "| N | D | B | method | device | skal s | skal MB | GB/s | % floor "
-        "| % case floor | skactiveml s | skactiveml MB | speedup |",
-        "|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| % case floor | skactiveml s | skactiveml MB | speedup | load |",
+        "|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     peers = {
         (r["method"], r["N"], r["D"], r["B"]): r
@@ -614,6 +633,9 @@ def write_markdown(rows, path, meta):
         )
         s = r["seconds"] if r["status"] == "ok" else (r["seconds"] or r["status"])
         frac = f"{100 * float(r['frac_floor']):.0f}%" if r["frac_floor"] != "" else ""
+        load = f"{r.get('load1_before', '')}/{r.get('load1', '')}"
+        if p is not None:
+            load += f" (peer {p.get('load1_before', '')}/{p.get('load1', '')})"
         cfrac = r.get("frac_case_floor", "")
         cfrac = f"{100 * float(cfrac):.0f}%" if cfrac != "" else ""
         if p is None:
@@ -626,7 +648,7 @@ def write_markdown(rows, path, meta):
         lines.append(
             f"| {r['N']} | {r['D']} | {r['B']} | {r['method']} | {r['device']} | {s} "
             f"| {r['peak_mem_mb']} | {r['gbps']} | {frac} | {cfrac} | {ps} | {pm} "
-            f"| {r['speedup_vs_peer']} |"
+            f"| {r['speedup_vs_peer']} | {load} |"
         )
     path.write_text("\n".join(lines) + "\n")
 
