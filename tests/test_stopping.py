@@ -309,3 +309,23 @@ def test_saved_session_keeps_the_criterion(tmp_path):
     loaded = ActiveLearner.load(tmp_path / "s.zip")
     assert loaded.get_params()["stopping__budgetexhausted__budget"] == 60
     assert loaded.history_[-1]["stop_reason"] == learner.history_[-1]["stop_reason"]
+
+
+def test_a_skorch_net_is_read_through_the_adapters():
+    from skal.utils._testing import MLP, make_net
+
+    X, y = _data(150)
+    crit = StabilizingPredictions(kappa=0.5, window=1) | OverallUncertainty(0.5)
+    learner = ActiveLearner(
+        make_net(MLP, n_classes=3, max_epochs=3),
+        strategy=MarginSampling(),
+        n_instances=20,
+        budget=100,
+        stopping=crit,
+        random_state=0,
+    ).fit(X.astype(np.float32), y)
+    obs = learner.stop_observations_
+    assert len(obs) == len(learner.history_)
+    preds = obs[-1]["criteria"][0]["predictions"]
+    assert preds.shape == (150,) and set(np.unique(preds)) <= {0, 1, 2}
+    assert 0.0 <= obs[-1]["criteria"][1]["uncertainty"] <= 1.0
