@@ -1323,22 +1323,31 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
     def load(cls, path, estimator=None, *, X=None, params=None):
         """Load a session saved by :meth:`save`; executes no code from the file.
 
+        A session file is untrusted input: only classes on an explicit
+        allow-list are rebuilt (never a namespace, never a function), member
+        sizes are checked before anything is read, and ``journal`` and
+        ``executor`` (a path, a remote service) are never taken from the
+        file: pass them in ``params`` to keep them.
+
         Parameters
         ----------
         path : str or path-like
         estimator : estimator, default=None
             What the file cannot describe without code: needed for a skorch
-            net unless its classes all come from skal, torch or skorch and
-            its parameters are plain values, and for a scikit-learn model
-            holding types outside scikit-learn, numpy and scipy (the model is
-            then refit from the saved labels). The saved weights are loaded
-            into a clone of it.
+            net unless its classes are all on the allow-list and its
+            parameters are plain values (the saved weights are loaded into a
+            clone of it), and for a scikit-learn model holding types skops
+            reports as untrusted and skal does not allow. A scikit-learn
+            estimator given here is refit on the saved labels (with a
+            warning) unless it equals the saved one (same class and
+            parameters), whose saved model is then used.
         X : array-like, default=None
             ``fit``'s ``X``; needed when saved with ``include_X=False``
             (checked against the saved SHA-256).
         params : dict, default=None
-            Parameters replacing saved ones, needed for those that could not
-            be saved (a ``FunctionStrategy``, say).
+            Parameters replacing saved ones: needed for those that could not
+            be saved (a ``FunctionStrategy``, say), and the only way to set
+            ``journal`` and ``executor`` on a loaded learner.
 
         Returns
         -------
@@ -1350,7 +1359,8 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         ------
         skal.SessionFileError
             The file is truncated, tampered with (checksums in its manifest),
-            or names classes that would run foreign code.
+            malformed (the message names the member), over the size cap, or
+            names classes or types that could run code.
         """
         from ._session import load_learner
 

@@ -207,8 +207,9 @@ _SKAL_ESTIMATOR_MODULES = (
     "skal.base",
     "skal.models",
     "skal.stopping",
+    "skal.augment",
 )
-_SKAL_CLASS_MODULES = ("skal.nets", "skal.utils._testing")
+_SKAL_CLASS_MODULES = ("skal.nets", "skal.semi_supervised", "skal.utils._testing")
 _REFUSED_SKAL = {"FunctionStrategy"}  # wraps a function
 _allowed_cache = {}
 
@@ -236,12 +237,13 @@ def _public_classes(module_name, base):
 def allowed_classes(kind):
     """The classes a session file may name: ``"skal"`` objects or ``"class"`` values.
 
-    ``"skal"``: the public estimators of skal's strategies, base and model
-    modules (never an executor: those reach remote services, and never
-    ``FunctionStrategy``: it wraps a function). ``"class"``: the classes a
-    skorch net takes as parameters: skorch's nets, torch's layers and losses,
-    optimizers, ``DataLoader`` and skorch's ``Dataset``, and the modules of
-    ``skal.nets``.
+    ``"skal"``: the public estimators of skal's strategies, base, models,
+    stopping and augment modules (never an executor: those reach remote
+    services, and never ``FunctionStrategy``: it wraps a function).
+    ``"class"``: the classes a skorch net takes as parameters: skorch's nets,
+    torch's layers and losses, optimizers, ``DataLoader`` and skorch's
+    ``Dataset``, and the modules and nets of ``skal.nets`` and
+    ``skal.semi_supervised``.
     """
     if kind in _allowed_cache:
         return _allowed_cache[kind]

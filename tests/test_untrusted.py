@@ -557,3 +557,25 @@ def test_load_then_resume_journals_a_new_session(tmp_path):
     _journal._check_continuity(path, lines)  # no sequence number repeats
     assert len({r["session"] for _, r in lines}) == 2
     np.testing.assert_array_equal(loaded.y_labeled_, learner.y_labeled_)
+
+
+def test_skal_objects_on_the_allow_list_round_trip(tmp_path):
+    from skal.nets import make_net
+    from skal.stopping import BudgetExhausted, StabilizingPredictions
+
+    X, y, y_seed = _data()
+    sim = ActiveLearner(
+        LogisticRegression(),
+        n_instances=4,
+        budget=24,
+        random_state=0,
+        stopping=StabilizingPredictions() | BudgetExhausted(),
+    ).fit(X, y)
+    sim.save(tmp_path / "a.skal")
+    loaded = ActiveLearner.load(tmp_path / "a.skal")
+    assert repr(loaded.stopping) == repr(sim.stopping)
+    net = make_net("tabular", n_classes=3, max_epochs=1)
+    learner = ActiveLearner(net, n_instances=4, random_state=0).fit(X, y_seed)
+    learner.save(tmp_path / "n.skal")
+    loaded = ActiveLearner.load(tmp_path / "n.skal")  # rebuilt from the file
+    np.testing.assert_allclose(loaded.predict_proba(X), learner.predict_proba(X))
