@@ -122,10 +122,14 @@ ISSUE_REFERENCE = {
 # --------------------------------------------------------------------------
 # data
 # --------------------------------------------------------------------------
-def mnist1d(n, seed=0):
+DATA_SEED = 0  # the seed that generates MNIST-1D (``--data-seed``)
+
+
+def mnist1d(n, seed=None):
     """MNIST-1D, cached with numpy (generation takes seconds per 10k rows)."""
     from skal.datasets import make_mnist1d
 
+    seed = DATA_SEED if seed is None else seed
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"mnist1d_{n}_{seed}.npz"
     if path.exists():
@@ -685,6 +689,287 @@ def _versus_random(rows):
     return lines
 
 
+# --------------------------------------------------------------------------
+# training regimes (issue 12): --training short|converged|augment|ssl
+# --------------------------------------------------------------------------
+TRAININGS = ["short", "converged", "augment", "ssl", "ssl_warm"]
+# the accuracies whose label cost the training report reads off the curves
+TARGETS = {"mnist1d": (0.6, 0.7, 0.8, 0.9, 0.95), "digits": (0.9, 0.95)}
+
+
+def make_estimator(training, dim, quick=False):
+    """The estimator of a training regime, for 1-D signals or images.
+
+    * ``short``: the net every comparison used before (about 150 steps per
+      fit, a 2-block CNN without batch norm), kept so the effect shows;
+    * ``converged``: :func:`skal.nets.make_net` (steps grow with the labels,
+      cosine schedule, AdamW weight decay);
+    * ``augment``: the converged net with weak augmentation of every batch;
+    * ``ssl``: :class:`skal.semi_supervised.FixMatchClassifier` on the same
+      schedule and module, weak/strong augmentation, the pool as unlabeled
+      rows; ``mu=3`` unlabeled rows per labeled one (the paper's 7 costs
+      twice the CPU time per step);
+    * ``ssl_warm``: ``ssl`` with ``warm_start=True`` (each round continues
+      the previous round's training instead of starting from scratch).
+    """
+    from skal.augment import ImageAugment, SignalAugment
+    from skal.nets import CNN1d, CNN2d, make_net
+    from skal.semi_supervised import FixMatchClassifier
+    from skal.utils._testing import make_step_net
+
+    kind = "signal" if dim == 1 else "image"
+    aug = SignalAugment if dim == 1 else ImageAugment
+    small = dict(min_steps=60, steps_per_label=0.2, max_steps=200) if quick else {}
+    if training == "short":
+        return make_step_net(n_steps=60 if quick else 150, n_classes=10, dim=dim)
+    if training == "converged":
+        return make_net(kind, 10, **small)
+    if training == "augment":
+        return make_net(kind, 10, augment=aug("weak"), **small)
+    if training in ("ssl", "ssl_warm"):
+        return FixMatchClassifier(
+            CNN1d if dim == 1 else CNN2d,
+            module__n_classes=10,
+            augment_weak=aug("weak"),
+            augment_strong=aug("strong"),
+            threshold=0.95,
+            lambda_u=1.0,
+            mu=3,
+            warm_start=training == "ssl_warm",
+            **small,
+        )
+    raise ValueError(f"unknown training regime {training!r}; one of {TRAININGS}")
+
+
+def run_training(args, out):
+    """``--training``: every regime x strategy x seed on each data set."""
+    from skal.evaluation import evaluate, geometric_budgets
+
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    for name in args.datasets:
+        Xp, yp, Xt, yt, dim, budgets = load_dataset(name, quick=args.quick)
+        if args.budgets:
+            budgets = args.budgets
+        elif not args.quick:
+            budgets = geometric_budgets(20, budgets[-1])
+        for training in args.training:
+            est = make_estimator(training, dim, quick=args.quick)
+            names = args.strategies or ["random", "default"]
+            strategies = make_strategies(names)
+            b = [x for x in budgets if x <= args.max_budget.get(training, 10**9)]
+            print(
+                f"[{name} / {training}] pool {len(yp)}, budgets {b}, "
+                f"{list(strategies)} x seeds {seeds}",
+                flush=True,
+            )
+            path = out / f"{name}_{training}.csv"
+            for seed in seeds:  # one seed at a time: results as they come
+                t0 = time.perf_counter()
+                records = evaluate(
+                    est,
+                    strategies,
+                    Xp,
+                    yp,
+                    Xt,
+                    yt,
+                    budgets=b,
+                    seeds=[seed],
+                    n_jobs=args.n_jobs,
+                    progress=False,
+                )
+                for r in records:
+                    r["training"] = training
+                    r["dataset"] = name
+                    r["data_seed"] = DATA_SEED
+                done = read_csv(path) if path.exists() else []
+                done = [
+                    r
+                    for r in done
+                    if int(r["seed"]) != seed or r["strategy"] not in strategies
+                ]
+                write_csv(done + records, path)
+                print(
+                    f"[{name} / {training}] seed {seed}: "
+                    f"{time.perf_counter() - t0:.0f} s; final acc "
+                    + ", ".join(
+                        f"{r['strategy']} {float(r['accuracy']):.3f}"
+                        for r in records
+                        if r["n_labels"] == b[-1]
+                    ),
+                    flush=True,
+                )
+    training_summary(out)
+
+
+def _labels_to_reach(budgets, accs, target):
+    """Labels a curve needs to reach ``target`` (log-linear interpolation on
+    its running maximum); inf when it never does."""
+    acc = np.maximum.accumulate(np.asarray(accs, dtype=float))
+    b = np.asarray(budgets, dtype=float)
+    hit = np.flatnonzero(acc >= target)
+    if not hit.size:
+        return np.inf
+    i = hit[0]
+    if i == 0:
+        return b[0]
+    lo, hi = np.log(b[i - 1]), np.log(b[i])
+    frac = (target - acc[i - 1]) / max(acc[i] - acc[i - 1], 1e-12)
+    return float(np.exp(lo + frac * (hi - lo)))
+
+
+def _t_interval(d):
+    from scipy import stats
+
+    d = np.asarray(d, dtype=float)
+    if d.size < 2:
+        return float(d.mean()), np.nan, np.nan
+    ci = stats.ttest_1samp(d, 0.0).confidence_interval(0.95)
+    return float(d.mean()), float(ci.low), float(ci.high)
+
+
+def training_summary(out):
+    """``training.md``: accuracy per budget, labels to reach fixed
+    accuracies, label efficiency against supervised random sampling with the
+    converged net, and seconds per round, for every regime and strategy."""
+    files = sorted(out.glob("*_*.csv"))
+    rows = []
+    for f in files:
+        rows += [r for r in read_csv(f) if r.get("training")]
+    if not rows:
+        return
+    lines = [
+        "# Training regimes: label efficiency (issue 12)",
+        "",
+        "Generated by `python benchmarks/bench_label_efficiency.py --training ...`"
+        " (see each section for the data set). Accuracy: mean over seeds"
+        " [95 % t interval]. Baseline: supervised random sampling with the"
+        " converged net (`converged / random`).",
+        "",
+    ]
+    for ds in sorted({r["dataset"] for r in rows}):
+        sub = [r for r in rows if r["dataset"] == ds]
+        curves = {}
+        for r in sub:
+            key = (r["training"], r["strategy"])
+            curves.setdefault(key, {}).setdefault(int(r["seed"]), {})[
+                int(r["n_labels"])
+            ] = r
+        budgets = sorted({int(r["n_labels"]) for r in sub})
+        order = [t for t in TRAININGS if any(k[0] == t for k in curves)]
+        keys = sorted(curves, key=lambda k: (order.index(k[0]), k[1]))
+        lines += [f"## {ds}", "", "### Test accuracy", ""]
+        lines.append(
+            "| training | strategy | seeds | "
+            + " | ".join(str(b) for b in budgets)
+            + " |"
+        )
+        lines.append("|---|---|---|" + "---|" * len(budgets))
+        for k in keys:
+            seeds_k = curves[k]
+            cells = []
+            for b in budgets:
+                a = [float(c[b]["accuracy"]) for c in seeds_k.values() if b in c]
+                cells.append(f"{np.mean(a):.3f}" if a else "")
+            lines.append(
+                f"| {k[0]} | {k[1]} | {len(seeds_k)} | " + " | ".join(cells) + " |"
+            )
+        targets = TARGETS.get(ds.split("_")[0], ())
+        lines += [
+            "",
+            "### Labels needed to reach an accuracy (median over seeds; "
+            "log-linear interpolation; '>' = not reached by some seeds)",
+            "",
+            "| training | strategy | " + " | ".join(f"{t:.2f}" for t in targets) + " |",
+            "|---|---|" + "---|" * len(targets),
+        ]
+        for k in keys:
+            cells = []
+            for t in targets:
+                need = [
+                    _labels_to_reach(
+                        sorted(c), [float(c[b]["accuracy"]) for b in sorted(c)], t
+                    )
+                    for c in curves[k].values()
+                ]
+                med = float(np.median(need))
+                cells.append(
+                    "never"
+                    if np.isinf(med)
+                    else ((">" if np.isinf(need).any() else "") + f"{med:.0f}")
+                )
+            lines.append(f"| {k[0]} | {k[1]} | " + " | ".join(cells) + " |")
+        base = curves.get(("converged", "random"))
+        if base:
+            lines += [
+                "",
+                "### Against supervised random sampling with the converged net",
+                "",
+                "Paired by seed: accuracy of each curve at budget *b* minus the "
+                "baseline's at 4*b* (a 4x label efficiency holds where the "
+                "difference is >= 0), and the label efficiency at *b* "
+                "(labels the baseline needs to reach the curve's accuracy, "
+                "divided by *b*; median over seeds).",
+                "",
+                "| training | strategy | b | acc(b) − baseline acc(4b) [95 % CI] "
+                "| label efficiency at b |",
+                "|---|---|---|---|---|",
+            ]
+            for k in keys:
+                for b in budgets:
+                    if 4 * b not in budgets:
+                        continue
+                    common = [
+                        s
+                        for s, c in curves[k].items()
+                        if b in c and s in base and 4 * b in base[s]
+                    ]
+                    if len(common) < 2:
+                        continue
+                    d = [
+                        float(curves[k][s][b]["accuracy"])
+                        - float(base[s][4 * b]["accuracy"])
+                        for s in common
+                    ]
+                    m, lo, hi = _t_interval(d)
+                    eff = []
+                    for s in common:
+                        acc = float(curves[k][s][b]["accuracy"])
+                        bb = sorted(base[s])
+                        need = _labels_to_reach(
+                            bb, [float(base[s][x]["accuracy"]) for x in bb], acc
+                        )
+                        eff.append(need / b)
+                    e = float(np.median(eff))
+                    lines.append(
+                        f"| {k[0]} | {k[1]} | {b} | {m:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+                        f" (n={len(common)}) | "
+                        + (f"> {bb[-1] / b:.1f}" if np.isinf(e) else f"{e:.1f}")
+                        + " |"
+                    )
+        lines += [
+            "",
+            "### Seconds per round (mean over rounds and seeds)",
+            "",
+            "| training | strategy | fit s / round | query s / round | "
+            "fit s at the last budget |",
+            "|---|---|---|---|---|",
+        ]
+        for k in keys:
+            recs = [r for c in curves[k].values() for r in c.values()]
+            fit = np.mean([float(r["fit_seconds"]) for r in recs])
+            qry = np.mean([float(r["query_seconds"]) for r in recs])
+            last = max(int(r["n_labels"]) for r in recs)
+            fl = np.mean(
+                [float(r["fit_seconds"]) for r in recs if int(r["n_labels"]) == last]
+            )
+            lines.append(
+                f"| {k[0]} | {k[1]} | {fit:.1f} | {qry:.2f} | {fl:.1f} ({last}) |"
+            )
+        lines.append("")
+    (out / "training.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
@@ -715,12 +1000,59 @@ def main(argv=None):
     )
     p.add_argument("--out", type=Path, default=None)
     p.add_argument(
+        "--training",
+        nargs="+",
+        choices=TRAININGS,
+        default=None,
+        help="run the training-regime comparison (issue 12) instead of --mode; "
+        "results in results/label_efficiency/training/ unless --out",
+    )
+    p.add_argument(
+        "--budgets",
+        type=int,
+        nargs="+",
+        default=None,
+        help="label budgets (default: doubling from 20 to the data set's top)",
+    )
+    p.add_argument(
+        "--max-budget",
+        nargs="+",
+        default=[],
+        help="per regime caps, e.g. ssl=640 short=640",
+    )
+    p.add_argument("--data-seed", type=int, default=0, help="seed generating MNIST-1D")
+    p.add_argument(
         "--append",
         action="store_true",
         help="add these strategies to the existing CSV files "
         "(replacing their previous rows) instead of overwriting them",
     )
     args = p.parse_args(argv)
+    global DATA_SEED
+    DATA_SEED = args.data_seed
+    args.max_budget = {
+        k: int(v) for k, v in (item.split("=") for item in args.max_budget)
+    }
+    if args.training:
+        out = args.out or (
+            Path(tempfile.mkdtemp(prefix="skal_bench_quick_"))
+            if args.quick
+            else RESULTS / "training"
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        if args.report:
+            training_summary(out)
+            return
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        import torch
+
+        torch.set_num_threads(1)
+        if args.quick:
+            args.datasets = [d for d in args.datasets if d in ("mnist1d", "digits")][:1]
+            args.seeds = min(args.seeds, 2)
+        run_training(args, out)
+        print(f"results in {out}")
+        return
 
     out = args.out
     if out is None:

@@ -39,6 +39,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples
 
 from .metrics import aulc as _aulc
+from .semi_supervised import is_semi_supervised
 from .utils._arrays import take_rows
 
 __all__ = [
@@ -153,6 +154,9 @@ def _run_one(
     from .strategies import RandomSampling
 
     n_pool = _num_samples(X)
+    # A semi-supervised estimator learns from the pool: the learner keeps it
+    # (fit on every row, -1 for the unlabeled) and is taught by index.
+    semi = is_semi_supervised(estimator)
     learner = ActiveLearner(
         clone(estimator),
         strategy=clone(strategy) if hasattr(strategy, "get_params") else strategy,
@@ -201,10 +205,19 @@ def _run_one(
                     f"{taught.size} in-distribution) holds fewer than two classes; "
                     "increase the first budget."
                 )
-            learner.fit(take_rows(X, taught), y[taught])
+            if semi:
+                kind = y.dtype if y.dtype.kind in "iu" else object
+                y_partial = np.full(n_pool, -1, dtype=kind)
+                y_partial[taught] = y[taught]
+                learner.fit(X, y_partial)
+            else:
+                learner.fit(take_rows(X, taught), y[taught])
             learner_fitted = True
         elif keep.any():
-            learner.teach(take_rows(X, rows[keep]), answers[keep])
+            if semi:
+                learner.teach(y=answers[keep], indices=rows[keep])
+            else:
+                learner.teach(take_rows(X, rows[keep]), answers[keep])
         t_fit = time.perf_counter() - t0
         t0 = time.perf_counter()
         accuracy = float(np.mean(learner.predict(X_test) == y_test))

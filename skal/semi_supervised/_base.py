@@ -92,6 +92,26 @@ class SemiSupervisedNet(StepNetClassifier):
     mask_rate_ : float or None
         Share of the unlabeled rows above ``threshold`` in the last epoch
         (None when the fit had no unlabeled rows).
+
+    Examples
+    --------
+    Entropy minimisation (Grandvalet & Bengio 2004) in a few lines:
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from skal.nets import MLP
+    >>> from skal.semi_supervised import SemiSupervisedNet
+    >>> class EntropyMinimization(SemiSupervisedNet):
+    ...     def unlabeled_loss(self, X_labeled, y_labeled, X_unlabeled):
+    ...         logits = self.infer(torch.cat([X_labeled, X_unlabeled]))
+    ...         p = torch.softmax(logits[len(X_labeled):], dim=1)
+    ...         entropy = -(p * p.clamp_min(1e-8).log()).sum(dim=1).mean()
+    ...         return logits[: len(X_labeled)], entropy, 1.0
+    >>> X = np.random.RandomState(0).normal(size=(100, 2)).astype(np.float32)
+    >>> y = np.where(np.arange(100) < 10, (X[:, 0] > 0).astype(np.int64), -1)
+    >>> net = EntropyMinimization(MLP, module__n_classes=2, min_steps=20)
+    >>> net.fit(X, y).mask_rate_
+    1.0
     """
 
     def __init__(self, module, *args, threshold=0.95, lambda_u=1.0, mu=7, **kwargs):
