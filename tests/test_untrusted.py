@@ -113,16 +113,18 @@ def _evil_files(tmp_path, canary):
     return path
 
 
-@pytest.mark.parametrize("drop_model", [False, True])
-def test_eval_as_analyzer_is_refused_and_nothing_runs(
-    tmp_path, monkeypatch, drop_model
-):
+@pytest.mark.parametrize("variant", ["both", "template only", "model only"])
+def test_eval_as_analyzer_is_refused_and_nothing_runs(tmp_path, monkeypatch, variant):
     canary = tmp_path / "canary.txt"
     path = _evil_files(tmp_path, canary)
-    if drop_model:  # the template alone, to be refit on the file's rows
-        m = _members(path)
+    m = _members(path)
+    if variant == "template only":  # to be refit on the file's rows
         del m["model.skops"]
-        _write(path, m)
+    elif variant == "model only":  # a clean template, the fitted model evil
+        import skops.io as sio
+
+        m["estimator.skops"] = sio.dumps(LogisticRegression())
+    _write(path, m)
     calls = []
     real_eval = builtins.eval
     monkeypatch.setattr(
