@@ -215,27 +215,57 @@ def _as_numpy_rows(X):
     return None
 
 
-def match_pool_rows(X_new, X_fit, pool):
+def match_pool_rows(X_new, X_fit, pool, *, chunk_rows=65_536):
     """Positions in ``X_fit`` of the pool rows equal to the rows of ``X_new``.
 
     Returns an int array (one per row of ``X_new``, ``-1`` where no pool row
     is equal), or None when the containers cannot be compared row by row
-    (sparse matrices, datasets). Equality is exact (bytes of the row, same
-    dtype); a row equal to several pool rows takes a distinct one each time.
+    (sparse matrices, datasets). Equality is exact (after a lossless cast to
+    the pool's dtype); a row equal to several pool rows takes a distinct one
+    each time. Numeric pools are screened by a seeded random projection
+    (one chunked mat-vec over the pool, no copy of it), then compared exactly.
     """
     a, b = _as_numpy_rows(X_new), _as_numpy_rows(X_fit)
-    if a is None or b is None or a.dtype != b.dtype or a.shape[1:] != b.shape[1:]:
+    if a is None or b is None or a.shape[1:] != b.shape[1:]:
         return None
-    if pool.size == 0:
-        return np.full(a.shape[0], -1, dtype=np.intp)
-    where = {}
-    for i, d in zip(pool.tolist(), _row_digests(b[pool])):
-        where.setdefault(d, []).append(i)
     out = np.full(a.shape[0], -1, dtype=np.intp)
-    for j, d in enumerate(_row_digests(a)):
-        rows = where.get(d)
-        if rows:
-            out[j] = rows.pop(0)
+    if pool.size == 0 or a.shape[0] == 0:
+        return out
+    numeric = a.dtype.kind in "biuf" and b.dtype.kind in "biuf"
+    if a.dtype != b.dtype:
+        if not numeric:
+            return None
+        with np.errstate(all="ignore"):
+            cast = a.astype(b.dtype)
+        if not np.array_equal(cast, a):
+            return out  # values the pool's dtype cannot hold: no pool row
+        a = cast
+    if not numeric:  # strings, objects: digests of the rows
+        where = {}
+        for i, d in zip(pool.tolist(), _row_digests(b[pool])):
+            where.setdefault(d, []).append(i)
+        for j, d in enumerate(_row_digests(a)):
+            rows = where.get(d)
+            if rows:
+                out[j] = rows.pop(0)
+        return out
+    A = a.reshape(a.shape[0], -1)
+    r = np.random.RandomState(0).standard_normal(A.shape[1])
+    fa = A.astype(np.float64) @ r
+    fb = np.empty(pool.shape[0])
+    for s in range(0, pool.shape[0], chunk_rows):
+        rows = b[pool[s : s + chunk_rows]]
+        fb[s : s + chunk_rows] = rows.reshape(rows.shape[0], -1).astype(np.float64) @ r
+    used = set()
+    tol = 1e-9 * (np.abs(A).astype(np.float64) @ np.abs(r) + 1.0)
+    for j in range(A.shape[0]):
+        near = np.flatnonzero(np.abs(fb - fa[j]) <= tol[j])
+        for k in near.tolist():
+            i = int(pool[k])
+            if i not in used and np.array_equal(b[i].reshape(-1), A[j]):
+                out[j] = i
+                used.add(i)
+                break
     return out
 
 

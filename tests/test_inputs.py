@@ -334,3 +334,14 @@ def test_torch_dataset_pools_work_for_skorch_nets(container):
     assert idx.tolist() == ref_idx.tolist() and nxt.tolist() == ref_next.tolist()
     assert len(learner.pool_indices_) == 300 - 40 - 10
     np.testing.assert_array_equal(learner.predict(pool), ref.predict(X))
+
+
+def test_teach_pool_rows_in_another_dtype_still_leave_the_pool(tabular):
+    X, y = tabular  # float32 pool
+    learner = ActiveLearner(LogisticRegression(), random_state=0).fit(
+        X, np.where(np.arange(len(y)) < 30, y, -1)
+    )
+    idx = learner.pool_indices_[[0, 5, 9]]
+    learner.teach(X[idx].astype(np.float64), y[idx])  # a float64 copy
+    assert not np.isin(idx, learner.pool_indices_).any()
+    assert learner.X_labeled_.dtype == np.float32
