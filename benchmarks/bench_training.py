@@ -6,7 +6,7 @@ digits, for a fixed number of steps each (``min_steps=steps,
 steps_per_label=0``), and writes one row per (data set, labels, steps, seed)
 to ``benchmarks/results/training/steps.csv`` plus a table ``steps.md``::
 
-    python benchmarks/bench_training.py --seeds 3
+    python benchmarks/bench_training.py --seeds 2 --steps 150 500 1500 4000 --augment --datasets mnist1d
 
 ``--augment`` adds the weak signal/image augmentation of ``skal.augment``
 as a third axis (a separate ``regime`` column).
@@ -94,7 +94,9 @@ def report(path):
     lines = [
         "# Test accuracy against gradient steps (mean over seeds)",
         "",
-        f"`python benchmarks/bench_training.py` — from `{path.name}`.",
+        "`python benchmarks/bench_training.py --seeds 2 --steps 150 500 1500 4000 "
+        f"--augment --datasets mnist1d` — from `{path.name}`; `augment` = "
+        '`SignalAugment("weak")` on every batch.',
         "",
         "| data set | labels | regime | "
         + " | ".join(f"{s} steps" for s in steps)
