@@ -6,7 +6,8 @@ digits, for a fixed number of steps each (``min_steps=steps,
 steps_per_label=0``), and writes one row per (data set, labels, steps, seed)
 to ``benchmarks/results/training/steps.csv`` plus a table ``steps.md``::
 
-    python benchmarks/bench_training.py --seeds 2 --steps 150 500 1500 4000 --augment --datasets mnist1d
+    python benchmarks/bench_training.py --seeds 2 --steps 150 500 1500 4000 \
+        --augment --datasets mnist1d
 
 ``--augment`` adds the weak signal/image augmentation of ``skal.augment``
 as a third axis (a separate ``regime`` column).
