@@ -225,6 +225,10 @@ def match_pool_rows(X_new, X_fit, pool, *, chunk_rows=65_536):
     each time. Numeric pools are screened by a seeded random projection
     (one chunked mat-vec over the pool, no copy of it), then compared exactly.
     """
+    import scipy.sparse as sp
+
+    if sp.issparse(X_new) and sp.issparse(X_fit):
+        return _match_sparse_rows(X_new.tocsr(), X_fit.tocsr(), pool)
     a, b = _as_numpy_rows(X_new), _as_numpy_rows(X_fit)
     if a is None or b is None or a.shape[1:] != b.shape[1:]:
         return None
@@ -263,6 +267,28 @@ def match_pool_rows(X_new, X_fit, pool, *, chunk_rows=65_536):
         for k in near.tolist():
             i = int(pool[k])
             if i not in used and np.array_equal(b[i].reshape(-1), A[j]):
+                out[j] = i
+                used.add(i)
+                break
+    return out
+
+
+def _match_sparse_rows(a, b, pool):
+    """:func:`match_pool_rows` for CSR rows: the same screen (a sparse
+    mat-vec, nothing densified), then rows compared exactly (no stored
+    element differs)."""
+    out = np.full(a.shape[0], -1, dtype=np.intp)
+    if a.shape[1] != b.shape[1] or pool.size == 0 or a.shape[0] == 0:
+        return out
+    r = np.random.RandomState(0).standard_normal(a.shape[1])
+    fa = a.astype(np.float64) @ r
+    fb = b[pool].astype(np.float64) @ r
+    tol = 1e-9 * (abs(a).astype(np.float64) @ np.abs(r) + 1.0)
+    used = set()
+    for j in range(a.shape[0]):
+        for k in np.flatnonzero(np.abs(fb - fa[j]) <= tol[j]).tolist():
+            i = int(pool[k])
+            if i not in used and (b[i] != a[j]).nnz == 0:
                 out[j] = i
                 used.add(i)
                 break

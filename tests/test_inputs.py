@@ -345,3 +345,21 @@ def test_teach_pool_rows_in_another_dtype_still_leave_the_pool(tabular):
     learner.teach(X[idx].astype(np.float64), y[idx])  # a float64 copy
     assert not np.isin(idx, learner.pool_indices_).any()
     assert learner.X_labeled_.dtype == np.float32
+
+
+def test_teach_sparse_pool_rows_leave_the_pool():
+    import scipy.sparse as sp
+
+    X = sp.random(200, 50, density=0.1, format="csr", random_state=0)
+    y = np.arange(200) % 2
+    learner = ActiveLearner(LogisticRegression(), random_state=0).fit(
+        X, np.where(np.arange(200) < 20, y, -1)
+    )
+    idx = learner.pool_indices_[[3, 7, 11]]
+    learner.teach(X[idx], y[idx])
+    assert not np.isin(idx, learner.pool_indices_).any()
+    idx = learner.pool_indices_[:3]
+    rows = X[idx].tolil()
+    rows[0, 0] = rows[0, 0] + 1.0  # no longer a pool row; the others are
+    with pytest.warns(UserWarning, match="indices="):
+        learner.teach(rows.tocsr(), y[idx])
