@@ -242,14 +242,14 @@ def _repair_tail(fd, path):
     complete record that only misses its newline is kept.
     """
     size = os.fstat(fd).st_size
-    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+    if size == 0 or _pread(fd, 1, size - 1) == b"\n":
         return
     start = size
     cut = -1
     tail = b""
     while start > 0:
         start = max(0, start - (1 << 20))
-        tail = os.pread(fd, size - start, start)
+        tail = _pread(fd, size - start, start)
         cut = tail.rfind(b"\n")
         if cut >= 0:
             break
@@ -279,14 +279,14 @@ def _cut_incomplete_batch(fd, path):
     pos, line_start = end, 0
     while pos > 0:
         step = min(pos, 1 << 16)
-        block = os.pread(fd, step, pos - step)
+        block = _pread(fd, step, pos - step)
         cut = block.rfind(b"\n")
         if cut >= 0:
             line_start = pos - step + cut + 1
             break
         pos -= step
     try:
-        last = _parse(os.pread(fd, end - line_start, line_start))
+        last = _parse(_pread(fd, end - line_start, line_start))
         _check_record(last)
     except (ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError):
         return
@@ -296,7 +296,7 @@ def _cut_incomplete_batch(fd, path):
     chunk = 1 << 20
     while True:
         start = max(0, size - chunk)
-        data = os.pread(fd, size - start, start)
+        data = _pread(fd, size - start, start)
         lines = data.split(b"\n")[:-1]  # the file ends with a newline here
         offsets, pos = [], start
         for line in lines:
@@ -336,22 +336,41 @@ def _cut_incomplete_batch(fd, path):
     os.fsync(fd)
 
 
+def _pread(fd, n, offset):
+    """``os.pread`` where it exists; seek and read elsewhere (Windows)."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, n, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, n)
+
+
 def _scan_session(fd, start, end, session):
     """The highest ``seq`` of a record of ``session`` in bytes [start, end)."""
-    data = os.pread(fd, end - start, start)
     key = session.encode()
     found = None
-    for line in data.split(b"\n"):
-        if key not in line:
-            continue
-        try:
-            rec = json.loads(line)
-        except (ValueError, RecursionError):
-            continue
-        if isinstance(rec, dict) and rec.get("session") == session:
-            seq = rec.get("seq")
-            if _is_int(seq) and (found is None or seq > found):
-                found = seq
+    pos, rest = start, b""
+    while pos < end or rest:
+        chunk = _pread(fd, min(end - pos, 1 << 24), pos) if pos < end else b""
+        pos += len(chunk)
+        data = rest + chunk
+        if pos < end and chunk:
+            cut = data.rfind(b"\n")
+            data, rest = (data[: cut + 1], data[cut + 1 :]) if cut >= 0 else (b"", data)
+        else:
+            rest = b""
+        for line in data.split(b"\n"):
+            if key not in line:
+                continue
+            try:
+                rec = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(rec, dict) and rec.get("session") == session:
+                seq = rec.get("seq")
+                if _is_int(seq) and (found is None or seq > found):
+                    found = seq
+        if not chunk:
+            break
     return found
 
 
