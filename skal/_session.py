@@ -498,6 +498,8 @@ def _skops_load(data, member):
     """
     import skops.io as sio
 
+    with _member(member):
+        _check_inner_zip(data)
     try:
         untrusted = sio.get_untrusted_types(data=data)
     except Exception as exc:
@@ -956,6 +958,44 @@ def _load_arrays(data):
                 A = npformat.read_array(f, allow_pickle=False)
             arrays[info.filename[: -len(".npy")]] = A
     return arrays
+
+
+def _check_inner_zip(data):
+    """A zip inside the session (a skops file): sizes and .npy headers.
+
+    Its members' declared sizes are capped like the session's own, and each
+    ``.npy`` header must describe exactly the bytes that follow it, so no
+    member inflates or allocates beyond what the file holds.
+    """
+    from numpy.lib import format as npformat
+
+    cap = max(MAX_BYTES, MAX_RATIO * len(data))
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        infos = zf.infolist()
+        if sum(i.file_size for i in infos) > cap:
+            raise ValueError(f"its members are over the cap of {cap} bytes")
+        for info in infos:
+            if not info.filename.endswith(".npy"):
+                continue
+            with zf.open(info) as f:
+                version = npformat.read_magic(f)
+                read = {
+                    (1, 0): npformat.read_array_header_1_0,
+                    (2, 0): npformat.read_array_header_2_0,
+                }.get(version)
+                if read is None:
+                    raise ValueError(f"{info.filename!r}: .npy version {version}")
+                shape, _, dtype = read(f)
+                count = 1
+                for d in shape:
+                    count *= int(d)
+                if not dtype.hasobject and (
+                    count * dtype.itemsize + f.tell() != info.file_size
+                ):
+                    raise ValueError(
+                        f"{info.filename!r}: its shape {shape} does not fit its "
+                        f"{info.file_size} bytes"
+                    )
 
 
 def _check_indices(A, n, what):

@@ -252,12 +252,15 @@ def test_member_size_is_checked_before_reading(tmp_path, monkeypatch):
         ActiveLearner.load(path)
 
 
-def test_npy_header_claiming_a_huge_array_is_refused(tmp_path):
+@pytest.mark.parametrize("member", ["arrays.npz", "model.skops"])
+def test_npy_header_claiming_a_huge_array_is_refused(tmp_path, member):
     path = tmp_path / "s.skal"
-    _learner(tmp_path).save(path)
+    est = RandomForestClassifier(n_estimators=2, random_state=0)
+    X, y, y_seed = _data()
+    ActiveLearner(est, random_state=0).fit(X, y_seed).save(path)
     m = _members(path)
-    inner = _members_bytes(m["arrays.npz"])
-    name = sorted(inner)[0]
+    inner = _members_bytes(m[member])
+    name = sorted(n for n in inner if n.endswith(".npy"))[0]
     header = {"descr": "<f8", "fortran_order": False, "shape": (10**11,)}
     buf = io.BytesIO()
     np.lib.format.write_array_header_1_0(buf, header)
@@ -266,10 +269,16 @@ def test_npy_header_claiming_a_huge_array_is_refused(tmp_path):
     with zipfile.ZipFile(out, "w") as zf:
         for n, d in inner.items():
             zf.writestr(n, d)
-    m["arrays.npz"] = out.getvalue()
+    m[member] = out.getvalue()
     _write(path, m)
-    with pytest.raises(SessionFileError, match=r"arrays\.npz .*does not fit"):
-        ActiveLearner.load(path)
+    tracemalloc.start()
+    try:
+        with pytest.raises(SessionFileError, match=rf"{member} .*does not fit"):
+            ActiveLearner.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20
 
 
 def _members_bytes(data):
