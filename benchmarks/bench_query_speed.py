@@ -359,6 +359,25 @@ def worker(case):
             t_floor += time.perf_counter() - t
             passes += 1
         res["case_floor_gbps"] = nbytes * passes / t_floor / 1e9
+        # best of repeats, robust to time slices lost to other processes on a
+        # shared machine: the fastest short run of the kernel (b picks = b
+        # passes over the pool: one for the norms, b - 1 for the picks) over
+        # b times the fastest single pass of `sum` over the same arrays
+        b, best_k, best_s = min(B, 8), float("inf"), float("inf")
+        short = _skal_fn(case["method"], X, P, b)
+        for _ in range(5):
+            t = time.perf_counter()
+            short()
+            best_k = min(best_k, time.perf_counter() - t)
+        for _ in range(15):
+            t = time.perf_counter()
+            for a in arrays:
+                a.sum()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            best_s = min(best_s, time.perf_counter() - t)
+        res["best_frac_floor"] = b * best_s / best_k
+        res["best_floor_gbps"] = nbytes / best_s / 1e9
     print("RESULT " + json.dumps(res), flush=True)
 
 
@@ -451,6 +470,9 @@ def run_case(case, time_cap, mem_cap_gb):
         row["seconds"] = round(result["seconds"], 4)
         if "case_floor_gbps" in result:
             row["case_floor_gbps"] = round(result["case_floor_gbps"], 2)
+        for k in ("best_frac_floor", "best_floor_gbps"):
+            if k in result:
+                row[k] = round(result[k], 3)
         row["peak_mem_mb"] = round(result["peak_mem_mb"], 1)
         if "rss_before_mb" in result:
             row["rss_before_mb"] = round(result["rss_before_mb"], 1)
@@ -506,6 +528,8 @@ FIELDS = [
     "frac_floor",
     "case_floor_gbps",
     "frac_case_floor",
+    "best_floor_gbps",
+    "best_frac_floor",
     "speedup_vs_peer",
     "load1_before",
     "load1",
@@ -594,7 +618,12 @@ def write_markdown(rows, path, meta):
         "same run under the same load: the speedup (peer and skal cases run "
         "back to back) and the `% case floor` (the bandwidth of plain `sum` "
         "passes over the same arrays, timed in the same process right after "
-        "the kernel).",
+        "the kernel). `% floor, best of` is the ratio least disturbed by the "
+        "other jobs: the fastest of 5 short runs of the kernel (8 picks = 8 "
+        "passes over the pool, norms included) against 8 times the fastest of "
+        "15 single `sum` passes over the same arrays, in the same process; a "
+        "time slice lost to another process can only make a run slower, so "
+        "best-of times approach what an idle core does.",
         "",
         "skal: `k_center_greedy`, `kmeans_pp`, `badge_kmeans_pp` (C=10), "
         "`typiclust` (k-means, 10 Lloyd iterations, + in-cluster typicality "
@@ -612,8 +641,9 @@ def write_markdown(rows, path, meta):
         "larger than the last-level cache (N >= 100k at D=512).",
         "",
         "| N | D | B | method | device | skal s | skal MB | GB/s | % floor "
-        "| % case floor | skactiveml s | skactiveml MB | speedup | load |",
-        "|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| % case floor | % floor, best of | skactiveml s | skactiveml MB "
+        "| speedup | load |",
+        "|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     peers = {
         (r["method"], r["N"], r["D"], r["B"]): r
@@ -638,6 +668,8 @@ def write_markdown(rows, path, meta):
             load += f" (peer {p.get('load1_before', '')}/{p.get('load1', '')})"
         cfrac = r.get("frac_case_floor", "")
         cfrac = f"{100 * float(cfrac):.0f}%" if cfrac != "" else ""
+        bfrac = r.get("best_frac_floor", "")
+        bfrac = f"{100 * float(bfrac):.0f}%" if bfrac not in ("", None) else ""
         if p is None:
             ps = pm = ""
         else:
@@ -647,7 +679,8 @@ def write_markdown(rows, path, meta):
             pm = p["peak_mem_mb"]
         lines.append(
             f"| {r['N']} | {r['D']} | {r['B']} | {r['method']} | {r['device']} | {s} "
-            f"| {r['peak_mem_mb']} | {r['gbps']} | {frac} | {cfrac} | {ps} | {pm} "
+            f"| {r['peak_mem_mb']} | {r['gbps']} | {frac} | {cfrac} | {bfrac} "
+            f"| {ps} | {pm} "
             f"| {r['speedup_vs_peer']} | {load} |"
         )
     path.write_text("\n".join(lines) + "\n")
