@@ -552,20 +552,11 @@ def _load_net(spec, files, reader, estimator):
             "The saved session holds a skorch net; the 'estimator' passed to "
             f"load must be one too. Got {type(estimator).__name__}."
         )
-    if "module.pt" not in files:
-        return estimator, None
-    net = clone(estimator)
-    with _seeded_torch(0, True):  # initialization must not touch global RNGs
-        if given:
-            net.initialize()
-        else:
-            with _member("params.json"):
-                net.initialize()
 
     def _read(name):
         try:
             state = torch.load(
-                io.BytesIO(files[name]), weights_only=True, map_location=net.device
+                io.BytesIO(files[name]), weights_only=True, map_location="cpu"
             )
         except Exception as exc:
             raise SessionFileError(
@@ -579,8 +570,21 @@ def _load_net(spec, files, reader, estimator):
             )
         return state
 
+    weights = _read("module.pt") if "module.pt" in files else None
+    if not given:
+        _check_net_size(estimator, weights)
+    if weights is None:
+        return estimator, None
+    net = clone(estimator)
+    with _seeded_torch(0, True):  # initialization must not touch global RNGs
+        if given:
+            net.initialize()
+        else:
+            with _member("params.json"):
+                net.initialize()
+
     try:
-        net.module_.load_state_dict(_read("module.pt"))
+        net.module_.load_state_dict(weights)
     except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         if isinstance(exc, SessionFileError):
             raise
@@ -607,6 +611,38 @@ def _load_net(spec, files, reader, estimator):
                 raise TypeError("the net's classes are not a 1-D array")
         net.classes_inferred_ = classes
     return estimator, net
+
+
+def _check_net_size(estimator, weights):
+    """A net built from the file's parameters is no larger than its weights.
+
+    It is first built on torch's ``meta`` device (no memory), so parameters
+    such as ``module__hidden=10**9`` are refused before anything is
+    allocated.
+    """
+    import torch
+    from torch.nn.parameter import UninitializedParameter
+
+    from ._learner import _seeded_torch
+
+    with _member("params.json"):
+        probe = clone(estimator).set_params(device="meta")
+        with _seeded_torch(0, True), torch.device("meta"):
+            probe.initialize()
+        tensors = [*probe.module_.parameters(), *probe.module_.buffers()]
+        size = sum(
+            t.numel() for t in tensors if not isinstance(t, UninitializedParameter)
+        )
+    if weights is not None:
+        limit = sum(t.numel() for t in weights.values() if hasattr(t, "numel"))
+    else:
+        limit = MAX_BYTES // 4
+    if size > limit:
+        raise SessionFileError(
+            f"The net described by the saved session's params.json has {size} "
+            f"parameters, more than the {limit} its saved weights hold; pass the "
+            "net: ActiveLearner.load(path, estimator=net)."
+        )
 
 
 def _same_estimator(a, b):

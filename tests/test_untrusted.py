@@ -590,3 +590,30 @@ def test_skal_objects_on_the_allow_list_round_trip(tmp_path):
     learner.save(tmp_path / "n.skal")
     loaded = ActiveLearner.load(tmp_path / "n.skal")  # rebuilt from the file
     np.testing.assert_allclose(loaded.predict_proba(X), learner.predict_proba(X))
+
+
+def test_a_net_larger_than_its_weights_is_refused_before_allocating(tmp_path):
+    from skal.utils._testing import MLP, make_net
+
+    X, y, y_seed = _data()
+    learner = ActiveLearner(make_net(MLP, n_classes=3, max_epochs=1)).fit(X, y_seed)
+    path = tmp_path / "s.skal"
+    learner.save(path)
+    loaded = ActiveLearner.load(path)  # rebuilt from the file
+    np.testing.assert_allclose(loaded.predict_proba(X), learner.predict_proba(X))
+    m = _members(path)
+    params = json.loads(m["params.json"])
+    params["estimator"]["params"]["module__hidden"] = 10**6  # 10**11 weights
+    params["estimator"]["params"]["module__n_classes"] = 10**5
+    m["params.json"] = json.dumps(params).encode()
+    _write(path, m)
+    tracemalloc.start()
+    try:
+        with pytest.raises(
+            SessionFileError, match="more than the .* its saved weights"
+        ):
+            ActiveLearner.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 256 << 20
