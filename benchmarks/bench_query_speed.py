@@ -236,6 +236,13 @@ def run_memmap(args):
     return rows
 
 
+def _extra(r):
+    try:
+        return f"{float(r['peak_mem_mb']) - float(r['rss_before_mb']):.0f}"
+    except (KeyError, TypeError, ValueError):
+        return ""
+
+
 def _write_memmap_tables(rows, out):
     N, D = rows[0]["N"], rows[0]["D"]
     order = ["margin", "coreset", "badge"]
@@ -271,16 +278,18 @@ def _write_memmap_tables(rows, out):
         "LogisticRegression fitted on 200 labeled rows (10 classes) as the "
         "model; the embedding is the input itself. Peak RSS: the process's "
         "VmHWM (resident high-water mark, file-backed pages included), reset "
-        "just before the call; it includes the ~300 MB of the interpreter, "
-        "torch and scikit-learn (column `rss_before_mb`). The file was in the "
+        "just before the call; it includes what the process held before the "
+        "call (interpreter, torch, scikit-learn, the fitted model: `RSS "
+        "before`), so `extra MB` = peak - before is what the round added. The "
+        "file was in the "
         "page cache (the machine has 23 GB of RAM), so reads are memory "
         "copies and page faults, not disk reads. The 2 cores were shared with "
         "other engineers' jobs: 1-minute load average before and after each "
         "case is given.",
         "",
         "| method | N | D | B | pool GB | s per round | s per pick | peak RSS MB "
-        "| RSS before MB | load before | load after |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| RSS before MB | extra MB | load before | load after |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         sec = r["seconds"]
@@ -293,6 +302,7 @@ def _write_memmap_tables(rows, out):
             f"| {r['method']} | {r['N']} | {r['D']} | {r['B']} | {r['pool_gb']} "
             f"| {sec if r['status'] == 'ok' else r['status'] + ' ' + str(sec)} "
             f"| {per} | {r['peak_mem_mb']} | {r.get('rss_before_mb', '')} "
+            f"| {_extra(r)} "
             f"| {r['load1_before']} | {r['load1']} |"
         )
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
