@@ -27,6 +27,7 @@ from sklearn.model_selection import train_test_split
 from skal import ActiveLearner
 from skal.augment import ImageAugment
 from skal.datasets import load_digits_images
+from skal.evaluation import plot_learning_curves
 from skal.metrics import aulc
 from skal.nets import CNN2d, make_net
 from skal.semi_supervised import FixMatchClassifier
@@ -144,17 +145,17 @@ def _plot(histories, out):
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
+    records = [
+        {"strategy": name, "seed": seed, **h}
+        for name, runs in histories.items()
+        for seed, hist in enumerate(runs)
+        for h in hist
+    ]
     fig, ax = plt.subplots(figsize=(6, 4))
-    for name, runs in histories.items():
-        n = _mean_curve(runs, "n_labels")
-        acc = np.array([[h["score"] for h in hist] for hist in runs])
-        ax.plot(n, acc.mean(0), marker="o", label=name)
-        ax.fill_between(n, acc.min(0), acc.max(0), alpha=0.2)
+    plot_learning_curves(records, ax, metric="score", band="std", log_x=False)
     ax.set_xlabel("labeled samples")
     ax.set_ylabel("test accuracy")
     ax.set_title("Active learning on digits (skorch CNN)")
-    ax.legend()
-    ax.grid(alpha=0.3)
     fig.tight_layout()
     path = out / "learning_curve.png"
     fig.savefig(path, dpi=120)
