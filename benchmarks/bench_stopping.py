@@ -18,10 +18,12 @@ saved. The tables give the means over seeds with the paired Student-t 95 %
 interval of (accuracy at stop − accuracy at full budget).
 
 Budgets: digits 600 labels (44 % of its 1347-row pool; the curve is flat
-from about 300), MNIST-1D 4000 (half its 8000-row pool; flat from about
-1000, where the linear model saturates near 31 %). They were chosen from
-the learning curves of seeds 0-1; the published tables use seeds 10-19.
-The looser criterion variants were fixed before any run.
+from about 300); MNIST-1D 4000 (half its 8000-row pool; the linear model
+reaches about 31 % near 1000 labels and creeps up by about a point until
+4000) and ``mnist1d_pool``, the same pool with the whole pool (8000) as the
+full budget, where the curve is flat over its second half. They were chosen
+from the learning curves of seeds 0-1; the published tables use seeds
+10-19. The looser criterion variants were fixed before any run.
 
 Data: the pools of the label-efficiency benchmark
 (``bench_label_efficiency.load_dataset``): scikit-learn digits (1347-row
@@ -53,12 +55,18 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "stopping"
 sys.path.insert(0, str(HERE))
 
-# data set -> (budget, initial labels, labels per round)
+# setting -> (budget, initial labels, labels per round); "_pool": the same
+# pool, with the whole pool as the full budget
 SETTINGS = {
     "digits": (600, 20, 10),
     "mnist1d": (4000, 20, 20),
+    "mnist1d_pool": (8000, 20, 40),
 }
-QUICK_SETTINGS = {"digits": (120, 20, 10), "mnist1d": (160, 20, 20)}
+QUICK_SETTINGS = {
+    "digits": (120, 20, 10),
+    "mnist1d": (160, 20, 20),
+    "mnist1d_pool": (200, 20, 20),
+}
 
 
 def criteria():
@@ -102,7 +110,7 @@ def _watch(named, budget):
 def load(name, quick):
     from bench_label_efficiency import load_dataset
 
-    Xp, yp, Xt, yt, _, _ = load_dataset(name, quick=quick)
+    Xp, yp, Xt, yt, _, _ = load_dataset(name.removesuffix("_pool"), quick=quick)
     flat = lambda X: np.ascontiguousarray(X.reshape(len(X), -1), dtype=np.float64)  # noqa: E731
     return flat(Xp), yp, flat(Xt), yt
 
@@ -265,11 +273,14 @@ def table(rows, name):
         # the bar of issue 17: >= 40 % of the budget unspent, <= 1 point lost
         meets = saved >= 0.40 and m >= -0.01
         summary.append((c, saved, m, lo, hi, meets, fired, len(rs)))
+        verdict = "no"
+        if meets:
+            verdict = "**yes**, whole interval" if lo >= -0.01 else "**yes**"
         out.append(
             f"| {c} | {fired}/{len(rs)} | {n.mean():.0f} ({n.min()}–{n.max()}) | "
             f"{saved:.0%} | {np.mean([r['accuracy_stop'] for r in rs]):.4f} | "
             f"{100 * m:+.2f} pt [{100 * lo:+.2f}, {100 * hi:+.2f}] | "
-            f"{'**yes**' if meets else 'no'} |"
+            f"{verdict} |"
         )
     return out, summary
 
@@ -296,7 +307,8 @@ def plot(rows, curves, name, path):
             xerr=np.std([r["n_labels_stop"] for r in sel]),
             fmt="o",
             color=col,
-            label=c,
+            mfc=col if any(r["fired"] for r in sel) else "none",
+            label=c if any(r["fired"] for r in sel) else f"{c} (never fired)",
         )
     ax.set_xlabel("labels")
     ax.set_ylabel("test accuracy")
@@ -319,7 +331,8 @@ def report(out):
         "is the first round at which it fires (the full budget when it never "
         "does). Δ accuracy = accuracy at the stop − accuracy at the full budget, "
         "paired by seed; the interval is Student's t, 95 %. *Meets the bar*: "
-        "≥ 40 % of the budget unspent and a mean loss ≤ 1 accuracy point.",
+        "≥ 40 % of the budget unspent and a mean loss ≤ 1 accuracy point "
+        "(*whole interval*: the interval's lower end too).",
         "",
     ]
     for name in dict.fromkeys(r["dataset"] for r in rows):
@@ -349,6 +362,11 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--budget", type=int, default=None, help="override the budget")
     p.add_argument("--n-instances", type=int, default=None, help="labels per round")
+    p.add_argument(
+        "--append",
+        action="store_true",
+        help="add to the CSV files of --out instead of starting them afresh",
+    )
     args = p.parse_args(argv)
     out = args.out or (
         Path(tempfile.mkdtemp(prefix="skal_stop_")) if args.quick else RESULTS
@@ -357,8 +375,9 @@ def main(argv=None):
     if args.report:
         report(out)
         return
-    for f in ("stops.csv", "curves.csv", "verify.md"):
-        (out / f).unlink(missing_ok=True)
+    if not args.append:
+        for f in ("stops.csv", "curves.csv", "verify.md"):
+            (out / f).unlink(missing_ok=True)
     verify_lines = [
         "## Replay check",
         "",
@@ -369,6 +388,8 @@ def main(argv=None):
         "| data set | seed | criterion | replayed stop | real stop | equal |",
         "|---|---|---|---|---|---|",
     ]
+    if (out / "verify.md").exists():
+        verify_lines = (out / "verify.md").read_text().splitlines()
     settings = QUICK_SETTINGS if args.quick else SETTINGS
     for name in args.datasets:
         data = load(name, args.quick)
