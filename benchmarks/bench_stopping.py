@@ -32,7 +32,8 @@ flattened for a ``StandardScaler`` + ``LogisticRegression`` (a fit takes
 milliseconds; its learning curve flattens inside the budgets below, which is
 where a stopping criterion can save labels at all).
 
-Regenerate ``benchmarks/results/stopping/`` (about 10 minutes on one core)::
+Regenerate ``benchmarks/results/stopping/`` (about 20 minutes on one shared
+core)::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_stopping.py
 
@@ -325,8 +326,10 @@ def report(out):
     lines = [
         "# Stopping criteria (issue 17)",
         "",
-        "Produced by `benchmarks/bench_stopping.py` (`--report` rebuilds this file "
-        "from `stops.csv` and `curves.csv`). Margin sampling, StandardScaler + "
+        "Produced by `OMP_NUM_THREADS=1 python benchmarks/bench_stopping.py` "
+        "(seeds 10-19, about 20 minutes on one shared core; `--report` rebuilds "
+        "this file and the plots from `stops.csv` and `curves.csv`). "
+        "Margin sampling, StandardScaler + "
         "LogisticRegression, test accuracy after every round; a criterion's stop "
         "is the first round at which it fires (the full budget when it never "
         "does). Δ accuracy = accuracy at the stop − accuracy at the full budget, "
