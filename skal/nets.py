@@ -330,8 +330,8 @@ class StepNetClassifier(NeuralNetClassifier):
         return super().fit(X, y, **fit_params)
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
-        if getattr(self, "n_steps_", None) is None or not self.initialized_:
-            self._set_steps(y)
+        # a continued fit runs the schedule of its own labeled set again
+        self._set_steps(y)
         return super().partial_fit(X, y, classes=classes, **fit_params)
 
     def _train_augment(self):
