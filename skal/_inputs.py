@@ -22,20 +22,6 @@ def _is_nan(v):
     return isinstance(v, float | np.floating) and v != v
 
 
-def check_missing_label(missing_label):
-    """``missing_label`` itself: a number, NaN, None or a string."""
-    if missing_label is None or isinstance(
-        missing_label, numbers.Number | str | np.generic
-    ):
-        if not isinstance(missing_label, bool | np.bool_):
-            return missing_label
-    raise TypeError(
-        "The 'missing_label' parameter of ActiveLearner must be a number (-1), "
-        f"NaN, None or a string; got {missing_label!r} of type "
-        f"{type(missing_label).__name__} instead."
-    )
-
-
 def unlabeled_mask(y, missing_label=-1):
     """Boolean mask of the rows of ``y`` equal to ``missing_label``.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import os
 import signal
 import sys
 import threading
@@ -15,6 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state, get_tags
+from sklearn.utils._param_validation import HasMethods, InvalidParameterError
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -27,12 +29,13 @@ from sklearn.utils.validation import (
 
 from . import _inputs, _journal
 from ._progress import simulation_bar
-from .backends._base import in_executor_session
+from .backends._base import EXECUTOR_CONSTRAINTS, in_executor_session
 from .base import check_n_instances
 from .models import is_skorch_net
 from .semi_supervised import is_semi_supervised
 from .strategies import RandomSampling, default_strategy
 from .utils._arrays import _is_torch_tensor, concat_rows, sample_shape, take_rows
+from .utils._validation import Count, Described, StrategyInstance
 
 __all__ = ["ActiveLearner"]
 
@@ -358,6 +361,35 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
 
     _is_skal_learner = True
 
+    # Checked at the start of fit (``_check_params``), as scikit-learn does:
+    # the one place the parameters' types and ranges are stated.
+    _parameter_constraints = {
+        "estimator": [Described(HasMethods(["fit"]), "a classifier (with fit)")],
+        "strategy": [StrategyInstance(), None],
+        "n_instances": [Count(1)],
+        "budget": [Count(1), None],
+        "stopping": [
+            Described(
+                HasMethods(["observe", "decide"]),
+                "a skal stopping criterion (skal.stopping)",
+            ),
+            None,
+        ],
+        "n_initial": [Count(1), None],
+        "initial_strategy": [StrategyInstance(), None],
+        "warm_start": ["boolean"],
+        "executor": EXECUTOR_CONSTRAINTS,
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "journal": [str, os.PathLike, None],
+        "missing_label": [
+            Described(numbers.Real, "a number (-1 or NaN)", refuse_bool=True),
+            str,
+            None,
+        ],
+        "max_unlabeled": [Count(1), None],
+    }
+
     def __init__(
         self,
         estimator,
@@ -425,39 +457,15 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
 
     # ------------------------------------------------------------ validation
     def _check_params(self):
-        check_n_instances(self.n_instances)
-        if self.budget is not None:
-            check_n_instances(self.budget, name="budget")
-        if self.n_initial is not None:
-            check_n_instances(self.n_initial, name="n_initial")
-        if self.max_unlabeled is not None:
-            check_n_instances(self.max_unlabeled, name="max_unlabeled")
         for name in ("strategy", "initial_strategy"):
             s = getattr(self, name)
-            if isinstance(s, type):
-                raise TypeError(
+            if isinstance(s, type):  # the generic message would not say "()"
+                raise InvalidParameterError(
                     f"The '{name}' parameter of ActiveLearner must be a strategy "
                     f"instance or None. Got the class {s.__name__} instead: pass "
                     f"{s.__name__}()."
                 )
-            if s is not None and not (callable(s) and hasattr(s, "get_params")):
-                raise TypeError(
-                    f"The '{name}' parameter of ActiveLearner must be a skal "
-                    f"strategy or None. Got {s!r} of type {type(s).__name__} "
-                    "instead. Wrap a plain function with FunctionStrategy(func)."
-                )
-        s = self.stopping
-        if s is not None and not (hasattr(s, "observe") and hasattr(s, "decide")):
-            raise TypeError(
-                "The 'stopping' parameter of ActiveLearner must be a skal "
-                f"stopping criterion (skal.stopping) or None. Got {s!r} of type "
-                f"{type(s).__name__} instead."
-            )
-        if not hasattr(self.estimator, "fit"):
-            raise TypeError(
-                "The 'estimator' parameter of ActiveLearner must be a classifier "
-                f"with fit and predict_proba. Got {self.estimator!r} instead."
-            )
+        self._validate_params()
 
     def _validate_X(self, X, *, reset):
         """Check ``X`` without copying it; returns it unchanged (lists → array)."""
@@ -832,7 +840,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         self._journal_session, self._journal_seq = None, 0
         self._journal_end, self._journal_replayed = None, {}
         self.stop_reason_, self.stop_observations_ = None, []
-        missing = _inputs.check_missing_label(self.missing_label)
+        missing = self.missing_label  # its type: _parameter_constraints
         unlabeled = _unlabeled_mask(y, missing)
         _inputs.check_no_lookalike(y, unlabeled, missing)
         _refuse_mixed_labels(y[~unlabeled])
@@ -1070,7 +1078,10 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             (index labels with ``return_index=True``).
         """
         check_is_fitted(self)
-        n = check_n_instances(self.n_instances if n_instances is None else n_instances)
+        n = check_n_instances(
+            self.n_instances if n_instances is None else n_instances,
+            owner="ActiveLearner",
+        )
         index = X.index if _inputs.is_pandas(X) else None
         if X is None:
             idx = self._query_stored(n)

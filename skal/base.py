@@ -8,12 +8,12 @@ computes).
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples
+
+from .utils._validation import check_int
 
 __all__ = ["BaseStrategy", "ScoreStrategy", "StrategyContractError", "top_k"]
 
@@ -36,20 +36,13 @@ class StrategyContractError(RuntimeError):
     """
 
 
-def check_n_instances(n_instances, *, name="n_instances"):
-    """Validate a number of instances: an integer >= 1 (bools refused)."""
-    if isinstance(n_instances, bool | np.bool_) or not isinstance(
-        n_instances, numbers.Integral
-    ):
-        raise TypeError(
-            f"The '{name}' parameter must be an int >= 1. "
-            f"Got {n_instances!r} of type {type(n_instances).__name__} instead."
-        )
-    if n_instances < 1:
-        raise ValueError(
-            f"The '{name}' parameter must be an int >= 1. Got {n_instances!r} instead."
-        )
-    return int(n_instances)
+def check_n_instances(n_instances, *, name="n_instances", owner="BaseStrategy"):
+    """Validate a number of instances: an int >= 1 (bools refused).
+
+    scikit-learn's constraint machinery (:func:`skal.utils._validation.check_int`)
+    raises ``InvalidParameterError`` (a ``ValueError`` and a ``TypeError``).
+    """
+    return check_int(n_instances, name, owner)
 
 
 def check_candidates(candidates, n_samples):
@@ -182,7 +175,7 @@ class BaseStrategy(BaseEstimator):
         indices : ndarray of int of shape (min(n_instances, len(candidates)),)
             Distinct indices into ``X``.
         """
-        n_instances = check_n_instances(n_instances)
+        n_instances = check_n_instances(n_instances, owner=type(self).__name__)
         n_samples = _num_samples(X)
         candidates = check_candidates(candidates, n_samples)
         k = min(n_instances, candidates.shape[0])

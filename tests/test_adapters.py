@@ -221,7 +221,11 @@ def test_grad_embedding_factors_equal_autograd_gradient(net, data):
 
 
 def test_mc_proba_rejects_bad_n_samples(net, data):
-    with pytest.raises(ValueError, match="'n_samples' parameter must be an int >= 1"):
+    with pytest.raises(
+        ValueError,
+        match=r"'n_samples' parameter of \w+\.mc_proba must be an int in the range "
+        r"\[1, inf\)\. Got 0 instead",
+    ):
         get_adapter(net).mc_proba(data[0], n_samples=0)
 
 

@@ -1,6 +1,7 @@
 """ActiveLearner: user workflows and error messages."""
 
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -266,8 +267,8 @@ def test_n_instances_below_one(tabular, bad):
     X, y = tabular
     with pytest.raises(
         ValueError,
-        match=r"'n_instances' parameter must be an int "
-        rf">= 1. Got {bad}",
+        match=r"'n_instances' parameter of ActiveLearner must be an int in the "
+        rf"range \[1, inf\)\. Got {bad} instead",
     ):
         ActiveLearner(LogisticRegression(), n_instances=bad).fit(X, y)
     learner = ActiveLearner(LogisticRegression()).fit(X, _seed_labels(y))
@@ -280,8 +281,8 @@ def test_n_instances_not_an_int(tabular, bad):
     X, y = tabular
     with pytest.raises(
         TypeError,
-        match=r"'n_instances' parameter must be an int.*"
-        rf"Got {bad!r} of type {type(bad).__name__}",
+        match=r"'n_instances' parameter of ActiveLearner must be an int in the "
+        rf"range \[1, inf\)\. Got {re.escape(repr(bad))} instead",
     ):
         ActiveLearner(LogisticRegression(), n_instances=bad).fit(X, y)
 
@@ -390,8 +391,8 @@ def test_bad_strategy_type(tabular):
     X, y = tabular
     with pytest.raises(
         TypeError,
-        match="'strategy' parameter of ActiveLearner must "
-        "be a skal strategy or None. Got 'margin'",
+        match=r"'strategy' parameter of ActiveLearner must be a skal strategy "
+        r"instance .*FunctionStrategy\(func\).* or None\. Got 'margin' instead",
     ):
         ActiveLearner(LogisticRegression(), strategy="margin").fit(X, y)
 

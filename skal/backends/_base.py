@@ -14,7 +14,9 @@ from contextlib import contextmanager
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import validate_parameter_constraints
 
+from ..utils._validation import Described, check_int
 from ._workers import fit_estimator
 
 __all__ = [
@@ -86,12 +88,9 @@ def resolve_executor(executor=None):
             from ._local import LocalExecutor
 
             return LocalExecutor()
-    if not isinstance(executor, BaseExecutor):
-        raise TypeError(
-            "The 'executor' parameter of ActiveLearner must be a skal executor "
-            "(LocalExecutor(), ModalExecutor(...)) or None. Got "
-            f"{executor!r} of type {type(executor).__name__} instead."
-        )
+    validate_parameter_constraints(
+        {"executor": EXECUTOR_CONSTRAINTS}, {"executor": executor}, "ActiveLearner"
+    )
     return executor
 
 
@@ -156,13 +155,8 @@ def plan_chunks(n_rows, candidates, chunk_size):
 
 
 def check_positive_int(value, name, owner):
-    """Validate an int >= 1 parameter (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(
-            f"The '{name}' parameter of {owner} must be an int >= 1. "
-            f"Got {value!r} instead."
-        )
-    return int(value)
+    """Validate an int >= 1 parameter (bools refused), as scikit-learn does."""
+    return check_int(value, name, owner)
 
 
 class BaseExecutor(BaseEstimator):
@@ -325,6 +319,13 @@ class BaseExecutor(BaseEstimator):
     def chunked_scoring(self, X=None):
         """True when adapters should hand the scoring of ``X`` to :meth:`score`."""
         return self.remote
+
+
+#: The ``executor`` parameter of :class:`~skal.ActiveLearner`.
+EXECUTOR_CONSTRAINTS = [
+    Described(BaseExecutor, "a skal executor (LocalExecutor(), ModalExecutor(...))"),
+    None,
+]
 
 
 def assemble(n, parts):

@@ -25,6 +25,7 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ..utils._arrays import take_rows
 from ..utils._sparse import is_sparse, sparse_embedding
+from ..utils._validation import check_int
 
 __all__ = ["get_adapter", "SklearnAdapter", "SkorchAdapter", "is_skorch_net"]
 
@@ -160,17 +161,8 @@ def _seed_from(random_state):
     return int(check_random_state(random_state).randint(_SEED_MAX))
 
 
-def _check_n_samples(n_samples):
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer):
-        raise TypeError(
-            f"The 'n_samples' parameter must be an int >= 1. Got {n_samples!r} "
-            f"of type {type(n_samples).__name__} instead."
-        )
-    if n_samples < 1:
-        raise ValueError(
-            f"The 'n_samples' parameter must be an int >= 1. Got {n_samples!r} instead."
-        )
-    return int(n_samples)
+def _check_n_samples(n_samples, adapter):
+    return check_int(n_samples, "n_samples", f"{type(adapter).__name__}.mc_proba")
 
 
 # --------------------------------------------------------------------------
@@ -300,7 +292,7 @@ class SklearnAdapter:
         proba : array of shape (n, n_samples, n_classes)
             A read-only broadcast view (no copy).
         """
-        n_samples = _check_n_samples(n_samples)
+        n_samples = _check_n_samples(n_samples, self)
         proba = self._proba(_sk_rows(X, candidates))
         if as_tensor:
             import torch
@@ -565,7 +557,7 @@ class SkorchAdapter:
         """
         import torch
 
-        n_samples = _check_n_samples(n_samples)
+        n_samples = _check_n_samples(n_samples, self)
         nonlin = self._nonlin()
         out = _Gather(X, candidates, as_tensor)
         with _seeded(_seed_from(random_state), self.device):
