@@ -16,7 +16,29 @@ the refit starts, so a process killed at any point loses no label whose
 
 Every line carries a CRC-32 of its content. Reading tolerates a truncated
 *last* line (a write torn by a crash: warned about and skipped) and rejects a
-damaged line anywhere else with a :class:`JournalError`.
+damaged line anywhere else with a :class:`JournalError` naming the line; so
+is any record whose fields are not what skal writes (a NaN label, a string
+index, a row of absurd shape).
+
+Exactness:
+
+* **one writer at a time**: every append holds ``<journal>.lock`` (a
+  ``filelock`` lock file), so writers in several processes (each its own
+  session) append whole batches in turn and lose nothing; a writer that
+  cannot take the lock within :data:`LOCK_TIMEOUT` seconds gets a
+  :class:`JournalError`. Two copies of *one* session (a learner loaded twice
+  from one save) cannot both write it: the second fails before writing, so a
+  sequence number never repeats;
+* **a teach is whole or absent**: its records (``"batch": [first, last]``)
+  are written and fsynced before the labels are recorded in memory; if the
+  write or the fsync fails (a full disk, an interrupt) the file is cut back
+  and the sequence number does not advance. A batch torn by a crash is
+  skipped by readers and cut by the next writer;
+* **replay** checks that each session's records run 1, 2, 3, ... (a deleted
+  line is an error, not a silent loss) and is idempotent (the learner
+  remembers the last record it replayed per session, through save/load);
+* ``resume(X, y)`` continues a simulation from its journal alone: the rounds
+  it records are taken from it, each refit with the original draws.
 
 The labels ``fit`` receives in ``y`` are not journaled row by row: the caller
 holds them already (``y_sha256`` in the session line lets a replay check that
