@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -11,10 +11,12 @@ from sklearn.semi_supervised import (
     LabelSpreading,
     SelfTrainingClassifier,
 )
+from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from ..nets import StepNetClassifier
+from ..utils._validation import Count, Described
 
 _SKLEARN_SEMI = (SelfTrainingClassifier, LabelSpreading, LabelPropagation)
 
@@ -47,21 +49,6 @@ def is_semi_supervised(estimator) -> bool:
     if isinstance(steps, list) and steps:
         return is_semi_supervised(steps[-1][1])
     return False
-
-
-def _check_number(owner, name, value, kind, low, high=None, closed_low=True):
-    ok = isinstance(value, kind) and not isinstance(value, bool)
-    if ok:
-        ok = value >= low if closed_low else value > low
-        ok = ok and (high is None or value <= high)
-    if not ok:
-        bound = f"{'>=' if closed_low else '>'} {low}" + (
-            f" and <= {high}" if high is not None else ""
-        )
-        raise ValueError(
-            f"The {name!r} parameter of {owner} must be a number {bound}; "
-            f"got {value!r} instead."
-        )
 
 
 class SemiSupervisedNet(StepNetClassifier):
@@ -123,11 +110,21 @@ class SemiSupervisedNet(StepNetClassifier):
     def __skal_tags__(self):
         return {"semi_supervised": True}
 
+    #: Checked at fit with scikit-learn's machinery (skorch nets have no
+    #: ``_validate_params``); subclasses extend it for their own parameters.
+    _semi_constraints = {
+        "threshold": [Described(Interval(Real, 0, 1, closed="both"), refuse_bool=True)],
+        "lambda_u": [
+            Described(Interval(Real, 0, None, closed="left"), refuse_bool=True)
+        ],
+        "mu": [Count(1)],
+    }
+
     def _check_semi_params(self):
-        owner = type(self).__name__
-        _check_number(owner, "threshold", self.threshold, Real, 0.0, 1.0)
-        _check_number(owner, "lambda_u", self.lambda_u, Real, 0.0)
-        _check_number(owner, "mu", self.mu, Integral, 1)
+        params = {name: getattr(self, name) for name in self._semi_constraints}
+        validate_parameter_constraints(
+            self._semi_constraints, params, type(self).__name__
+        )
 
     # ------------------------------------------------------------ data split
     def _split(self, X, y):

@@ -6,8 +6,10 @@ from numbers import Real
 
 import torch
 import torch.nn.functional as F
+from sklearn.utils._param_validation import Interval
 
-from ._base import SemiSupervisedNet, _check_number
+from ..utils._validation import Described
+from ._base import SemiSupervisedNet
 
 
 class PseudoLabelClassifier(SemiSupervisedNet):
@@ -64,9 +66,12 @@ class PseudoLabelClassifier(SemiSupervisedNet):
         )
         self.input_noise = input_noise
 
-    def _check_semi_params(self):
-        super()._check_semi_params()
-        _check_number(type(self).__name__, "input_noise", self.input_noise, Real, 0.0)
+    _semi_constraints = {
+        **SemiSupervisedNet._semi_constraints,
+        "input_noise": [
+            Described(Interval(Real, 0, None, closed="left"), refuse_bool=True)
+        ],
+    }
 
     def unlabeled_loss(self, X_labeled, y_labeled, X_unlabeled):
         self.module_.eval()

@@ -6,21 +6,24 @@ import numbers
 
 import numpy as np
 from sklearn.pipeline import _name_estimators
+from sklearn.utils._param_validation import (
+    Interval,
+    RealNotInt,
+    validate_parameter_constraints,
+)
 from sklearn.utils.metaestimators import _BaseComposition
 
 from ..base import BaseStrategy, ScoreStrategy, top_k
 from ..models import get_adapter
+from ..utils._validation import Count, StrategyInstance
 
 __all__ = ["StrategyPipeline", "TopK", "ClassBalanced", "FunctionStrategy"]
 
 
-def _check_strategy(strategy, name):
-    if not callable(strategy) or not hasattr(strategy, "get_params"):
-        raise TypeError(
-            f"The '{name}' parameter must be a skal strategy (a BaseStrategy "
-            f"instance); got {strategy!r} of type {type(strategy).__name__}. "
-            "Wrap a plain function with FunctionStrategy(func)."
-        )
+def _check_strategy(strategy, name, owner):
+    validate_parameter_constraints(
+        {name: [StrategyInstance()]}, {name: strategy}, owner
+    )
     return strategy
 
 
@@ -68,7 +71,7 @@ class StrategyPipeline(_BaseComposition, BaseStrategy):
             if isinstance(s, StrategyPipeline):
                 flat.extend(step for _, step in s.steps)
             else:
-                flat.append(_check_strategy(s, f"step {i}"))
+                flat.append(_check_strategy(s, f"step {i}", "StrategyPipeline"))
         return cls(_name_estimators(flat))
 
     def get_params(self, deep=True):
@@ -87,7 +90,7 @@ class StrategyPipeline(_BaseComposition, BaseStrategy):
         names, strategies = zip(*self.steps)
         self._validate_names(names)
         for name, s in self.steps:
-            _check_strategy(s, f"steps[{name!r}]")
+            _check_strategy(s, f"steps[{name!r}]", "StrategyPipeline")
         return strategies
 
     @property
@@ -148,6 +151,11 @@ class TopK(BaseStrategy):
     TopK(k=2000, strategy=MarginSampling())
     """
 
+    _parameter_constraints = {
+        "strategy": [StrategyInstance()],
+        "k": [Count(1), Interval(RealNotInt, 0, 1, closed="right")],
+    }
+
     def __init__(self, strategy, k=1000):
         self.strategy = strategy
         self.k = k
@@ -161,20 +169,15 @@ class TopK(BaseStrategy):
         return getattr(self.strategy, "_needs_model", True)
 
     def _narrow_size(self, n_final, n_candidates):
+        self._validate_params()
         k = self.k
-        if isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 1:
+        if isinstance(k, numbers.Integral):
             keep = int(k)
-        elif isinstance(k, numbers.Real) and not isinstance(k, bool) and 0 < k <= 1:
+        else:  # a fraction of the candidates
             keep = int(np.ceil(k * n_candidates))
-        else:
-            raise ValueError(
-                "The 'k' parameter of TopK must be an int >= 1 or a float in "
-                f"(0, 1]. Got {k!r} instead."
-            )
         return min(n_candidates, max(keep, n_final))
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        _check_strategy(self.strategy, "strategy")
         keep = self._narrow_size(n_instances, candidates.shape[0])
         ranked = self.strategy(
             learner,
@@ -230,11 +233,13 @@ class ClassBalanced(BaseStrategy):
 
     _class_balanced = True
 
+    _parameter_constraints = {"strategy": [StrategyInstance()]}
+
     def __init__(self, strategy):
         self.strategy = strategy
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        _check_strategy(self.strategy, "strategy")
+        self._validate_params()
         proba = get_adapter(learner, strategy=self).predict_proba(X, candidates)
         pred = proba.argmax(axis=1)
         classes, available = np.unique(pred, return_counts=True)

@@ -10,13 +10,17 @@ documented, stateless rule that reads the learner's labeled set.
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._kernels import badge_kmeans_pp, kmeans, typiclust
 from ..base import BaseStrategy, top_k
 from ..models import get_adapter
 from ..utils._arrays import take_rows
 from ..utils._sparse import is_sparse, sparse_embedding
+from ..utils._validation import Count, Described
 from ._uncertainty import margin_score
 
 __all__ = ["ColdStartHybrid"]
@@ -142,6 +146,17 @@ class ColdStartHybrid(BaseStrategy):
     5
     """
 
+    _parameter_constraints = {
+        "cold_start_per_class": [Interval(Real, 0, None, closed="left")],
+        "hybrid": [StrOptions({"badge", "margin_kmeans"})],
+        "random_share": [
+            Described(Interval(Real, 0, 1, closed="both"), refuse_bool=True)
+        ],
+        "beta": [Count(1)],
+        "k": [Count(1)],
+        "embedding": [StrOptions({"model", "input"})],
+    }
+
     def __init__(
         self,
         cold_start_per_class=3,
@@ -157,38 +172,6 @@ class ColdStartHybrid(BaseStrategy):
         self.beta = beta
         self.k = k
         self.embedding = embedding
-
-    def _check_params(self):
-        if self.hybrid not in ("badge", "margin_kmeans"):
-            raise ValueError(
-                "The 'hybrid' parameter of ColdStartHybrid must be 'badge' or "
-                f"'margin_kmeans'; got {self.hybrid!r}."
-            )
-        if self.embedding not in ("model", "input"):
-            raise ValueError(
-                "The 'embedding' parameter of ColdStartHybrid must be 'model' or "
-                f"'input'; got {self.embedding!r}."
-            )
-        if not (isinstance(self.beta, int | np.integer) and self.beta >= 1):
-            raise ValueError(
-                f"The 'beta' parameter of ColdStartHybrid must be an int >= 1; "
-                f"got {self.beta!r}."
-            )
-        share = self.random_share
-        if not (
-            isinstance(share, int | float | np.integer | np.floating)
-            and not isinstance(share, bool)
-            and 0.0 <= share <= 1.0
-        ):
-            raise ValueError(
-                "The 'random_share' parameter of ColdStartHybrid must be a float "
-                f"in [0, 1]; got {share!r}."
-            )
-        if not self.cold_start_per_class >= 0:
-            raise ValueError(
-                "The 'cold_start_per_class' parameter of ColdStartHybrid must be "
-                f">= 0; got {self.cold_start_per_class!r}."
-            )
 
     def phase(self, learner, n_classes=None):
         """Which phase the next query uses: ``"cold_start"`` or ``"hybrid"``.
@@ -218,7 +201,7 @@ class ColdStartHybrid(BaseStrategy):
         return np.asarray(adapter.embed(X, rows), dtype=np.float32)
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        self._check_params()
+        self._validate_params()
         # the random share: a uniform sample of the candidates, drawn first
         n_random = int(np.floor(self.random_share * n_instances + 1e-9))
         if n_random:

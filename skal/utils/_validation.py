@@ -59,14 +59,15 @@ class Described(_SkalConstraint):
     constraint : constraint
         Anything :func:`validate_parameter_constraints` accepts (a type,
         ``HasMethods([...])``, ...).
-    description : str
-        What the message says is expected ("a skal executor (...)").
+    description : str, default=None
+        What the message says is expected ("a skal executor (...)"); None
+        keeps ``constraint``'s own words.
     refuse_bool : bool, default=False
         Refuse ``True`` and ``False`` even when ``constraint`` takes them
         (``Real`` does).
     """
 
-    def __init__(self, constraint, description, *, refuse_bool=False):
+    def __init__(self, constraint, description=None, *, refuse_bool=False):
         super().__init__()
         self.constraint = make_constraint(constraint)
         self.description = description
@@ -78,7 +79,7 @@ class Described(_SkalConstraint):
         return self.constraint.is_satisfied_by(val)
 
     def __str__(self):
-        return self.description
+        return str(self.constraint) if self.description is None else self.description
 
 
 class StrategyInstance(_SkalConstraint):
