@@ -18,6 +18,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import skal.strategies as S
 from skal import ActiveLearner
 from skal.base import BaseStrategy
+from skal.stopping import BudgetExhausted, StabilizingPredictions
 from skal.utils._testing import MLP, make_net
 from skal.utils.estimator_checks import check_strategy
 
@@ -141,6 +142,14 @@ def _expected_failed(estimator):
             strategy=S.MarginSampling(),
             n_instances=5,
             budget=30,
+            random_state=0,
+        ),
+        ActiveLearner(
+            LogisticRegression(),
+            strategy=S.MarginSampling(),
+            n_instances=5,
+            budget=30,
+            stopping=StabilizingPredictions(window=1) | BudgetExhausted(20),
             random_state=0,
         ),
         ActiveLearner(
