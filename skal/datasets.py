@@ -23,6 +23,8 @@ from sklearn.datasets import load_digits
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from .utils._validation import Count
+
 __all__ = [
     "add_label_noise",
     "add_near_duplicates",
@@ -124,7 +126,7 @@ def load_digits_images(*, n_class: int = 10, return_X_y: bool = False):
 
 @validate_params(
     {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_samples": [Count(1)],
         "dataset_args": [dict, None],
         "random_state": ["random_state"],
         "return_X_y": ["boolean"],
@@ -477,7 +479,7 @@ def add_ood(
         "X": ["array-like"],
         "y": ["array-like"],
         "fraction": [Interval(Real, 0, 1, closed="both")],
-        "n_copies": [Interval(Integral, 1, None, closed="left")],
+        "n_copies": [Count(1)],
         "noise": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
     },
@@ -558,7 +560,7 @@ def add_near_duplicates(
     {
         "y": ["array-like"],
         "rate": [Interval(Real, 0, 1, closed="both")],
-        "n_classes": [Interval(Integral, 2, None, closed="left"), None],
+        "n_classes": [Count(2), None],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,

@@ -230,3 +230,68 @@ def test_strategy_instance():
     assert not constraint.is_satisfied_by(MarginSampling)
     assert not constraint.is_satisfied_by(_my_strategy)
     assert not constraint.is_satisfied_by("margin")
+
+
+# ------------------------------------------- public functions: validate_params
+def _required_args():
+    X, y = np.zeros((8, 2)), np.array([0, 1] * 4)
+    curve = {"n_labels": [1, 2, 4], "scores": [0.5, 0.6, 0.7]}
+    random = {"random_n_labels": [1, 2, 4], "random_scores": [0.4, 0.5, 0.6]}
+    return {"X": X, "y": y, **curve, **random}
+
+
+def _public_functions():
+    import inspect
+
+    import skal.datasets
+    import skal.metrics
+
+    for module in (skal.datasets, skal.metrics):
+        for name in module.__all__:
+            func = getattr(module, name)
+            for param in inspect.signature(func).parameters:
+                yield pytest.param(func, param, id=f"{name}({param})")
+
+
+@pytest.mark.parametrize("func, param", list(_public_functions()))
+def test_public_functions_name_every_parameter(func, param):
+    """Each parameter of skal.datasets / skal.metrics is declared: a value no
+    constraint takes (a bare object) is refused by name before any work."""
+    import inspect
+
+    given = _required_args()
+    sig = inspect.signature(func).parameters
+    kwargs = {k: v for k, v in given.items() if k in sig and k != param}
+    kwargs[param] = bad = object()
+    with pytest.raises(
+        InvalidParameterError,
+        match=rf"^The '{param}' parameter of {func.__name__} must be .* Got "
+        rf"{re.escape(repr(bad))} instead",
+    ):
+        func(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: d.make_mnist1d(n_samples=True),
+        lambda d: d.add_near_duplicates(np.zeros((4, 2)), [0, 1, 0, 1], n_copies=True),
+        lambda d: d.add_label_noise([0, 1, 0, 1], n_classes=1),
+    ],
+)
+def test_dataset_counts_refuse_bools_and_small_ints(call):
+    import skal.datasets
+
+    with pytest.raises(InvalidParameterError, match=r"must be an int in the range"):
+        call(skal.datasets)
+
+
+def test_function_strategy_func_is_declared(seeded):
+    from skal.strategies import FunctionStrategy
+
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^The 'func' parameter of FunctionStrategy must be a callable\. "
+        r"Got 'first' instead",
+    ):
+        FunctionStrategy("first")(None, seeded[0], n_instances=1)

@@ -298,6 +298,13 @@ class FunctionStrategy(BaseStrategy):
     array([0, 1])
     """
 
+    _parameter_constraints = {
+        "func": [callable],
+        "kw_args": [dict, None],
+        "deterministic": ["boolean"],
+        "needs_model": ["boolean"],
+    }
+
     def __init__(self, func, *, kw_args=None, deterministic=False, needs_model=True):
         self.func = func
         self.kw_args = kw_args
@@ -313,11 +320,7 @@ class FunctionStrategy(BaseStrategy):
         return bool(self.needs_model)
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        if not callable(self.func):
-            raise TypeError(
-                "The 'func' parameter of FunctionStrategy must be callable. "
-                f"Got {self.func!r} instead."
-            )
+        self._validate_params()
         return self.func(
             learner,
             X,
