@@ -242,7 +242,7 @@ def _locked(path):
 
     lock = FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT)
     try:
-        lock.acquire()
+        lock.acquire(poll_interval=0.001)  # appends hold it for milliseconds
     except Timeout:
         raise JournalError(
             f"The label journal {path!r} is locked by another writer (its lock "
