@@ -118,9 +118,8 @@ def _try_load(path, calls):
             pass
         if loaded is not None:
             assert loaded.journal is None and loaded.executor is None
-            assert len(loaded.query()) == loaded.n_instances or not len(
-                loaded.pool_indices_
-            )
+            n = min(loaded.n_instances, len(loaded.pool_indices_))
+            assert len(loaded.query()) == n
             if loaded.model_fitted_:
                 X, _, _ = _data()
                 assert loaded.predict_proba(X).shape[0] == X.shape[0]
