@@ -31,16 +31,23 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
-from numbers import Integral
+from numbers import Real
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
 from sklearn.utils.validation import _num_samples
 
 from .metrics import aulc as _aulc
 from .semi_supervised import is_semi_supervised
 from .utils._arrays import take_rows
+from .utils._validation import Count
 
 __all__ = [
     "evaluate",
@@ -56,6 +63,17 @@ _SEED_MAX = np.iinfo(np.int32).max
 # --------------------------------------------------------------------------
 # budgets
 # --------------------------------------------------------------------------
+_CI_METHODS = ("t", "bca", "percentile", "bootstrap")
+
+
+@validate_params(
+    {
+        "start": [Count(1)],
+        "stop": [Count(1)],
+        "factor": [Interval(Real, 1, None, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def geometric_budgets(start: int, stop: int, *, factor: float = 2.0) -> list[int]:
     """Budgets growing geometrically from ``start`` up to ``stop``.
 
@@ -82,12 +100,11 @@ def geometric_budgets(start: int, stop: int, *, factor: float = 2.0) -> list[int
     >>> geometric_budgets(20, 100, factor=1.5)
     [20, 30, 45, 68, 100]
     """
-    if not (isinstance(start, Integral) and isinstance(stop, Integral)):
-        raise TypeError(f"start and stop must be ints; got {start!r} and {stop!r}.")
-    if start < 1 or stop < start:
-        raise ValueError(f"Need 1 <= start <= stop; got start={start}, stop={stop}.")
-    if not factor > 1:
-        raise ValueError(f"The 'factor' parameter must be > 1; got {factor!r}.")
+    if stop < start:  # a relation between two parameters: checked by hand
+        raise ValueError(
+            f"The 'stop' parameter of geometric_budgets must be >= start; got "
+            f"start={start}, stop={stop}."
+        )
     out = [int(start)]
     while True:
         nxt = int(round(out[-1] * factor))
@@ -546,6 +563,19 @@ def _per_seed(curves, metric, scale):
     return out
 
 
+@validate_params(
+    {
+        "results": ["array-like", HasMethods(["to_dict"])],
+        "baseline": [str, None],
+        "metric": [StrOptions({"aulc", "final", "accuracy"})],
+        "scale": [StrOptions({"linear", "log"})],
+        "n_boot": [Count(1)],
+        "confidence": [Interval(Real, 0, 1, closed="neither")],
+        "ci": [StrOptions(set(_CI_METHODS))],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def paired_differences(
     results,
     baseline: str | None = "random",
@@ -616,20 +646,6 @@ def paired_differences(
     >>> round(row["ci_low"], 3), round(row["ci_high"], 3)
     (0.1, 0.1)
     """
-    if metric not in ("aulc", "final", "accuracy"):
-        raise ValueError(
-            "The 'metric' parameter of paired_differences must be one of "
-            f"'aulc', 'final', 'accuracy'; got {metric!r}."
-        )
-    if not 0 < confidence < 1:
-        raise ValueError(
-            f"The 'confidence' parameter must be in (0, 1); got {confidence!r}."
-        )
-    if ci not in _CI_METHODS:
-        raise ValueError(
-            "The 'ci' parameter of paired_differences must be one of "
-            f"{', '.join(map(repr, _CI_METHODS))}; got {ci!r}."
-        )
     rng = check_random_state(random_state)
     per = _per_seed(learning_curves(results), metric, scale)
     if baseline is not None and baseline not in per:
@@ -663,9 +679,6 @@ def paired_differences(
                 d = d - np.array([base[s] for s in seeds], dtype=float)
             rows.append(_summary_row(name, d, n_boot, confidence, rng, baseline, ci))
     return rows
-
-
-_CI_METHODS = ("t", "bca", "percentile", "bootstrap")
 
 
 def _interval(d, ci, confidence, n_boot, rng):
@@ -718,6 +731,17 @@ def _summary_row(name, d, n_boot, confidence, rng, baseline, ci, n_labels=None):
 # --------------------------------------------------------------------------
 # plot
 # --------------------------------------------------------------------------
+@validate_params(
+    {
+        "results": ["array-like", HasMethods(["to_dict"])],
+        "ax": [HasMethods(["plot"]), None],
+        "metric": [str, None],
+        "band": [StrOptions({"ci", "std", "none"})],
+        "log_x": ["boolean"],
+        "strategies": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_learning_curves(
     results,
     ax=None,
@@ -766,10 +790,6 @@ def plot_learning_curves(
     """
     import matplotlib.pyplot as plt
 
-    if band not in ("ci", "std", "none"):
-        raise ValueError(
-            f"The 'band' parameter must be 'ci', 'std' or 'none'; got {band!r}."
-        )
     recs = _as_records(results)
     metric = _default_metric(recs, metric)
     curves = learning_curves(recs, metric)
