@@ -41,12 +41,37 @@ __all__ = [
 ]
 
 
-class CNN1d(nn.Module):
+class _ConvNet(nn.Module):
+    """Convolution blocks, global pooling, a hidden layer and a linear head.
+
+    Subclasses give the blocks (:meth:`_features`) and the input rank; the
+    input of ``head`` is the embedding skal's strategies use.
+    """
+
+    _rank = None  # dimensions of one sample with its channel axis
+
+    def __init__(
+        self, n_classes=10, in_channels=1, channels=32, hidden=128, dropout=0.2
+    ):
+        super().__init__()
+        self.features = nn.Sequential(*self._features(in_channels, channels))
+        self.hidden = nn.Sequential(nn.Linear(2 * channels, hidden), nn.ReLU())
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden, n_classes)
+
+    def forward(self, X):
+        X = X.float()
+        if X.dim() == self._rank:  # no channel axis
+            X = X.unsqueeze(1)
+        return self.head(self.dropout(self.hidden(self.features(X))))
+
+
+class CNN1d(_ConvNet):
     """A small 1-D CNN for signals of shape ``(N, L)`` or ``(N, C, L)``.
 
-    Three convolution blocks (batch norm, ReLU, max pooling), global average
-    pooling, a hidden layer and a linear head; the input of the head is the
-    embedding skal's strategies use.
+    Three convolution blocks (kernel 5, batch norm, ReLU; max pooling after
+    the first two), global average pooling, a hidden layer and a linear head;
+    the input of the head is the embedding skal's strategies use.
 
     Parameters
     ----------
@@ -66,37 +91,28 @@ class CNN1d(nn.Module):
     torch.Size([5, 3])
     """
 
-    def __init__(
-        self, n_classes=10, in_channels=1, channels=32, hidden=128, dropout=0.2
-    ):
-        super().__init__()
-        c = channels
+    _rank = 2
 
-        def block(i, o):
-            return [nn.Conv1d(i, o, 5, padding=2), nn.BatchNorm1d(o), nn.ReLU()]
+    def _features(self, i, c):
+        def block(a, b):
+            return [nn.Conv1d(a, b, 5, padding=2), nn.BatchNorm1d(b), nn.ReLU()]
 
-        self.features = nn.Sequential(
-            *block(in_channels, c),
+        return [
+            *block(i, c),
             nn.MaxPool1d(2),
             *block(c, 2 * c),
             nn.MaxPool1d(2),
             *block(2 * c, 2 * c),
             nn.AdaptiveAvgPool1d(1),
             nn.Flatten(),
-        )
-        self.hidden = nn.Sequential(nn.Linear(2 * c, hidden), nn.ReLU())
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden, n_classes)
-
-    def forward(self, X):
-        X = X.float()
-        if X.dim() == 2:
-            X = X.unsqueeze(1)
-        return self.head(self.dropout(self.hidden(self.features(X))))
+        ]
 
 
-class CNN2d(nn.Module):
+class CNN2d(_ConvNet):
     """A small 2-D CNN for images of shape ``(N, C, H, W)`` (or ``(N, H, W)``).
+
+    Three 3x3 convolution blocks (batch norm, ReLU; max pooling after the
+    second), global average pooling, a hidden layer and a linear head.
 
     Parameters
     ----------
@@ -113,32 +129,20 @@ class CNN2d(nn.Module):
     torch.Size([2, 10])
     """
 
-    def __init__(
-        self, n_classes=10, in_channels=1, channels=32, hidden=128, dropout=0.2
-    ):
-        super().__init__()
-        c = channels
+    _rank = 3
 
-        def block(i, o):
-            return [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU()]
+    def _features(self, i, c):
+        def block(a, b):
+            return [nn.Conv2d(a, b, 3, padding=1), nn.BatchNorm2d(b), nn.ReLU()]
 
-        self.features = nn.Sequential(
-            *block(in_channels, c),
+        return [
+            *block(i, c),
             *block(c, 2 * c),
             nn.MaxPool2d(2),
             *block(2 * c, 2 * c),
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
-        )
-        self.hidden = nn.Sequential(nn.Linear(2 * c, hidden), nn.ReLU())
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden, n_classes)
-
-    def forward(self, X):
-        X = X.float()
-        if X.dim() == 3:
-            X = X.unsqueeze(1)
-        return self.head(self.dropout(self.hidden(self.features(X))))
+        ]
 
 
 class MLP(nn.Module):

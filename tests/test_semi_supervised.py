@@ -200,16 +200,20 @@ def test_is_semi_supervised():
     assert not is_semi_supervised(make_pipeline(StandardScaler(), LogisticRegression()))
 
 
-def test_learner_passes_the_pool_capped_and_seeded():
-    X, y = _blobs(200)
-    y_seed = _partial(y, 12)
-    learner = ActiveLearner(
+def _tagged_learner(X, y_seed):
+    return ActiveLearner(
         _Tagged(),
         strategy=MarginSampling(),
         n_instances=5,
         max_unlabeled=50,
         random_state=0,
     ).fit(X, y_seed)
+
+
+def test_learner_passes_the_pool_capped_and_seeded():
+    X, y = _blobs(200)
+    y_seed = _partial(y, 12)
+    learner = _tagged_learner(X, y_seed)
     seen_y = learner.estimator_.seen_y_
     assert (seen_y != -1).sum() == 12 and (seen_y == -1).sum() == 50
     pool_rows = learner.estimator_.seen_X_[seen_y == -1]
@@ -221,25 +225,15 @@ def test_learner_passes_the_pool_capped_and_seeded():
     seen_y = learner.estimator_.seen_y_
     assert (seen_y != -1).sum() == 17 and (seen_y == -1).sum() == 50
     # same random_state: same subsample
-    again = ActiveLearner(
-        _Tagged(),
-        strategy=MarginSampling(),
-        n_instances=5,
-        max_unlabeled=50,
-        random_state=0,
-    ).fit(X, y_seed)
-    np.testing.assert_array_equal(again.estimator_.seen_X_, _first_fit(X, y_seed))
-
-
-def _first_fit(X, y_seed):
-    learner = ActiveLearner(
-        _Tagged(),
-        strategy=MarginSampling(),
-        n_instances=5,
-        max_unlabeled=50,
-        random_state=0,
-    ).fit(X, y_seed)
-    return learner.estimator_.seen_X_
+    np.testing.assert_array_equal(
+        _tagged_learner(X, y_seed).estimator_.seen_X_,
+        _tagged_learner(X, y_seed).estimator_.seen_X_,
+    )
+    # a later refit draws another subsample
+    assert not np.array_equal(
+        learner.estimator_.seen_X_[-50:],
+        _tagged_learner(X, y_seed).estimator_.seen_X_[-50:],
+    )
 
 
 def test_supervised_estimators_never_see_the_pool():
