@@ -499,13 +499,23 @@ def test_cuda_int_seeds_select_as_cpu():
 
 
 @pytest.mark.parametrize(
-    "matvec, vec_chunk", [("onednn", 32000), ("blocked", 7), ("onednn", 1), ("mv", 5)]
+    "matvec, vec_chunk",
+    [
+        ("numpy", 32000),
+        ("numpy", 3),
+        ("onednn", 32000),
+        ("blocked", 7),
+        ("onednn", 1),
+        ("mv", 5),
+    ],
 )
 def test_cpu_code_paths_match_naive(monkeypatch, matvec, vec_chunk):
-    """oneDNN / cache-blocked / MKL mat-vec, one / many slices for the O(N)
-    updates and the two-level D^2 sampler all agree with the naive references."""
+    """numpy's BLAS / oneDNN / cache-blocked / MKL mat-vec, one / many slices
+    for the O(N) updates and the two-level D^2 sampler all agree with the
+    naive references."""
     import skal._kernels as K
 
+    monkeypatch.setattr(K, "_USE_NUMPY_GEMV", matvec == "numpy")
     monkeypatch.setattr(K, "_USE_ONEDNN", matvec == "onednn")
     if matvec != "mv":
         monkeypatch.setattr(K, "_CPU_MATVEC_MIN_BYTES", 0)

@@ -93,6 +93,20 @@ def test_memmap_selects_as_in_memory(
     assert selections(mm, P, R) == selections(X, P, R)
 
 
+@pytest.mark.parametrize("matvec", ["numpy", "onednn"])
+def test_memmap_selects_as_in_memory_on_the_wide_paths(tmp_path, monkeypatch, matvec):
+    """The mat-vec of large pools (BLAS / oneDNN) gives the same bits per row
+    whatever the block boundaries: memmap picks equal in-memory picks."""
+    monkeypatch.setattr(K, "_CPU_MATVEC_MIN_BYTES", 0)
+    monkeypatch.setattr(K, "_USE_NUMPY_GEMV", matvec == "numpy")
+    monkeypatch.setattr(K, "_STREAM_BYTES", 4 * 96 * 37)  # 37 rows per block
+    X = rand(2000, 96, seed=14)
+    P = softmax_rows(2000, 10, seed=15)
+    mm = to_memmap(X, tmp_path / "pool.f32")
+    assert K._MatVec(torch.as_tensor(X), None).mode == matvec
+    assert selections(mm, P, X[:3]) == selections(X, P, X[:3])
+
+
 def test_array_like_read_in_blocks_never_whole(monkeypatch):
     monkeypatch.setattr(K, "_STREAM_BYTES", 40 * 4 * 16)  # 40 rows of 16
     X = rand(500, 16, seed=1)
