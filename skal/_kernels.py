@@ -47,6 +47,7 @@ import warnings
 
 import numpy as np
 import torch
+from sklearn.utils import assert_all_finite
 
 __all__ = [
     "badge_kmeans_pp",
@@ -302,6 +303,19 @@ class _Blocks:
         if not rows:
             return torch.empty(0, self.shape[1])
         return torch.cat([_block_tensor(self.X[i : i + 1]) for i in rows])
+
+
+def assert_finite_in_blocks(X, name="X"):
+    """Raise if an out-of-core pool holds NaN or infinity; reads it in row
+    blocks (pages released after each), never whole. False for other inputs
+    (nothing checked): the caller checks those as usual."""
+    if not _is_out_of_core(X):
+        return False
+    for _, _, raw in _Blocks(X, name).raw():
+        raw = np.asarray(raw)
+        if raw.dtype.kind in "fc":
+            assert_all_finite(raw, input_name=name)
+    return True
 
 
 def _as_pool(X, name="X"):

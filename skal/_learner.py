@@ -28,6 +28,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _inputs, _journal
+from ._kernels import assert_finite_in_blocks
 from ._progress import simulation_bar
 from .backends._base import EXECUTOR_CONSTRAINTS, in_executor_session
 from .base import check_n_instances
@@ -489,7 +490,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
                 "The 'X' parameter must hold numbers for a skorch net; got an "
                 f"array of dtype {X.dtype}. Convert it with X.astype(np.float32)."
             )
-        if not self._allow_nan():
+        if not self._allow_nan() and not assert_finite_in_blocks(X):
             if _is_torch_tensor(X):
                 if X.is_floating_point() and not bool(X.isfinite().all()):
                     raise ValueError("Input X contains NaN or infinity.")

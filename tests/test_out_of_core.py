@@ -214,6 +214,22 @@ def test_strategies_never_load_an_array_like_pool(monkeypatch, strategy):
     assert idx.tolist() == strategy(learner, X, n_instances=9, random_state=0).tolist()
 
 
+def test_learner_checks_an_array_like_pool_block_by_block(monkeypatch):
+    """query(pool) checks finiteness in row blocks, never the whole pool."""
+    monkeypatch.setattr(K, "_STREAM_BYTES", 50 * 4 * 6)  # 50 rows of 6
+    X = rand(400, 6, seed=11)
+    y = (X[:, 0] > 0).astype(int)
+    learner = ActiveLearner(LogisticRegression(), strategy=MarginSampling())
+    learner.fit(X[:40], y[:40])
+    pool = Counting(X)
+    learner.query(pool, n_instances=5)
+    assert 0 < pool.max_rows <= 50
+    bad = X.copy()
+    bad[-1, 2] = np.nan  # in the last block
+    with pytest.raises(ValueError, match="NaN"):
+        learner.query(Counting(bad), n_instances=5)
+
+
 def test_int_seeds_draw_on_the_cpu_for_every_device():
     """CPU and GPU runs seeded with an int draw the same numbers."""
     g = K._make_generator(7, torch.device("cuda"))
