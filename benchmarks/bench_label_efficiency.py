@@ -692,7 +692,7 @@ def _versus_random(rows):
 # --------------------------------------------------------------------------
 # training regimes (issue 12): --training short|converged|augment|ssl
 # --------------------------------------------------------------------------
-TRAININGS = ["short", "converged", "augment", "ssl", "ssl_warm"]
+TRAININGS = ["short", "converged", "augment", "ssl"]
 # the accuracies whose label cost the training report reads off the curves
 TARGETS = {"mnist1d": (0.6, 0.7, 0.8, 0.9, 0.95), "digits": (0.9, 0.95)}
 
@@ -708,9 +708,7 @@ def make_estimator(training, dim, quick=False):
     * ``ssl``: :class:`skal.semi_supervised.FixMatchClassifier` on the same
       schedule and module, weak/strong augmentation, the pool as unlabeled
       rows; ``mu=3`` unlabeled rows per labeled one (the paper's 7 costs
-      twice the CPU time per step);
-    * ``ssl_warm``: ``ssl`` with ``warm_start=True`` (each round continues
-      the previous round's training instead of starting from scratch).
+      twice the CPU time per step).
     """
     from skal.augment import ImageAugment, SignalAugment
     from skal.nets import CNN1d, CNN2d, make_net
@@ -726,7 +724,7 @@ def make_estimator(training, dim, quick=False):
         return make_net(kind, 10, **small)
     if training == "augment":
         return make_net(kind, 10, augment=aug("weak"), **small)
-    if training in ("ssl", "ssl_warm"):
+    if training == "ssl":
         return FixMatchClassifier(
             CNN1d if dim == 1 else CNN2d,
             module__n_classes=10,
@@ -735,7 +733,6 @@ def make_estimator(training, dim, quick=False):
             threshold=0.95,
             lambda_u=1.0,
             mu=3,
-            warm_start=training == "ssl_warm",
             **small,
         )
     raise ValueError(f"unknown training regime {training!r}; one of {TRAININGS}")
