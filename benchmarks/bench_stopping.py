@@ -219,21 +219,6 @@ def append_csv(rows, path):
         w.writerows(rows)
 
 
-def read_csv(path):
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        for k, v in row.items():
-            try:
-                row[k] = int(v)
-            except ValueError:
-                try:
-                    row[k] = float(v)
-                except ValueError:
-                    pass
-    return rows
-
-
 # ----------------------------------------------------------------- report
 def _t_interval(d, confidence=0.95):
     from scipy import stats
@@ -321,6 +306,8 @@ def plot(rows, curves, name, path):
 
 
 def report(out):
+    from bench_label_efficiency import read_csv
+
     rows = read_csv(out / "stops.csv")
     curves = read_csv(out / "curves.csv")
     lines = [

@@ -20,16 +20,19 @@ builds the recommended net for each kind of data.
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 from skorch import NeuralNetClassifier
 from skorch.callbacks import LRScheduler
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler
+
+from .utils._validation import Count, Described
 
 __all__ = [
     "CNN1d",
@@ -194,15 +197,6 @@ def n_train_steps(n_labeled, *, min_steps=500, steps_per_label=1.0, max_steps=40
     return int(min(max(math.ceil(steps), min_steps), max_steps))
 
 
-def _check(name, value, kind, low, owner):
-    ok = isinstance(value, kind) and not isinstance(value, bool) and value >= low
-    if not ok:
-        raise ValueError(
-            f"The {name!r} parameter of {owner} must be a number >= {low}; "
-            f"got {value!r} instead."
-        )
-
-
 class StepNetClassifier(NeuralNetClassifier):
     """A skorch classifier trained for a number of steps that grows with the data.
 
@@ -315,12 +309,22 @@ class StepNetClassifier(NeuralNetClassifier):
     def _n_labeled(self, y):
         return len(y)
 
+    #: The schedule's parameters, checked at fit with scikit-learn's machinery
+    #: (skorch nets have no ``_validate_params``).
+    _schedule_constraints = {
+        "min_steps": [Count(1)],
+        "steps_per_label": [
+            Described(Interval(Real, 0, None, closed="left"), refuse_bool=True)
+        ],
+        "max_steps": [Count(1)],
+        "max_epochs": [Count(1)],
+    }
+
     def _set_steps(self, y):
-        owner = type(self).__name__
-        _check("min_steps", self.min_steps, Integral, 1, owner)
-        _check("steps_per_label", self.steps_per_label, Real, 0, owner)
-        _check("max_steps", self.max_steps, Integral, 1, owner)
-        _check("max_epochs", self.max_epochs, Integral, 1, owner)
+        params = {name: getattr(self, name) for name in self._schedule_constraints}
+        validate_parameter_constraints(
+            self._schedule_constraints, params, type(self).__name__
+        )
         n = self._n_labeled(np.asarray(y)) if y is not None else 0
         self.n_steps_ = n_train_steps(
             n,

@@ -22,6 +22,7 @@ from skal._kernels import (
     typicality,
     typiclust,
 )
+from skal.utils._testing import rand, softmax_rows
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -99,16 +100,6 @@ def naive_badge(P, H, n, u):
 
     first = int(np.argmax((G**2).sum(1)))
     return naive_d2_seeding(D2_to, len(G), n, u, first=first)
-
-
-def rand(*shape, seed=0, dtype=np.float32):
-    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-
-
-def softmax_rows(N, C, seed=0):
-    z = np.random.default_rng(seed).standard_normal((N, C)) * 2
-    p = np.exp(z - z.max(1, keepdims=True))
-    return (p / p.sum(1, keepdims=True)).astype(np.float32)
 
 
 def assert_distinct(idx, n, N):

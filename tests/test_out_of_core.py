@@ -17,16 +17,7 @@ import skal._kernels as K
 from skal import ActiveLearner
 from skal._kernels import badge_kmeans_pp, k_center_greedy, kmeans_pp
 from skal.strategies import BADGE, CoreSet, EntropySampling, MarginSampling
-
-
-def rand(*shape, seed=0, dtype=np.float32):
-    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-
-
-def softmax_rows(N, C, seed=0):
-    z = np.random.default_rng(seed).standard_normal((N, C)) * 2
-    p = np.exp(z - z.max(1, keepdims=True))
-    return (p / p.sum(1, keepdims=True)).astype(np.float32)
+from skal.utils._testing import rand, softmax_rows
 
 
 def to_memmap(X, path, mode="r"):

@@ -57,12 +57,10 @@ def _partial(y, n_labeled):
 @pytest.mark.parametrize("cls", [FixMatchClassifier, PseudoLabelClassifier])
 def test_minus_one_rows_are_unlabeled_and_used(cls):
     X, y = _blobs()
-    kw = {} if cls is FixMatchClassifier else {"augment_weak": None}
     params = dict(module__n_classes=3, min_steps=30, steps_per_label=0, mu=2)
     params["threshold"] = 0.6
     if cls is FixMatchClassifier:
         params.update(augment_strong=TabularAugment("strong"))
-    del kw
     net = cls(MLP, **params).fit(X, _partial(y, 30))
     assert net.classes_.tolist() == [0, 1, 2]  # -1 is not a class
     assert net.n_steps_ == 30  # steps follow the labeled rows only

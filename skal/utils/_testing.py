@@ -26,6 +26,18 @@ def seed_labels(y, per_class=2, seed=0):
     return y_seed
 
 
+def rand(*shape, seed=0, dtype=np.float32):
+    """Standard normal array of ``shape`` (seeded)."""
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def softmax_rows(N, C, seed=0):
+    """``N`` random probability rows over ``C`` classes (float32, seeded)."""
+    z = np.random.default_rng(seed).standard_normal((N, C)) * 2
+    p = np.exp(z - z.max(1, keepdims=True))
+    return (p / p.sum(1, keepdims=True)).astype(np.float32)
+
+
 class MLP(nn.Module):
     """A small MLP for tables; the input width is inferred (``LazyLinear``)."""
 
