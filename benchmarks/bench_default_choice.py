@@ -1,0 +1,241 @@
+"""The default strategy: chosen on selection pools, reported on held-out pools.
+
+Protocol (written in ``results/default_choice/README.md`` before any run):
+
+* **selection pools** (the choice may look at these): ``sel_mnist1d``,
+  MNIST-1D generated with data seed 3 (5000-row pool, 2000 test rows);
+  ``sel_digits``, scikit-learn digits split with ``random_state=0``
+  (1347-row pool, 450 test rows);
+* **held-out pools** (reported, never looked at for the choice):
+  ``ho_mnist1d``, MNIST-1D with data seed 4 (same sizes); ``ho_mnist1d_lt``,
+  its long-tailed version (:func:`skal.datasets.make_imbalanced`, ratio 10,
+  from a 20,000-row pool of seed 4); ``ho_digits``, digits split with
+  ``random_state=1``;
+* classifier :func:`skal.nets.make_net` (``"signal"`` or ``"image"``, 10
+  classes: the converged recipe), seeds 0-9 paired by seed (same initial
+  random set of 20 labels and same first model for every strategy of a
+  seed), budgets doubling from 20 to 640 (MNIST-1D) or 320 (digits), AULC
+  over log(labels) (:func:`skal.metrics.aulc`, ``scale="log"``).
+
+Each seed is written to ``<pool>.csv`` as soon as it finishes (a crash
+loses at most the running seed). ``--report`` rebuilds ``summary.md`` from
+the CSV files: per pool and strategy the AULC, the paired difference with
+random (95 % t interval, p value), TOST at ``--margin`` (0.005 AULC) and the
+power of the paired t-test to detect 0.005 and 0.02
+(:func:`skal.evaluation.equivalence_test`).
+
+Data loading, strategies, the estimator and the CSV helpers are those of
+``bench_label_efficiency.py`` (imported, not copied)::
+
+    python benchmarks/bench_default_choice.py --pools sel_mnist1d sel_digits \\
+        --strategies random badge margin --n-jobs 2
+    python benchmarks/bench_default_choice.py --report
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench_label_efficiency as ble  # noqa: E402
+
+RESULTS = HERE / "results" / "default_choice"
+SELECTION = ["sel_mnist1d", "sel_digits"]
+HELD_OUT = ["ho_mnist1d", "ho_mnist1d_lt", "ho_digits"]
+POOLS = SELECTION + HELD_OUT
+MNIST1D_SEED = {"sel_mnist1d": 3, "ho_mnist1d": 4, "ho_mnist1d_lt": 4}
+DIGITS_SPLIT = {"sel_digits": 0, "ho_digits": 1}
+N_POOL, N_TEST = 5000, 2000
+MARGINS = (0.005, 0.02)
+
+
+def load_pool(name):
+    """(X_pool, y_pool, X_test, y_test, dim, budgets) of a pool of the protocol."""
+    from sklearn.model_selection import train_test_split
+
+    from skal.datasets import load_digits_images, make_imbalanced
+    from skal.evaluation import geometric_budgets
+
+    if name in MNIST1D_SEED:
+        X, y = ble.mnist1d(24000, seed=MNIST1D_SEED[name])
+        X_test, y_test = X[-N_TEST:], y[-N_TEST:]
+        if name.endswith("_lt"):
+            Xp, yp, _ = make_imbalanced(X[:20000], y[:20000], ratio=10, random_state=0)
+        else:
+            Xp, yp = X[:N_POOL], y[:N_POOL]
+        return Xp, yp, X_test, y_test, 1, geometric_budgets(20, 640)
+    X, y = load_digits_images(return_X_y=True)
+    Xp, X_test, yp, y_test = train_test_split(
+        X, y, test_size=450, stratify=y, random_state=DIGITS_SPLIT[name]
+    )
+    return Xp, yp, X_test, y_test, 2, geometric_budgets(20, 320)
+
+
+def make_candidates(names):
+    """``bench_label_efficiency``'s strategies plus the default's variants."""
+    from sklearn.base import clone
+
+    from skal.strategies import default_strategy
+
+    out = ble.make_strategies([n for n in names if not n.startswith("default_")])
+    default = default_strategy()
+    params = default.get_params()
+    variants = {}
+    if "normalize" in params:  # the default on raw (unnormalised) embeddings
+        variants["default_raw"] = dict(normalize=False)
+    if "random_share" in params:
+        variants["default_no_random"] = dict(random_share=0.0)
+    for n in names:
+        if n in variants:
+            out[n] = clone(default).set_params(**variants[n])
+        elif n.startswith("default_"):
+            print(f"skipping {n!r}: not available in this skal", file=sys.stderr)
+    return {n: out[n] for n in names if n in out}
+
+
+def run(pool, names, seeds, n_jobs, out):
+    from skal.evaluation import evaluate
+
+    Xp, yp, Xt, yt, dim, budgets = load_pool(pool)
+    est = ble.make_estimator("converged", dim)
+    strategies = make_candidates(names)
+    print(
+        f"[{pool}] pool {len(yp)}, test {len(yt)}, budgets {budgets}, "
+        f"{list(strategies)} x seeds {seeds}",
+        flush=True,
+    )
+    path = out / f"{pool}.csv"
+    for seed in seeds:  # one seed at a time: results as they come
+        t0 = time.perf_counter()
+        records = evaluate(
+            est, strategies, Xp, yp, Xt, yt, budgets=budgets, seeds=[seed],
+            n_jobs=n_jobs, progress=False,
+        )
+        for r in records:
+            r["pool"] = pool
+        done = ble.read_csv(path) if path.exists() else []
+        done = [
+            r for r in done if int(r["seed"]) != seed or r["strategy"] not in strategies
+        ]
+        ble.write_csv(done + records, path)
+        print(
+            f"[{pool}] seed {seed}: {time.perf_counter() - t0:.0f} s; final acc "
+            + ", ".join(
+                f"{r['strategy']} {float(r['accuracy']):.3f}"
+                for r in records
+                if r["n_labels"] == budgets[-1]
+            ),
+            flush=True,
+        )
+
+
+def pool_rows(records, margin=0.005, baseline="random"):
+    """Per strategy: AULC, paired difference with ``baseline``, TOST, power."""
+    from skal.evaluation import equivalence_test, paired_differences
+
+    absolute = {
+        r["strategy"]: r
+        for r in paired_differences(records, None, "aulc", scale="log")
+    }
+    tests = {
+        r["strategy"]: r
+        for r in equivalence_test(
+            records, baseline, margin=margin, metric="aulc", scale="log",
+            power_at=MARGINS,
+        )
+    }
+    rows = []
+    for name, a in absolute.items():
+        row = {"strategy": name, "aulc": a["mean"], "n_seeds": a["n_seeds"]}
+        if name != baseline:
+            row.update(tests[name])
+            row["strategy"] = name
+        rows.append(row)
+    return rows
+
+
+def _p(p):
+    return "—" if not np.isfinite(p) else (f"{p:.1e}" if p < 1e-3 else f"{p:.3f}")
+
+
+def summary(out, margin=0.005):
+    from skal.evaluation import equivalence_test  # noqa: F401  (fails early if absent)
+
+    lines = [
+        "# The default, chosen on selection pools and reported on held-out pools",
+        "",
+        "Generated by `python benchmarks/bench_default_choice.py --report` from the",
+        "CSV files beside it (protocol and commands: `README.md`). AULC over",
+        "log(labels); differences paired by seed with a 95 % t interval; TOST:",
+        f"equivalence within ±{margin} AULC (p < 0.05: equivalent); power: of the",
+        "two-sided paired t-test (α = 0.05) to detect a true difference of 0.005",
+        "and 0.02 AULC given the observed SD of the paired differences and n.",
+        "",
+    ]
+    all_rows = {}
+    for pool in POOLS:
+        path = out / f"{pool}.csv"
+        if not path.exists():
+            continue
+        records = ble.read_csv(path)
+        rows = pool_rows(records, margin)
+        all_rows[pool] = rows
+        kind = "selection" if pool in SELECTION else "held-out"
+        lines += [
+            f"## {pool} ({kind})",
+            "",
+            "| strategy | seeds | AULC | − random [95 % CI] | p | TOST p "
+            f"(±{margin}) | power 0.005 | power 0.02 |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in rows:
+            if "ci_low" not in r:
+                lines.append(f"| {r['strategy']} | {r['n_seeds']} | {r['aulc']:.4f} "
+                             "| (baseline) | | | | |")
+                continue
+            lines.append(
+                f"| {r['strategy']} | {r['n_seeds']} | {r['aulc']:.4f} | "
+                f"{r['mean']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}] | "
+                f"{_p(r['p_value'])} | {_p(r['tost_p_value'])} | "
+                f"{r['power'][0]:.2f} | {r['power'][1]:.2f} |"
+            )
+        lines.append("")
+    (out / "summary.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+    return all_rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--pools", nargs="+", default=POOLS, choices=POOLS)
+    p.add_argument("--strategies", nargs="+", default=["random", "default"])
+    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--n-jobs", type=int, default=2)
+    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--margin", type=float, default=0.005)
+    p.add_argument("--report", action="store_true", help="only rebuild summary.md")
+    args = p.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.report:
+        summary(args.out, args.margin)
+        return
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import skal
+
+    print(f"skal from {Path(skal.__file__).parent}", flush=True)
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    for pool in args.pools:
+        run(pool, args.strategies, seeds, args.n_jobs, args.out)
+
+
+if __name__ == "__main__":
+    main()
