@@ -23,6 +23,7 @@ from sklearn.datasets import load_digits
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from .utils._seeding import draw_seed
 from .utils._validation import Count
 
 __all__ = [
@@ -220,7 +221,7 @@ def make_mnist1d(
     if isinstance(random_state, Integral):
         seed = int(random_state)
     else:
-        seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+        seed = draw_seed(check_random_state(random_state))
     n_generated = -(-n_samples // 10) * 10
     settings.update(num_samples=n_generated, seed=seed, train_split=1.0)
 

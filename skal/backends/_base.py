@@ -16,6 +16,9 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import validate_parameter_constraints
 
+from ..models import get_adapter
+from ..models._delegate import SCORING_METHODS
+from ..utils._arrays import take_rows
 from ..utils._validation import Described, check_int
 from ._workers import fit_estimator
 
@@ -31,11 +34,6 @@ __all__ = [
 # The executor entered with ``with executor:``; a learner whose ``executor``
 # is None uses it.
 _ACTIVE = contextvars.ContextVar("skal_active_executor", default=None)
-
-# Adapter methods an executor may compute chunk by chunk: deterministic and
-# row-wise, so chunking cannot change a result. (``mc_proba`` draws dropout
-# masks per call, so it stays with the in-process adapter.)
-SCORING_METHODS = ("predict_proba", "logits", "embed", "grad_embedding_factors")
 
 
 class BackendError(RuntimeError):
@@ -306,9 +304,6 @@ class BaseExecutor(BaseEstimator):
                 f"Got {what!r} instead."
             )
         if candidates is not None and len(candidates) == 0:
-            from ..models import get_adapter
-            from ..utils._arrays import take_rows
-
             return getattr(get_adapter(model), what)(take_rows(X, []), **kwargs)
         with self.session():
             return self._score(model, X, candidates, what, kwargs)

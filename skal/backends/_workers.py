@@ -15,6 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..models import get_adapter, is_skorch_net
+from ..utils._arrays import take_rows
+from ..utils._seeding import seeded_torch
+
 __all__ = ["PoolChunk", "StagedFile", "dumps", "fit_estimator", "score_chunk"]
 
 
@@ -92,8 +96,6 @@ def _load_chunk(chunk):
     """The rows of a chunk: staged on a Volume (``PoolChunk``) or given as is."""
     if not isinstance(chunk, PoolChunk):
         return chunk
-    from ..utils._arrays import take_rows
-
     _ensure_visible(chunk.path, chunk.volume_id)
     if chunk.path.endswith(".npy"):
         block = np.load(chunk.path, mmap_mode="r")
@@ -135,12 +137,10 @@ def fit_estimator(estimator_bytes, X, y, fit_params=None, *, seed=None, method="
     >>> fit_estimator(LogisticRegression(), X, y).classes_.tolist()
     [0, 1]
     """
-    from .._learner import _seeded_torch
-    from ..models import is_skorch_net
 
     estimator = _load(estimator_bytes)
     active = seed is not None and is_skorch_net(estimator)
-    with _seeded_torch(seed, active):
+    with seeded_torch(seed, active=active):
         getattr(estimator, method)(X, y, **(fit_params or {}))
     return estimator
 
@@ -173,8 +173,6 @@ def score_chunk(model_bytes, chunk, what="predict_proba", **kwargs):
     >>> score_chunk(LogisticRegression().fit(X, y), X[:2]).shape
     (2, 2)
     """
-    from ..models import get_adapter
-
     model = _load(model_bytes)
     X = _load_chunk(chunk)
     return getattr(get_adapter(model), what)(X, **kwargs)

@@ -24,12 +24,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ..utils._arrays import take_rows
+from ..utils._seeding import draw_seed, seeded_torch
 from ..utils._sparse import is_sparse, sparse_embedding
 from ..utils._validation import check_int
+from ._delegate import ExecutorAdapter
 
 __all__ = ["get_adapter", "SklearnAdapter", "SkorchAdapter", "is_skorch_net"]
 
-_SEED_MAX = np.iinfo(np.int32).max
 
 
 def is_skorch_net(estimator) -> bool:
@@ -97,8 +98,6 @@ def get_adapter(obj, *, strategy=None):
     # gets its pool scoring delegated to it (skal.backends).
     executor = getattr(obj, "_executor_", None)
     if executor is not None and executor.chunked_scoring():
-        from ..backends._delegate import ExecutorAdapter
-
         return ExecutorAdapter(adapter, executor, estimator)
     return adapter
 
@@ -158,7 +157,7 @@ def _by_blocks(func, Xc):
 
 
 def _seed_from(random_state):
-    return int(check_random_state(random_state).randint(_SEED_MAX))
+    return draw_seed(check_random_state(random_state))
 
 
 def _check_n_samples(n_samples, adapter):
@@ -346,26 +345,6 @@ def _module_mode(module, *, dropout=False):
     finally:
         for m, training in states:
             m.training = training
-
-
-@contextmanager
-def _seeded(seed, device):
-    """Seed torch for ``device`` inside ``fork_rng`` (no global state touched)."""
-    import torch
-
-    device = torch.device(device)
-    cuda = device.type == "cuda"
-    index = (
-        (device.index if device.index is not None else torch.cuda.current_device())
-        if cuda
-        else None
-    )
-    with torch.random.fork_rng(devices=[index] if cuda else []):
-        torch.default_generator.manual_seed(seed)
-        if cuda:
-            with torch.cuda.device(index):
-                torch.cuda.manual_seed(seed)
-        yield
 
 
 class SkorchAdapter:
@@ -560,7 +539,7 @@ class SkorchAdapter:
         n_samples = _check_n_samples(n_samples, self)
         nonlin = self._nonlin()
         out = _Gather(X, candidates, as_tensor)
-        with _seeded(_seed_from(random_state), self.device):
+        with seeded_torch(_seed_from(random_state), self.device):
             for outs, _ in self._outputs(
                 X, candidates, dropout=True, n_passes=n_samples
             ):

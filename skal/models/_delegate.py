@@ -1,10 +1,19 @@
-"""An adapter that hands pool scoring to the learner's executor."""
+"""An adapter that hands pool scoring to the learner's executor.
+
+Layer: models. The executor is duck-typed (``chunked_scoring``, ``score``):
+nothing here imports :mod:`skal.backends`, which sits above.
+"""
 
 from __future__ import annotations
 
-from ._base import SCORING_METHODS
+import numpy as np
 
-__all__ = ["ExecutorAdapter"]
+__all__ = ["SCORING_METHODS", "ExecutorAdapter"]
+
+# Adapter methods an executor may compute chunk by chunk: deterministic and
+# row-wise, so chunking cannot change a result. (``mc_proba`` draws dropout
+# masks per call, so it stays with the in-process adapter.)
+SCORING_METHODS = ("predict_proba", "logits", "embed", "grad_embedding_factors")
 
 
 class ExecutorAdapter:
@@ -48,7 +57,6 @@ class ExecutorAdapter:
         return scoring
 
     def _tensor(self, a):
-        import numpy as np
         import torch
 
         device = torch.device(getattr(self._adapter, "device", "cpu"))
