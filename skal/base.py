@@ -9,6 +9,7 @@ computes).
 from __future__ import annotations
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples
@@ -117,11 +118,13 @@ def top_k(scores, k, random_state):
 class BaseStrategy(BaseEstimator):
     """Base class for query strategies.
 
-    Subclasses store their parameters in ``__init__`` and implement
-    ``_query(learner, X, *, n_instances, candidates, random_state)`` which
-    returns ``n_instances`` distinct positions from ``candidates``. The public
-    :meth:`__call__` validates the arguments, handles the trivial cases and
-    checks the result, so every strategy keeps the contract:
+    Subclasses store their parameters in ``__init__``, declare their
+    constraints in ``_parameter_constraints`` (scikit-learn's machinery) and
+    implement ``_query(learner, X, *, n_instances, candidates, random_state)``
+    which returns ``n_instances`` distinct positions from ``candidates``. The
+    public :meth:`__call__` validates the parameters (once per call, as
+    ``@_fit_context`` does for ``fit``) and the arguments, handles the trivial
+    cases and checks the result, so every strategy keeps the contract:
 
     1. exactly ``min(n_instances, len(candidates))`` indices;
     2. no duplicates, all inside ``candidates``;
@@ -145,6 +148,22 @@ class BaseStrategy(BaseEstimator):
     _class_balanced = False
     #: True when the strategy reads the model (and so needs a fitted learner).
     _needs_model = True
+
+    #: scikit-learn's constraints on the ``__init__`` parameters
+    #: (``{name: [constraint, ...]}``), checked by :meth:`__call__` before any
+    #: work; a bad value raises ``InvalidParameterError`` naming the parameter.
+    _parameter_constraints: dict = {}
+
+    def _check_params(self):
+        """Validate the parameters against ``_parameter_constraints``.
+
+        Skipped under ``sklearn.config_context(skip_parameter_validation=True)``
+        and for a strategy that declares no constraints.
+        """
+        if self._parameter_constraints and not get_config()[
+            "skip_parameter_validation"
+        ]:
+            self._validate_params()
 
     def __call__(
         self,
@@ -175,6 +194,7 @@ class BaseStrategy(BaseEstimator):
         indices : ndarray of int of shape (min(n_instances, len(candidates)),)
             Distinct indices into ``X``.
         """
+        self._check_params()
         n_instances = check_n_instances(n_instances, owner=type(self).__name__)
         n_samples = _num_samples(X)
         candidates = check_candidates(candidates, n_samples)
@@ -259,6 +279,7 @@ class ScoreStrategy(BaseStrategy):
         -------
         scores : ndarray of shape (len(candidates),)
         """
+        self._check_params()
         candidates = check_candidates(candidates, _num_samples(X))
         return np.asarray(self._score(learner, X, candidates), dtype=np.float64)
 

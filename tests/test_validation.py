@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils._param_validation import InvalidParameterError, StrOptions
 
 from skal import ActiveLearner
-from skal.base import check_n_instances
+from skal.base import BaseStrategy, check_n_instances
 from skal.strategies import (
     ClassBalanced,
     ColdStartHybrid,
@@ -298,3 +298,60 @@ def test_function_strategy_func_is_declared(seeded):
         r"Got 'first' instead",
     ):
         FunctionStrategy("first")(None, seeded[0], n_instances=1)
+
+
+# ------------------------------------------- BaseStrategy.__call__ validates
+class _EveryOther(BaseStrategy):
+    """A user's strategy: ``_query`` and ``_parameter_constraints`` only."""
+
+    _parameter_constraints = {"step": [Count(1)], "where": [StrOptions({"a", "b"})]}
+
+    def __init__(self, step=2, where="a"):
+        self.step = step
+        self.where = where
+
+    def _query(self, learner, X, *, n_instances, candidates, random_state):
+        return candidates[:: self.step][:n_instances]
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [({"step": 0}, "step"), ({"step": 1.5}, "step"), ({"where": "c"}, "where")],
+    ids=["step-zero", "step-float", "where-unknown"],
+)
+def test_a_user_strategy_is_validated_at_its_first_call(params, name):
+    X = np.zeros((10, 2))
+    strategy = _EveryOther(**params)
+    with pytest.raises(
+        InvalidParameterError, match=rf"^The '{name}' parameter of _EveryOther must"
+    ):
+        strategy(None, X, n_instances=2)
+    # even when there is nothing to select
+    with pytest.raises(InvalidParameterError):
+        strategy(None, X, n_instances=2, candidates=np.empty(0, dtype=int))
+    # through a learner's query as well
+    learner = ActiveLearner(LogisticRegression(), strategy=strategy)
+    y = np.full(10, -1)
+    y[:4] = [0, 1, 0, 1]
+    with pytest.raises(InvalidParameterError, match=rf"'{name}' parameter"):
+        learner.fit(np.arange(20.0).reshape(10, 2), y).query()
+
+
+def test_a_user_strategy_with_good_parameters_runs():
+    picks = _EveryOther(step=3)(None, np.zeros((10, 2)), n_instances=3)
+    np.testing.assert_array_equal(picks, [0, 3, 6])
+
+
+def test_parameter_validation_can_be_skipped_like_sklearns():
+    from sklearn import config_context
+
+    with config_context(skip_parameter_validation=True):
+        picks = _EveryOther(where="c")(None, np.zeros((10, 2)), n_instances=2)
+    np.testing.assert_array_equal(picks, [0, 2])
+
+
+def test_score_validates_the_parameters():
+    from skal.strategies import BALD
+
+    with pytest.raises(InvalidParameterError, match="'n_mc_samples' parameter"):
+        BALD(n_mc_samples=0).score(None, np.zeros((3, 1)))

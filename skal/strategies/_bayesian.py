@@ -329,11 +329,11 @@ class _MCScoreStrategy(ScoreStrategy):
 
         from ..base import check_candidates
 
+        self._check_params()
         candidates = check_candidates(candidates, _num_samples(X))
         return self._score(learner, X, candidates, random_state)
 
     def _score(self, learner, X, candidates, random_state=None):
-        self._validate_params()
         P = get_adapter(learner, strategy=self).mc_proba(
             X,
             candidates,
@@ -442,7 +442,6 @@ class BatchBALD(BaseStrategy):
         self.n_joint_samples = n_joint_samples
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        self._validate_params()
         P = get_adapter(learner, strategy=self).mc_proba(
             X,
             candidates,

@@ -73,7 +73,6 @@ class TypiClust(BaseStrategy):
         self.layer = layer
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        self._validate_params()
         emb, lab = pool_and_labeled_embeddings(
             self, learner, X, candidates, layer=self.layer, raw_without_model=True
         )
@@ -168,7 +167,6 @@ class ProbCover(BaseStrategy):
         self.layer = layer
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        self._validate_params()
         emb, lab = pool_and_labeled_embeddings(
             self, learner, X, candidates, layer=self.layer, raw_without_model=True
         )

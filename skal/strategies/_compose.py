@@ -91,6 +91,10 @@ class StrategyPipeline(_BaseComposition, BaseStrategy):
         self._validate_names(names)
         for name, s in self.steps:
             _check_strategy(s, f"steps[{name!r}]", "StrategyPipeline")
+            # an intermediate step's size (``_narrow_size``) is read before
+            # the step is called: its parameters are checked up front
+            if hasattr(s, "_check_params"):
+                s._check_params()
         return strategies
 
     @property
@@ -169,7 +173,6 @@ class TopK(BaseStrategy):
         return getattr(self.strategy, "_needs_model", True)
 
     def _narrow_size(self, n_final, n_candidates):
-        self._validate_params()
         k = self.k
         if isinstance(k, numbers.Integral):
             keep = int(k)
@@ -239,7 +242,6 @@ class ClassBalanced(BaseStrategy):
         self.strategy = strategy
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        self._validate_params()
         proba = get_adapter(learner, strategy=self).predict_proba(X, candidates)
         pred = proba.argmax(axis=1)
         classes, available = np.unique(pred, return_counts=True)
@@ -320,7 +322,6 @@ class FunctionStrategy(BaseStrategy):
         return bool(self.needs_model)
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        self._validate_params()
         return self.func(
             learner,
             X,

@@ -201,7 +201,6 @@ class ColdStartHybrid(BaseStrategy):
         return np.asarray(adapter.embed(X, rows), dtype=np.float32)
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        self._validate_params()
         # the random share: a uniform sample of the candidates, drawn first
         n_random = int(np.floor(self.random_share * n_instances + 1e-9))
         if n_random:

@@ -65,7 +65,6 @@ class CoreSet(BaseStrategy):
         self.layer = layer
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        self._validate_params()
         emb, lab = pool_and_labeled_embeddings(
             self, learner, X, candidates, layer=self.layer, lazy=True
         )
@@ -136,7 +135,6 @@ class KMeansSampling(BaseStrategy):
         self.layer = layer
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        self._validate_params()
         emb, _ = pool_and_labeled_embeddings(
             self, learner, X, candidates, layer=self.layer
         )
@@ -197,7 +195,6 @@ class BADGE(BaseStrategy):
         self.layer = layer
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        self._validate_params()
         adapter = get_adapter(learner, strategy=self)
         proba, emb = adapter.grad_embedding_factors(
             X, candidates, layer=self.layer, as_tensor=True, **lazy_kwargs(adapter)
@@ -251,7 +248,6 @@ class ClusterMargin(BaseStrategy):
         self.layer = layer
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        self._validate_params()
         from ..base import top_k
 
         adapter = get_adapter(learner, strategy=self)

@@ -185,13 +185,15 @@ class OODFilter(BaseStrategy):
         self.layer = layer
 
     def _narrow_size(self, n_final, n_candidates):
-        self._validate_params()
         dropped = int(np.floor(self.contamination * n_candidates))
         return min(n_candidates, max(n_final, n_candidates - dropped))
 
     def ood_scores(self, learner, X, candidates):
         """OOD score of each candidate (higher: more likely OOD)."""
-        self._validate_params()
+        self._check_params()
+        return self._ood_scores(learner, X, candidates)
+
+    def _ood_scores(self, learner, X, candidates):
         adapter = get_adapter(learner, strategy=self)
         if self.method == "energy":
             return energy_score(adapter.logits(X, candidates, as_tensor=True))
@@ -213,5 +215,5 @@ class OODFilter(BaseStrategy):
         return d[:, k - 1].cpu().numpy().astype(np.float64)
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        scores = self.ood_scores(learner, X, candidates)
+        scores = self._ood_scores(learner, X, candidates)
         return candidates[top_k(-scores, n_instances, random_state)]

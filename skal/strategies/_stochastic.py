@@ -101,7 +101,6 @@ class PowerSampling(BaseStrategy):
         return getattr(self.strategy, "_needs_model", True)
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        self._validate_params()
         strategy = self.strategy if self.strategy is not None else EntropySampling()
         kw = {}
         if "random_state" in inspect.signature(strategy.score).parameters:

@@ -188,7 +188,6 @@ class FacilityLocation(BaseStrategy):
         self.layer = layer
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        self._validate_params()
         emb, lab = pool_and_labeled_embeddings(
             self, learner, X, candidates, layer=self.layer
         )
@@ -305,7 +304,6 @@ class SubmodularMutualInformation(BaseStrategy):
         return parts, X_lab
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        self._validate_params()
         parts, X_lab = self._query_rows(learner)
         adapter = get_adapter(learner, strategy=self)
         emb = adapter.embed(X, candidates, layer=self.layer, as_tensor=True)
