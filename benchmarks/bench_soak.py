@@ -129,7 +129,7 @@ def run(config, rounds, seed=0):
 
 def journal_appends(n=600):
     """Time ``n`` journal appends of two labels each (flush + fsync)."""
-    from skal import _journal
+    from skal._persistence import _journal
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "labels.jsonl")

@@ -1,9 +1,10 @@
 """Inputs as users have them: unlabeled markers, DataFrames, raw text, rows.
 
 A layer below the learner: :class:`~skal.ActiveLearner` calls these to read
-``y`` (which rows are unlabeled, for the ``missing_label`` parameter), to hand
-a skorch net plain arrays, and to recognise rows of its stored pool taught
-as ``teach(X_rows, y)``.
+``y`` (which rows are unlabeled, for the ``missing_label`` parameter; labels of
+one kind and dtype per session), to check ``X`` (``validate_rows``, as
+scikit-learn's ``validate_data``), to hand a skorch net plain arrays, and to
+recognise rows of its stored pool taught as ``teach(X_rows, y)``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,15 @@ import sys
 import warnings
 
 import numpy as np
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _num_samples,
+    assert_all_finite,
+    column_or_1d,
+)
+
+from ._kernels import assert_finite_in_blocks
+from .utils._arrays import _is_torch_tensor, sample_shape
 
 __all__ = []
 
@@ -290,3 +300,247 @@ def warn_unmatched_pool_rows(n_unmatched, n):
         UserWarning,
         stacklevel=3,
     )
+
+
+# ------------------------------------------------------------------ labels
+def label_kind(y):
+    """'number' or 'string' (or 'mixed'): labels of one session must agree."""
+    if y.dtype.kind in "biuf":
+        return "number"
+    if y.dtype.kind in "US":
+        return "string"
+    kinds = {
+        "string"
+        if isinstance(v, str | bytes)
+        else "number"
+        if isinstance(v, numbers.Number)
+        else type(v).__name__
+        for v in y
+    }
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def numpy_labels(y):
+    """pandas nullable labels (``Int64``, ``boolean``) without NA as numpy.
+
+    scikit-learn reads them as floats, which would turn ``classes_`` and
+    ``predict`` into floats; their own numpy dtype keeps them ints.
+    """
+    numpy_dtype = getattr(getattr(y, "dtype", None), "numpy_dtype", None)
+    if (
+        numpy_dtype is not None
+        and getattr(y, "ndim", 0) == 1
+        and hasattr(y, "to_numpy")
+        and not bool(y.isna().any())
+    ):
+        return y.to_numpy(dtype=numpy_dtype)
+    return y
+
+
+def refuse_mixed_labels(y):
+    """Numbers and strings in one ``y`` are a named TypeError, not numpy's."""
+    if y.dtype.kind == "O" and label_kind(y) == "mixed":
+        kinds = sorted({type(v).__name__ for v in y})
+        raise TypeError(
+            f"The 'y' parameter holds labels of the types {kinds} (e.g. "
+            f"{y[:5].tolist()}); the labels of a session must be all numbers or "
+            "all strings."
+        )
+
+
+def concrete_labels(y):
+    """Object labels of one Python type as a plain array (bools, ints, strs).
+
+    ``-1`` marks unlabeled rows, so string or bool labels arrive in object
+    arrays; once the marked rows are gone, scikit-learn reads them better
+    with a concrete dtype (it calls object bools "unknown").
+    """
+    if y.dtype.kind != "O" or y.size == 0:
+        return y
+    types = {type(v.item() if isinstance(v, np.generic) else v) for v in y}
+    if len(types) == 1 and types <= {bool, int, float, str}:
+        return np.array(y.tolist())
+    return y
+
+
+def frame_like(X, old):
+    """Rows given as an array to a DataFrame session, as a DataFrame.
+
+    Same columns (feature names) and, where the values survive the cast,
+    the same column dtypes; so ``X_labeled_`` stays a DataFrame end to end.
+    """
+    if not (hasattr(old, "iloc") and hasattr(old, "columns")) or hasattr(X, "iloc"):
+        return X
+    A = np.asarray(X) if isinstance(X, list | tuple) else X
+    if not isinstance(A, np.ndarray) or A.ndim != 2 or A.shape[1] != old.shape[1]:
+        return X
+    frame = type(old)(A, columns=old.columns)
+    try:
+        cast = frame.astype(old.dtypes.to_dict())
+        same = np.array_equal(
+            cast.to_numpy(dtype=np.float64), frame.to_numpy(dtype=np.float64)
+        )
+    except (TypeError, ValueError):
+        return frame
+    return cast if same else frame
+
+
+def match_dtype(X, old):
+    """New rows ``X`` in the dtype of the labeled rows ``old``.
+
+    Stacking rows of another dtype would silently change ``X_labeled_`` (float
+    rows turning a float32 table into float64, strings turning it into a
+    string array); cast where no information is lost, else raise a TypeError
+    that names both dtypes.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(old, torch.Tensor):
+        t = torch.as_tensor(X, device=old.device)
+        if t.dtype != old.dtype:
+            if old.is_floating_point() and not t.is_complex():
+                t = t.to(old.dtype)
+            elif not (old.is_floating_point() or t.is_floating_point()):
+                t = t.to(old.dtype)
+            else:
+                raise TypeError(
+                    f"The rows taught have dtype {t.dtype}, but the labeled rows "
+                    f"have dtype {old.dtype}. Convert X to {old.dtype} first."
+                )
+        return t
+    if not (isinstance(old, np.ndarray) and isinstance(X, np.ndarray)):
+        return X
+    a, b = old.dtype, X.dtype
+    if a == b:
+        return X
+    if a.kind == "O":
+        return X.astype(object)
+    if a.kind in "US" and b.kind in "US":
+        return X
+    if a.kind in "biuf" and b.kind in "biufO":
+        if b.kind != "O" and np.can_cast(b, a, casting="same_kind"):
+            return X.astype(a)
+        try:
+            cast = X.astype(a)
+        except (TypeError, ValueError):
+            pass
+        else:
+            if b.kind == "O" or np.array_equal(cast, X):
+                return cast
+    raise TypeError(
+        f"The rows taught have dtype {b}, but the labeled rows (fit's X) have "
+        f"dtype {a}: stacking them would change X_labeled_ or lose information. "
+        f"Convert X with X.astype(np.{a.name})."
+    )
+
+
+def check_label_kind(y, y_old):
+    """Labels of one session agree in kind (numbers or strings)."""
+    refuse_mixed_labels(y)
+    if y_old.shape[0] == 0:
+        return
+    new, old = label_kind(y), label_kind(y_old)
+    if new != old:
+        raise TypeError(
+            f"The 'y' parameter of teach holds {new} labels (dtype {y.dtype}), "
+            f"but the labeled rows hold {old} labels (dtype "
+            f"{y_old.dtype}); the labels of a session must be all "
+            "numbers or all strings."
+        )
+
+
+# -------------------------------------------------------------------- rows
+def validate_rows(learner, X, *, reset, is_net, allow_nan):
+    """Check ``X`` without copying it; returns it unchanged (lists → array).
+
+    Like scikit-learn's ``validate_data``: with ``reset`` it records
+    ``sample_shape_`` (and ``n_features_in_``, ``feature_names_in_``) on
+    ``learner``, else it checks ``X`` against them.
+    """
+    if is_net:
+        X = as_net_rows(X)  # a torch Dataset: lazy rows, never loaded
+    if isinstance(X, list | tuple) or (
+        hasattr(X, "__array__") and not hasattr(X, "shape")
+    ):
+        X = np.asarray(X)
+    if getattr(X, "format", None) in ("coo", "dia", "bsr", "dok", "lil"):
+        X = X.tocsr()  # sparse formats without fast row indexing
+    if X is None or not hasattr(X, "__len__") and not hasattr(X, "shape"):
+        raise TypeError(
+            "The 'X' parameter must be an array-like of samples (numpy array, "
+            f"torch tensor, DataFrame, sparse matrix). Got {X!r} instead."
+        )
+    n = _num_samples(X)
+    shape = sample_shape(X)
+    if is_net and isinstance(X, np.ndarray) and X.dtype.kind not in "fiub":
+        raise TypeError(
+            "The 'X' parameter must hold numbers for a skorch net; got an "
+            f"array of dtype {X.dtype}. Convert it with X.astype(np.float32)."
+        )
+    if not allow_nan and not assert_finite_in_blocks(X):
+        if _is_torch_tensor(X):
+            if X.is_floating_point() and not bool(X.isfinite().all()):
+                raise ValueError("Input X contains NaN or infinity.")
+        elif (isinstance(X, np.ndarray) and X.dtype.kind in "fc") or getattr(
+            X, "format", None
+        ) in ("csr", "csc"):
+            assert_all_finite(X, input_name="X")
+    _check_feature_names(learner, X, reset=reset)
+    if is_net:
+        X = as_net_input(X)  # a DataFrame's columns are no kwargs
+    if reset:
+        learner.sample_shape_ = shape
+        if shape is not None and len(shape) == 1:
+            learner.n_features_in_ = shape[0]
+    elif shape is not None and learner.sample_shape_ is not None:
+        if len(shape) == 0 and len(learner.sample_shape_) == 1:
+            raise ValueError(
+                "Expected a 2-D array of rows, got a 1-D array instead. "
+                "Reshape your data either using array.reshape(-1, 1) if your "
+                "data has a single feature or array.reshape(1, -1) if it "
+                "contains a single sample."
+            )
+        if shape != learner.sample_shape_:
+            name = type(learner).__name__
+            if len(shape) == 1 and len(learner.sample_shape_) == 1:
+                raise ValueError(
+                    f"X has {shape[0]} features, but {name} is expecting "
+                    f"{learner.sample_shape_[0]} features as input."
+                )
+            raise ValueError(
+                f"X has rows of shape {shape}, but {name} is expecting rows "
+                f"of shape {learner.sample_shape_} as input."
+            )
+    if (
+        reset
+        and shape is not None
+        and len(shape) == 0
+        and (is_net or not is_text_rows(X))
+    ):
+        raise ValueError(
+            "Expected a 2-D (or N-D) array of rows, got a 1-D array instead. "
+            "Reshape your data either using array.reshape(-1, 1) if your "
+            "data has a single feature or array.reshape(1, -1) if it "
+            "contains a single sample."
+        )
+    if shape is not None and 0 in shape:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={(n, *shape)}) while a "
+            "minimum of 1 is required by ActiveLearner."
+        )
+    if n == 0 and reset:
+        raise ValueError(
+            "Found array with 0 sample(s) while a minimum of 1 is "
+            "required by ActiveLearner."
+        )
+    return X
+
+
+def validate_labels(y, n):
+    """``y`` as a 1-D array of ``n`` labels (pandas nullable ints as ints)."""
+    y = numpy_labels(y)
+    y = column_or_1d(y, warn=True)
+    if y.shape[0] != n:
+        raise ValueError(
+            f"X and y must have the same number of rows; got {n} and {y.shape[0]}."
+        )
+    return y

@@ -6,7 +6,6 @@ import copy
 import numbers
 import os
 import signal
-import sys
 import threading
 import time
 import warnings
@@ -20,27 +19,33 @@ from sklearn.utils._param_validation import HasMethods, InvalidParameterError
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    _check_feature_names,
     _num_samples,
-    assert_all_finite,
     check_is_fitted,
-    column_or_1d,
 )
 
-from . import _inputs, _journal
-from ._kernels import assert_finite_in_blocks
+from . import _inputs
+from ._inputs import (
+    check_label_kind,
+    concrete_labels,
+    frame_like,
+    match_dtype,
+    refuse_mixed_labels,
+    unlabeled_mask,
+)
+from ._persistence import _journal, load_learner, save_learner
 from ._progress import simulation_bar
+from ._state import LabelState, encoded_classes, labels_for_fit
+from .backends import resolve_executor
 from .backends._base import EXECUTOR_CONSTRAINTS, in_executor_session
 from .base import check_n_instances
 from .models import is_skorch_net
 from .semi_supervised import is_semi_supervised
 from .strategies import RandomSampling, default_strategy
-from .utils._arrays import _is_torch_tensor, concat_rows, sample_shape, take_rows
+from .utils._arrays import concat_rows, take_rows
+from .utils._seeding import SEED_MAX, seeded_torch
 from .utils._validation import Count, Described, StrategyInstance
 
 __all__ = ["ActiveLearner"]
-
-_SEED_MAX = np.iinfo(np.int32).max
 
 
 def _estimator_has(attr):
@@ -50,141 +55,6 @@ def _estimator_has(attr):
         return hasattr(self.estimator, attr)
 
     return check
-
-
-def _unlabeled_mask(y, missing_label=-1):
-    """Boolean mask of the rows marked unlabeled (``missing_label``)."""
-    return _inputs.unlabeled_mask(y, missing_label)
-
-
-def _label_kind(y):
-    """'number' or 'string' (or 'mixed'): labels of one session must agree."""
-    if y.dtype.kind in "biuf":
-        return "number"
-    if y.dtype.kind in "US":
-        return "string"
-    kinds = {
-        "string"
-        if isinstance(v, str | bytes)
-        else "number"
-        if isinstance(v, numbers.Number)
-        else type(v).__name__
-        for v in y
-    }
-    return kinds.pop() if len(kinds) == 1 else "mixed"
-
-
-def _numpy_labels(y):
-    """pandas nullable labels (``Int64``, ``boolean``) without NA as numpy.
-
-    scikit-learn reads them as floats, which would turn ``classes_`` and
-    ``predict`` into floats; their own numpy dtype keeps them ints.
-    """
-    numpy_dtype = getattr(getattr(y, "dtype", None), "numpy_dtype", None)
-    if (
-        numpy_dtype is not None
-        and getattr(y, "ndim", 0) == 1
-        and hasattr(y, "to_numpy")
-        and not bool(y.isna().any())
-    ):
-        return y.to_numpy(dtype=numpy_dtype)
-    return y
-
-
-def _refuse_mixed_labels(y):
-    """Numbers and strings in one ``y`` are a named TypeError, not numpy's."""
-    if y.dtype.kind == "O" and _label_kind(y) == "mixed":
-        kinds = sorted({type(v).__name__ for v in y})
-        raise TypeError(
-            f"The 'y' parameter holds labels of the types {kinds} (e.g. "
-            f"{y[:5].tolist()}); the labels of a session must be all numbers or "
-            "all strings."
-        )
-
-
-def _concrete_labels(y):
-    """Object labels of one Python type as a plain array (bools, ints, strs).
-
-    ``-1`` marks unlabeled rows, so string or bool labels arrive in object
-    arrays; once the marked rows are gone, scikit-learn reads them better
-    with a concrete dtype (it calls object bools "unknown").
-    """
-    if y.dtype.kind != "O" or y.size == 0:
-        return y
-    types = {type(v.item() if isinstance(v, np.generic) else v) for v in y}
-    if len(types) == 1 and types <= {bool, int, float, str}:
-        return np.array(y.tolist())
-    return y
-
-
-def _frame_like(X, old):
-    """Rows given as an array to a DataFrame session, as a DataFrame.
-
-    Same columns (feature names) and, where the values survive the cast,
-    the same column dtypes; so ``X_labeled_`` stays a DataFrame end to end.
-    """
-    if not (hasattr(old, "iloc") and hasattr(old, "columns")) or hasattr(X, "iloc"):
-        return X
-    A = np.asarray(X) if isinstance(X, list | tuple) else X
-    if not isinstance(A, np.ndarray) or A.ndim != 2 or A.shape[1] != old.shape[1]:
-        return X
-    frame = type(old)(A, columns=old.columns)
-    try:
-        cast = frame.astype(old.dtypes.to_dict())
-        same = np.array_equal(
-            cast.to_numpy(dtype=np.float64), frame.to_numpy(dtype=np.float64)
-        )
-    except (TypeError, ValueError):
-        return frame
-    return cast if same else frame
-
-
-def _match_dtype(X, old):
-    """New rows ``X`` in the dtype of the labeled rows ``old``.
-
-    Stacking rows of another dtype would silently change ``X_labeled_`` (float
-    rows turning a float32 table into float64, strings turning it into a
-    string array); cast where no information is lost, else raise a TypeError
-    that names both dtypes.
-    """
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(old, torch.Tensor):
-        t = torch.as_tensor(X, device=old.device)
-        if t.dtype != old.dtype:
-            if old.is_floating_point() and not t.is_complex():
-                t = t.to(old.dtype)
-            elif not (old.is_floating_point() or t.is_floating_point()):
-                t = t.to(old.dtype)
-            else:
-                raise TypeError(
-                    f"The rows taught have dtype {t.dtype}, but the labeled rows "
-                    f"have dtype {old.dtype}. Convert X to {old.dtype} first."
-                )
-        return t
-    if not (isinstance(old, np.ndarray) and isinstance(X, np.ndarray)):
-        return X
-    a, b = old.dtype, X.dtype
-    if a == b:
-        return X
-    if a.kind == "O":
-        return X.astype(object)
-    if a.kind in "US" and b.kind in "US":
-        return X
-    if a.kind in "biuf" and b.kind in "biufO":
-        if b.kind != "O" and np.can_cast(b, a, casting="same_kind"):
-            return X.astype(a)
-        try:
-            cast = X.astype(a)
-        except (TypeError, ValueError):
-            pass
-        else:
-            if b.kind == "O" or np.array_equal(cast, X):
-                return cast
-    raise TypeError(
-        f"The rows taught have dtype {b}, but the labeled rows (fit's X) have "
-        f"dtype {a}: stacking them would change X_labeled_ or lose information. "
-        f"Convert X with X.astype(np.{a.name})."
-    )
 
 
 @contextmanager
@@ -211,22 +81,6 @@ def _sigint_watch():
         yield seen
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-@contextmanager
-def _seeded_torch(seed, active):
-    """Seed torch inside ``fork_rng`` so no global generator is touched."""
-    if not active:
-        yield
-        return
-    import torch
-
-    devices = []
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        devices = list(range(torch.cuda.device_count()))
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
 
 
 class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -469,125 +323,23 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         self._validate_params()
 
     def _validate_X(self, X, *, reset):
-        """Check ``X`` without copying it; returns it unchanged (lists → array)."""
-        if self._is_net():
-            X = _inputs.as_net_rows(X)  # a torch Dataset: lazy rows, never loaded
-        if isinstance(X, list | tuple) or (
-            hasattr(X, "__array__") and not hasattr(X, "shape")
-        ):
-            X = np.asarray(X)
-        if getattr(X, "format", None) in ("coo", "dia", "bsr", "dok", "lil"):
-            X = X.tocsr()  # sparse formats without fast row indexing
-        if X is None or not hasattr(X, "__len__") and not hasattr(X, "shape"):
-            raise TypeError(
-                "The 'X' parameter must be an array-like of samples (numpy array, "
-                f"torch tensor, DataFrame, sparse matrix). Got {X!r} instead."
-            )
-        n = _num_samples(X)
-        shape = sample_shape(X)
-        if self._is_net() and isinstance(X, np.ndarray) and X.dtype.kind not in "fiub":
-            raise TypeError(
-                "The 'X' parameter must hold numbers for a skorch net; got an "
-                f"array of dtype {X.dtype}. Convert it with X.astype(np.float32)."
-            )
-        if not self._allow_nan() and not assert_finite_in_blocks(X):
-            if _is_torch_tensor(X):
-                if X.is_floating_point() and not bool(X.isfinite().all()):
-                    raise ValueError("Input X contains NaN or infinity.")
-            elif (isinstance(X, np.ndarray) and X.dtype.kind in "fc") or getattr(
-                X, "format", None
-            ) in ("csr", "csc"):
-                assert_all_finite(X, input_name="X")
-        _check_feature_names(self, X, reset=reset)
-        if self._is_net():
-            X = _inputs.as_net_input(X)  # a DataFrame's columns are no kwargs
-        if reset:
-            self.sample_shape_ = shape
-            if shape is not None and len(shape) == 1:
-                self.n_features_in_ = shape[0]
-        elif shape is not None and self.sample_shape_ is not None:
-            if len(shape) == 0 and len(self.sample_shape_) == 1:
-                raise ValueError(
-                    "Expected a 2-D array of rows, got a 1-D array instead. "
-                    "Reshape your data either using array.reshape(-1, 1) if your "
-                    "data has a single feature or array.reshape(1, -1) if it "
-                    "contains a single sample."
-                )
-            if shape != self.sample_shape_:
-                name = type(self).__name__
-                if len(shape) == 1 and len(self.sample_shape_) == 1:
-                    raise ValueError(
-                        f"X has {shape[0]} features, but {name} is expecting "
-                        f"{self.sample_shape_[0]} features as input."
-                    )
-                raise ValueError(
-                    f"X has rows of shape {shape}, but {name} is expecting rows "
-                    f"of shape {self.sample_shape_} as input."
-                )
-        if (
-            reset
-            and shape is not None
-            and len(shape) == 0
-            and (self._is_net() or not _inputs.is_text_rows(X))
-        ):
-            raise ValueError(
-                "Expected a 2-D (or N-D) array of rows, got a 1-D array instead. "
-                "Reshape your data either using array.reshape(-1, 1) if your "
-                "data has a single feature or array.reshape(1, -1) if it "
-                "contains a single sample."
-            )
-        if shape is not None and 0 in shape:
-            raise ValueError(
-                f"Found array with 0 feature(s) (shape={(n, *shape)}) while a "
-                "minimum of 1 is required by ActiveLearner."
-            )
-        if n == 0 and reset:
-            raise ValueError(
-                "Found array with 0 sample(s) while a minimum of 1 is "
-                "required by ActiveLearner."
-            )
-        return X
+        """Check ``X`` without copying it (:func:`skal._inputs.validate_rows`)."""
+        return _inputs.validate_rows(
+            self, X, reset=reset, is_net=self._is_net(), allow_nan=self._allow_nan()
+        )
 
     def _allow_nan(self):
         return get_tags(self.estimator).input_tags.allow_nan
 
     def _validate_y(self, y, n):
-        y = _numpy_labels(y)
-        y = column_or_1d(y, warn=True)
-        if y.shape[0] != n:
-            raise ValueError(
-                f"X and y must have the same number of rows; got {n} and {y.shape[0]}."
-            )
-        return y
+        return _inputs.validate_labels(y, n)
 
     # ---------------------------------------------------------------- helpers
     def _draw_seed(self):
-        return int(self._rng.randint(_SEED_MAX))
+        return self._state.draw_seed()
 
     def _is_net(self):
         return is_skorch_net(self.estimator)
-
-    def _y_for_fit(self, y):
-        """Labels as the estimator wants them (int64 for skorch nets).
-
-        A skorch net needs class indices: int labels are its output units as
-        they are, integral floats are cast; other labels (strings, bools) are
-        encoded as their position among the sorted labeled classes
-        (:meth:`_encoded_classes`), and ``predict`` decodes them back.
-        """
-        if not self._is_net():
-            return y
-        if y.dtype.kind in "iu":
-            return y.astype(np.int64, copy=False)
-        if y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0):
-            return y.astype(np.int64)
-        return np.unique(y, return_inverse=True)[1].astype(np.int64).ravel()
-
-    def _encoded_classes(self, y):
-        """The labels behind a net's class indices, or None when not encoded."""
-        if not self._is_net() or y.dtype.kind in "iuf":
-            return None
-        return np.unique(y)
 
     def _refit_hint(self, exc):
         """A clearer error for a net's dtype or output-size failure, or None."""
@@ -640,18 +392,17 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
     @property
     def _executor_(self):
         """The executor in use: ``executor``, else the entered one, else local."""
-        from .backends import resolve_executor
-
         return resolve_executor(self.executor)
 
     def _fit_model(self, seed=None):
         """Fit a fresh model on the labeled set; swap it in only on success."""
-        y = self._y_for_fit(self.y_labeled_)
+        state = self._state
+        y = labels_for_fit(state.y_labeled, self._is_net())
         warm = bool(self.warm_start) and self.model_fitted_
         if warm:  # a class the model has not seen needs a full refit
-            encoded = self._encoded_classes(self.y_labeled_)
+            encoded = encoded_classes(state.y_labeled, self._is_net())
             if encoded is not None:
-                warm = np.array_equal(encoded, getattr(self, "_label_classes", None))
+                warm = np.array_equal(encoded, state.label_classes)
             else:
                 known = getattr(self.estimator_, "classes_", None)
                 warm = known is not None and bool(np.isin(y, known).all())
@@ -664,27 +415,21 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         seed = self._draw_seed() if seed is None else seed
         X_fit, y_fit = self._with_pool(self.X_labeled_, y, seed)
         est = self._executor_.fit(
-            est, X_fit, y_fit, self._fit_params, seed=seed, method=fit.__name__
+            est, X_fit, y_fit, state.fit_params, seed=seed, method=fit.__name__
         )
         self.estimator_ = est
-        self._label_classes = self._encoded_classes(self.y_labeled_)
+        state.label_classes = encoded_classes(state.y_labeled, self._is_net())
         self.model_fitted_ = True
         self.model_stale_ = False
 
     def _with_pool(self, X, y, seed):
         """The labeled rows plus the stored pool marked -1 (semi-supervised)."""
-        pool = getattr(self, "pool_indices_", None)
-        X_all = getattr(self, "_X_fit", None)
-        if (
-            pool is None
-            or X_all is None
-            or not len(pool)
-            or not is_semi_supervised(self.estimator)
-        ):
+        pool, X_all = self._state.pool_indices, self._state.X
+        if not len(pool) or not is_semi_supervised(self.estimator):
             return X, y
         cap = self.max_unlabeled
         if cap is not None and len(pool) > cap:
-            rng = np.random.RandomState(seed % _SEED_MAX)
+            rng = np.random.RandomState(seed % SEED_MAX)
             pool = np.sort(rng.choice(pool, cap, replace=False))
         if y.dtype.kind in "iuf":
             marks = np.full(len(pool), -1, dtype=y.dtype)
@@ -701,16 +446,13 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         seen during the refit therefore restores the previous model and is
         re-raised, like any other interruption.
         """
-        previous = (
-            self.estimator_,
-            self.model_fitted_,
-            getattr(self, "_label_classes", None),
-        )
+        state = self._state
+        previous = (self.estimator_, self.model_fitted_, state.label_classes)
         try:
             with _sigint_watch() as seen:
                 self._fit_model(seed)
             if seen:
-                (self.estimator_, self.model_fitted_, self._label_classes) = previous
+                (self.estimator_, self.model_fitted_, state.label_classes) = previous
                 raise KeyboardInterrupt
         except BaseException as exc:
             self.model_stale_ = True
@@ -724,7 +466,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         """Show the new model to ``stopping``; set ``stop_reason_``."""
         if self.stopping is None:
             return
-        obs = self.stopping.observe(self, self._X_fit, self.pool_indices_)
+        obs = self.stopping.observe(self, self._state.X, self.pool_indices_)
         # a loaded session starts a new window of observations
         self.stop_observations_ = getattr(self, "stop_observations_", [])
         self.stop_observations_.append(obs)
@@ -774,30 +516,19 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
     def _journal_labels(self, y, *, indices=None, X=None, source="teach", round_=None):
         """Append labels to the journal (locked, fsynced, whole or not at all)."""
         _journal.write_labels(
-            self, y, indices=indices, X=X, source=source, round_=round_
+            self._state, self.journal, y, indices=indices, X=X, source=source,
+            round_=round_,
         )
 
     def _add_labels(self, X_new, y_new, pool_rows=None):
-        """Record new labels (before any refit, so none is ever lost).
+        self._state.add(X_new, y_new, pool_rows=pool_rows)
 
-        Everything is computed first and committed in one go, so an
-        interruption leaves either the old state or the new one.
-        """
-        if self.y_labeled_.shape[0]:
-            y_all = np.concatenate([self.y_labeled_, y_new])
-        else:
-            y_all = y_new
-        X_all = concat_rows(self.X_labeled_, X_new)
-        labeled, pool = self.labeled_indices_, self.pool_indices_
-        if pool_rows is not None:
-            labeled = np.concatenate([labeled, pool_rows])
-            pool = pool[~np.isin(pool, pool_rows)]
-        (
-            self.X_labeled_,
-            self.y_labeled_,
-            self.labeled_indices_,
-            self.pool_indices_,
-        ) = X_all, y_all, labeled, pool
+    # the labels, as the state holds them (one owner: skal._state.LabelState)
+    X_labeled_ = property(lambda self: self._state.X_labeled)
+    y_labeled_ = property(lambda self: self._state.y_labeled)
+    labeled_indices_ = property(lambda self: self._state.labeled_indices)
+    pool_indices_ = property(lambda self: self._state.pool_indices)
+    _X_fit = property(lambda self: self._state.X)  # fit's X (the check suite)
 
     # -------------------------------------------------------------------- fit
     @in_executor_session
@@ -821,39 +552,46 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         -------
         self : ActiveLearner
         """
+        return self._fit(X, y, fit_params)
+
+    def _fit(self, X, y, fit_params, script=None):
         self._check_params()
-        self._fit_index = X.index if _inputs.is_pandas(X) else None
+        index = X.index if _inputs.is_pandas(X) else None
         X = self._validate_X(X, reset=True)
         n = _num_samples(X)
         y = self._validate_y(y, n)
         eval_set = fit_params.pop("eval_set", None)
-        self._fit_params = fit_params
-        self._rng = np.random.RandomState(
-            check_random_state(self.random_state).randint(_SEED_MAX)
-        )
+        seed = check_random_state(self.random_state).randint(SEED_MAX)
         self.estimator_ = clone(self.estimator)
         self.model_fitted_ = False
         self.model_stale_ = False
         self.history_ = []
-        self._X_fit = X
-        self._label_classes = None
-        self._sim = self._sim_pending = self._sim_round_start = None
-        self._journal_session, self._journal_seq = None, 0
-        self._journal_end, self._journal_replayed = None, {}
         self.stop_reason_, self.stop_observations_ = None, []
         missing = self.missing_label  # its type: _parameter_constraints
-        unlabeled = _unlabeled_mask(y, missing)
+        unlabeled = unlabeled_mask(y, missing)
         _inputs.check_no_lookalike(y, unlabeled, missing)
-        _refuse_mixed_labels(y[~unlabeled])
+        refuse_mixed_labels(y[~unlabeled])
+        if self.budget is not None:  # a simulation: every row starts in the pool
+            labeled, y_labeled, pool = [], y[:0], np.arange(n)
+        else:
+            labeled = np.flatnonzero(~unlabeled)
+            y_labeled = concrete_labels(y[labeled])
+            pool = np.flatnonzero(unlabeled)
+        self._state = LabelState(
+            X,
+            labeled,
+            y_labeled,
+            pool,
+            rng=np.random.RandomState(seed),
+            fit_params=fit_params,
+            index=index,
+        )
+        self._state.sim_script = script
         if self.journal is not None:
-            _journal.open_session(self, X, y, int((~unlabeled).sum()))
+            n_labeled = int((~unlabeled).sum())
+            _journal.open_session(self._state, self.journal, X, y, n_labeled)
         if self.budget is not None:
             return self._simulate(X, y, unlabeled, eval_set)
-        labeled = np.flatnonzero(~unlabeled)
-        self.labeled_indices_ = labeled.astype(np.intp)
-        self.pool_indices_ = np.flatnonzero(unlabeled).astype(np.intp)
-        self.X_labeled_ = take_rows(X, labeled)
-        self.y_labeled_ = _concrete_labels(y[labeled])
         if labeled.size:
             check_classification_targets(self.y_labeled_)
             t0 = time.perf_counter()
@@ -903,18 +641,13 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
                 "them, or set budget=None to keep them as an unlabeled pool."
             )
         check_classification_targets(y)
-        n = y.shape[0]
         n_initial = self.n_initial if self.n_initial is not None else self.n_instances
         if self.budget < n_initial:
             raise ValueError(
                 f"The 'budget' parameter ({self.budget}) must be >= the size of "
                 f"the initial labeled set, n_initial={n_initial}."
             )
-        self.labeled_indices_ = np.empty(0, dtype=np.intp)
-        self.pool_indices_ = np.arange(n, dtype=np.intp)
-        self.X_labeled_ = take_rows(X, self.labeled_indices_)
-        self.y_labeled_ = y[:0]
-        self._sim = {"y": y, "eval_set": eval_set}
+        self._state.sim = {"y": y, "eval_set": eval_set}
         return self._run_simulation()
 
     def _run_simulation(self):
@@ -927,14 +660,15 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         (they are not) with the same draws, so an interrupted and resumed run
         has the history of an uninterrupted one.
         """
-        X, y = self._X_fit, self._sim["y"]
-        if self._sim_round_start is not None:  # the last round was interrupted
-            p = self._sim_pending
+        state = self._state
+        X, y = state.X, state.sim["y"]
+        if state.sim_round_start is not None:  # the last round was interrupted
+            p = state.sim_pending
             if p is not None and self.y_labeled_.shape[0] > p["n_before"]:
                 self._finish_round(p)
             else:
-                self._rng.set_state(self._sim_round_start)
-                self._sim_pending = self._sim_round_start = None
+                state.rng.set_state(state.sim_round_start)
+                state.sim_pending = state.sim_round_start = None
         budget = min(self.budget, y.shape[0])
         n_initial = self.n_initial if self.n_initial is not None else self.n_instances
         if self.stopping is None:  # resumed with stopping removed
@@ -948,13 +682,14 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         return self
 
     def _simulation_rounds(self, X, y, budget, n_initial, progress):
+        state = self._state
         while getattr(self, "stop_reason_", None) is None:
             n_before = self.y_labeled_.shape[0]
             size = self.n_instances if self.history_ else n_initial
             k = min(size, budget - n_before, self.pool_indices_.shape[0])
             if k <= 0:
                 break
-            self._sim_round_start = self._rng.get_state()
+            state.sim_round_start = state.rng.get_state()
             t0 = time.perf_counter()
             idx = self._query_stored(k)
             q_seconds = time.perf_counter() - t0
@@ -965,7 +700,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
                 "fit_seed": self._draw_seed(),
                 "n_before": n_before,
             }
-            self._sim_pending = pending
+            state.sim_pending = pending
             self._journal_labels(
                 y[idx], indices=idx, source="simulation", round_=pending["round"]
             )
@@ -975,6 +710,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
 
     def _finish_round(self, p):
         """Refit on a round's labels and record it (its labels are in)."""
+        state = self._state
         if len(self.history_) == p["round"]:
             t0 = time.perf_counter()
             # No model from a single class: keep sampling with the initial
@@ -986,10 +722,10 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
                     p["indices"],
                     p["query_seconds"],
                     t0,
-                    self._sim["eval_set"],
+                    state.sim["eval_set"],
                 )
             )
-        self._sim_pending = self._sim_round_start = None
+        state.sim_pending = state.sim_round_start = None
 
     @in_executor_session
     def resume(self, X=None, y=None):
@@ -1017,9 +753,9 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         self : ActiveLearner
         """
         if X is not None or y is not None:
-            return _journal.resume_from_journal(self, X, y)
+            return self._resume_from_journal(X, y)
         check_is_fitted(self)
-        if getattr(self, "_sim", None) is None:
+        if self._state.sim is None:
             raise ValueError(
                 "resume continues a simulation (fit with budget set); this "
                 "learner was fitted without a budget. Use refit() to recover "
@@ -1039,7 +775,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         seed = self._draw_seed()
         # torch draws (MC dropout, DataLoader seeds) come from this seed too,
         # inside fork_rng, so the user's global generators are left alone.
-        with _seeded_torch(seed, self._is_net()):
+        with seeded_torch(seed, active=self._is_net()):
             return strategy(
                 self,
                 X,
@@ -1049,9 +785,50 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             )
 
     def _query_stored(self, n_instances):
-        if getattr(self, "_sim_script", None) is not None:
-            return _journal.scripted_round(self, n_instances)  # resume(X, y)
-        return self._run_strategy(self._X_fit, n_instances, self.pool_indices_)
+        state = self._state
+        if state.sim_script is not None:
+            return self._scripted_round(n_instances)  # resume(X, y)
+        return self._run_strategy(state.X, n_instances, state.pool_indices)
+
+    def _resume_from_journal(self, X, y):
+        """Re-run ``fit(X, y)`` taking each round the journal records from it.
+
+        The simulation recorded in ``journal`` on this ``X`` and ``y`` (the
+        one with the most labels) gives the rows of its rounds; each round
+        still draws its seeds and refits exactly as the original did, so
+        ``history_`` (but its timings), the model and the journal's new
+        session equal an uninterrupted run's; rounds past the journal are
+        queried.
+        """
+        if self.budget is None or self.journal is None:
+            raise ValueError(
+                "resume(X, y) continues the simulation recorded in the learner's "
+                "journal: set 'budget' and 'journal' as in the interrupted run. "
+                f"Got budget={self.budget!r}, journal={self.journal!r}."
+            )
+        self._check_params()
+        Xv = self._validate_X(X, reset=True)
+        yv = self._validate_y(y, _num_samples(Xv))
+        script = _journal.simulation_script(self.journal, Xv, yv)
+        return self._fit(Xv, yv, {}, script=script)
+
+    def _scripted_round(self, k):
+        """The rows of the next round from the journal (``resume(X, y)``)."""
+        state = self._state
+        r = len(self.history_)
+        if r not in state.sim_script:
+            state.sim_script = None  # the journal ends here: query from now on
+            return self._query_stored(k)
+        state.draw_seed()  # the query's own draw, as the original round took it
+        idx = state.sim_script.pop(r)
+        if len(idx) != k or not np.isin(idx, state.pool_indices).all():
+            raise _journal.JournalError(
+                f"Round {r} of the journal's simulation labeled {len(idx)} rows; "
+                f"this learner asks for {k} rows of its pool there. Resume with "
+                "the parameters of the interrupted run (n_instances, n_initial, "
+                "random_state, strategy)."
+            )
+        return idx
 
     @in_executor_session
     def query(self, X=None, n_instances=None, *, return_index=False):
@@ -1086,7 +863,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         index = X.index if _inputs.is_pandas(X) else None
         if X is None:
             idx = self._query_stored(n)
-            index = getattr(self, "_fit_index", None)
+            index = self._state.index
         else:
             idx = self._run_strategy(self._validate_X(X, reset=False), n)
         if not return_index:
@@ -1138,13 +915,13 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
                     "rows of the stored pool, whose X is already known."
                 )
             pool_rows = self._check_pool_indices(indices)
-            X = take_rows(self._X_fit, pool_rows)
+            X = take_rows(self._state.X, pool_rows)
         elif X is None:
             raise ValueError("teach needs X (new rows) or indices (stored pool rows).")
         else:
-            X = self._validate_X(_frame_like(X, self.X_labeled_), reset=False)
+            X = self._validate_X(frame_like(X, self.X_labeled_), reset=False)
         y = self._validate_y(y, _num_samples(X))
-        if _unlabeled_mask(y, self.missing_label).any():
+        if unlabeled_mask(y, self.missing_label).any():
             raise ValueError(
                 "The 'y' parameter of teach must hold labels; got "
                 f"{self.missing_label!r}, the unlabeled marker (missing_label). "
@@ -1152,16 +929,16 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             )
         if y.shape[0] == 0:
             return self
-        y = _concrete_labels(y)
-        _refuse_mixed_labels(y)
+        y = concrete_labels(y)
+        refuse_mixed_labels(y)
         check_classification_targets(y)
         y = self._match_labels(y)
         if pool_rows is None:
             pool_rows = self._pool_rows_of(X)  # teach(X_pool[idx], y), modAL's way
             if pool_rows is not None:
-                X = take_rows(self._X_fit, pool_rows)
+                X = take_rows(self._state.X, pool_rows)
         if pool_rows is None:
-            X = _match_dtype(X, self.X_labeled_)
+            X = match_dtype(X, self.X_labeled_)
         # journal (fsynced), then record, then refit: a crash or a failed
         # refit at any point loses no label
         self._journal_labels(y, indices=pool_rows, X=X if pool_rows is None else None)
@@ -1175,7 +952,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         pool = self.pool_indices_
         if pool.size == 0:
             return None
-        match = _inputs.match_pool_rows(X, self._X_fit, pool)
+        match = _inputs.match_pool_rows(X, self._state.X, pool)
         if match is None or not (match >= 0).any():
             return None
         if (match >= 0).all():
@@ -1184,41 +961,9 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         return None
 
     def _match_labels(self, y):
-        """Labels in the dtype of the first labels seen (``y_labeled_``).
-
-        An int session stays int when taught ``1.0`` or pandas ``Int64``;
-        a value that would change on the cast (``1.5``) or a label of
-        another kind (a string in a number session) is a TypeError.
-        """
-        self._check_label_kind(y)
-        old = self.y_labeled_.dtype
-        if y.dtype == old or old.kind not in "biuf" or y.dtype.kind not in "biuf":
-            return y
-        if y.size == 0 or np.can_cast(y.dtype, old, casting="safe"):
-            return y.astype(old)
-        with np.errstate(all="ignore"):
-            cast = y.astype(old)
-        if np.array_equal(cast, y):
-            return cast
-        bad = y[cast != y][:3].tolist()
-        raise TypeError(
-            f"The 'y' parameter of teach holds labels {bad} of dtype {y.dtype} "
-            f"that are not labels of this session's dtype {old} (the dtype of "
-            "the first labels seen). Pass labels of that dtype."
-        )
-
-    def _check_label_kind(self, y):
-        _refuse_mixed_labels(y)
-        if self.y_labeled_.shape[0] == 0:
-            return
-        new, old = _label_kind(y), _label_kind(self.y_labeled_)
-        if new != old:
-            raise TypeError(
-                f"The 'y' parameter of teach holds {new} labels (dtype {y.dtype}), "
-                f"but the labeled rows hold {old} labels (dtype "
-                f"{self.y_labeled_.dtype}); the labels of a session must be all "
-                "numbers or all strings."
-            )
+        """Labels of this session's kind (numbers or strings) and dtype."""
+        check_label_kind(y, self.y_labeled_)
+        return self._state.match_labels(y)
 
     def _check_pool_indices(self, indices):
         idx = np.asarray(indices)
@@ -1308,7 +1053,23 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             raise ValueError(
                 "replay_journal needs a path: pass one, or set the 'journal' parameter."
             )
-        _journal.replay(self, path)
+        state = self._state
+        batches, applied = _journal.plan_replay(
+            state,
+            path,
+            sample_shape=self.sample_shape_,
+            match_labels=self._match_labels,
+        )
+        own = self.journal is not None and not _journal.same_file(self.journal, path)
+        for y, idx, X in batches:
+            X = take_rows(state.X, idx) if idx is not None else X
+            if own:
+                rows = None if idx is not None else X
+                self._journal_labels(y, indices=idx, X=rows, source="replay")
+            state.add(X, y, pool_rows=idx)
+        state.journal_replayed = applied
+        if batches:
+            self._refit_if_able()
         return self
 
     def save(self, path, *, include_X=True):
@@ -1327,8 +1088,6 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             stored and :meth:`load` needs ``X=``.
         """
         check_is_fitted(self)
-        from ._session import save_learner
-
         save_learner(self, path, include_X=include_X)
 
     @classmethod
@@ -1374,8 +1133,6 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             malformed (the message names the member), over the size cap, or
             names classes or types that could run code.
         """
-        from ._session import load_learner
-
         return load_learner(cls, path, estimator, X=X, params=params)
 
     # ------------------------------------------------------------- delegation
@@ -1391,7 +1148,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
     @property
     def classes_(self):
         """Class labels known to the fitted model."""
-        encoded = getattr(self, "_label_classes", None)
+        encoded = self._state.label_classes
         if encoded is not None:
             return encoded
         return self.estimator_.classes_
@@ -1399,7 +1156,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
     def _decoded_proba(self, X):
         """Probabilities of a net trained on encoded labels, one per class."""
         proba = np.asarray(self.estimator_.predict_proba(X))
-        m = len(self._label_classes)
+        m = len(self._state.label_classes)
         if proba.shape[1] != m:  # more output units than labeled classes
             proba = proba[:, :m]
             proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
@@ -1409,15 +1166,16 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
     def predict(self, X):
         """Predict class labels with the fitted model."""
         X = self._check_model(X)
-        if getattr(self, "_label_classes", None) is not None:
-            return self._label_classes[np.argmax(self._decoded_proba(X), axis=1)]
+        classes = self._state.label_classes
+        if classes is not None:
+            return classes[np.argmax(self._decoded_proba(X), axis=1)]
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
         """Class probabilities from the fitted model."""
         X = self._check_model(X)
-        if getattr(self, "_label_classes", None) is not None:
+        if self._state.label_classes is not None:
             return self._decoded_proba(X)
         return self.estimator_.predict_proba(X)
 

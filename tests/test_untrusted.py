@@ -24,7 +24,8 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from skal import ActiveLearner, JournalError, SessionFileError, _journal, _session
+from skal import ActiveLearner, JournalError, SessionFileError
+from skal._persistence import _journal, _session
 from skal.strategies import MarginSampling
 
 
@@ -415,7 +416,7 @@ def test_disk_full_mid_teach_leaves_no_record(tmp_path, monkeypatch, fail):
     X, y, y_seed = _data()
     learner = _learner(tmp_path, journal=True)
     path = learner.journal
-    size, n, seq = os.path.getsize(path), len(learner.y_labeled_), learner._journal_seq
+    size, n, seq = os.path.getsize(path), len(learner.y_labeled_), learner._state.journal_seq
     real_write, real_fsync = os.write, os.fsync
     calls = []
 
@@ -437,7 +438,7 @@ def test_disk_full_mid_teach_leaves_no_record(tmp_path, monkeypatch, fail):
         learner.teach(y=y[idx], indices=idx)
     monkeypatch.undo()
     assert os.path.getsize(path) == size  # rolled back
-    assert len(learner.y_labeled_) == n and learner._journal_seq == seq
+    assert len(learner.y_labeled_) == n and learner._state.journal_seq == seq
     learner.teach(y=y[idx], indices=idx)
     seqs = [r["seq"] for r in ActiveLearner.read_journal(path) if r["kind"] == "label"]
     assert seqs == list(range(1, len(seqs) + 1))

@@ -57,8 +57,11 @@ from contextlib import contextmanager
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 
-from ._journal import fingerprint
-from .models import is_skorch_net
+from .._state import LabelState, check_indices
+from .._version import __version__
+from ..models import is_skorch_net
+from ..utils._seeding import seeded_torch
+from ._journal import attach, fingerprint
 
 __all__ = ["SessionFileError", "save_learner", "load_learner"]
 
@@ -532,8 +535,6 @@ def _load_net(spec, files, reader, estimator):
     import torch
     from skorch import NeuralNet
 
-    from ._learner import _seeded_torch
-
     given = estimator is not None
     if not given:
         if spec["unsaved"]:
@@ -576,7 +577,7 @@ def _load_net(spec, files, reader, estimator):
     if weights is None:
         return estimator, None
     net = clone(estimator)
-    with _seeded_torch(0, True):  # initialization must not touch global RNGs
+    with seeded_torch(0):  # initialization must not touch global RNGs
         if given:
             net.initialize()
         else:
@@ -623,11 +624,9 @@ def _check_net_size(estimator, weights):
     import torch
     from torch.nn.parameter import UninitializedParameter
 
-    from ._learner import _seeded_torch
-
     with _member("params.json"):
         probe = clone(estimator).set_params(device="meta")
-        with _seeded_torch(0, True), torch.device("meta"):
+        with seeded_torch(0), torch.device("meta"):
             probe.initialize()
         tensors = [*probe.module_.parameters(), *probe.module_.buffers()]
         size = sum(
@@ -725,8 +724,6 @@ def _sha256(data):
 
 def save_learner(learner, path, *, include_X=True):
     """Write ``learner`` to the zip file ``path`` (atomically)."""
-    from . import __version__
-
     w = _Writer()
     files = {}
     params, unsaved = {}, []
@@ -747,7 +744,8 @@ def save_learner(learner, path, *, include_X=True):
         )
     params["estimator"] = _save_estimator(learner, files, w)
 
-    X_fit = learner._X_fit
+    labels = learner._state
+    X_fit = labels.X
     state = {
         "n_samples": int(X_fit.shape[0]) if hasattr(X_fit, "shape") else len(X_fit),
         "X_fingerprint": fingerprint(X_fit),
@@ -756,33 +754,16 @@ def save_learner(learner, path, *, include_X=True):
         "sample_shape_": (
             None if learner.sample_shape_ is None else list(learner.sample_shape_)
         ),
-        "journal_session": getattr(learner, "_journal_session", None),
-        "journal_seq": int(getattr(learner, "_journal_seq", 0)),
-        "journal_replayed": {
-            str(k): int(v)
-            for k, v in (getattr(learner, "_journal_replayed", None) or {}).items()
-        },
     }
     if hasattr(learner, "n_features_in_"):
         state["n_features_in_"] = int(learner.n_features_in_)
     if hasattr(learner, "feature_names_in_"):
         state["feature_names_in_"] = [str(c) for c in learner.feature_names_in_]
     try:
-        for name in (
-            "X_labeled_",
-            "y_labeled_",
-            "labeled_indices_",
-            "pool_indices_",
-            "history_",
-        ):
-            state[name] = w.value(getattr(learner, name))
+        for name, value in labels.to_dict().items():
+            state[name] = w.value(value)
+        state["history_"] = w.value(learner.history_)
         state["X_fit"] = w.value(X_fit) if include_X else None
-        state["fit_params"] = w.value(learner._fit_params)
-        state["rng"] = w.value(learner._rng.get_state())
-        state["label_classes"] = w.value(getattr(learner, "_label_classes", None))
-        state["sim"] = w.value(getattr(learner, "_sim", None))
-        state["sim_pending"] = w.value(getattr(learner, "_sim_pending", None))
-        state["sim_round_start"] = w.value(getattr(learner, "_sim_round_start", None))
     except _Unsaveable as exc:
         raise TypeError(
             f"Cannot save this session without pickle: it holds {exc}. save "
@@ -790,6 +771,15 @@ def save_learner(learner, path, *, include_X=True):
             "sparse matrices and DataFrames with str column names; pass "
             "include_X=False to leave fit's X out."
         ) from None
+    try:
+        state["stop_observations_"] = w.value(learner.stop_observations_)
+    except _Unsaveable as exc:
+        warnings.warn(
+            f"The stopping criterion's observations hold {exc}; they are not "
+            "saved (the loaded learner starts a new window of observations).",
+            UserWarning,
+            stacklevel=3,
+        )
 
     files["params.json"] = json.dumps(params, indent=1).encode()
     files["state.json"] = json.dumps(state, indent=1).encode()
@@ -1034,21 +1024,6 @@ def _check_inner_zip(data):
                     )
 
 
-def _check_indices(A, n, what):
-    if (
-        not isinstance(A, np.ndarray)
-        or A.ndim != 1
-        or (A.size and A.dtype.kind not in "iu")
-    ):
-        raise TypeError(f"{what} is not a 1-D int array")
-    A = A.astype(np.intp)
-    if A.size and (A.min() < 0 or A.max() >= n):
-        raise ValueError(f"{what} names rows outside fit's X of {n} rows")
-    if np.unique(A).size != A.size:
-        raise ValueError(f"{what} has duplicates")
-    return A
-
-
 def _n_rows(X):
     return int(X.shape[0]) if hasattr(X, "shape") else len(X)
 
@@ -1178,9 +1153,7 @@ def load_learner(cls, path, estimator=None, *, X=None, params=None):
             # a fixed seed: the restored generator must not advance here
             learner._refit_keep_labels(seed=0)
     if learner.journal is not None:
-        from ._journal import attach
-
-        attach(learner)
+        attach(learner._state, learner.journal)
     return learner
 
 
@@ -1216,7 +1189,6 @@ def _restore_state(learner, state, reader, X):
     shape = state["sample_shape_"]
     if shape is not None and not _is_shape(shape):
         raise TypeError("sample_shape_ is not a list of ints")
-    learner._X_fit = X
     learner.sample_shape_ = None if shape is None else tuple(shape)
     if "n_features_in_" in state:
         if not _is_int(state["n_features_in_"]):
@@ -1227,83 +1199,22 @@ def _restore_state(learner, state, reader, X):
         if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
             raise TypeError("feature_names_in_ is not a list of str")
         learner.feature_names_in_ = np.asarray(names, dtype=object)
-    X_lab = reader.value(state["X_labeled_"])
-    y_lab = reader.value(state["y_labeled_"])
-    if not isinstance(y_lab, np.ndarray) or y_lab.ndim != 1:
-        raise TypeError("y_labeled_ is not a 1-D array")
-    if y_lab.dtype.kind not in "biufUS":
-        raise TypeError(f"y_labeled_ has dtype {y_lab.dtype}")
-    if not hasattr(X_lab, "shape") or _n_rows(X_lab) != y_lab.shape[0]:
-        raise ValueError("X_labeled_ and y_labeled_ differ in length")
-    if learner.sample_shape_ is not None and tuple(X_lab.shape[1:]) != tuple(
-        learner.sample_shape_
-    ):
-        raise ValueError("X_labeled_ rows do not have the shape sample_shape_")
-    labeled = _check_indices(
-        reader.value(state["labeled_indices_"]), n, "labeled_indices_"
-    )
-    pool = _check_indices(reader.value(state["pool_indices_"]), n, "pool_indices_")
-    if np.intersect1d(labeled, pool).size:
-        raise ValueError("a row is both labeled and in the pool")
-    if labeled.size > y_lab.size:
-        raise ValueError("more labeled indices than labels")
-    learner.X_labeled_, learner.y_labeled_ = X_lab, y_lab
-    learner.labeled_indices_, learner.pool_indices_ = labeled, pool
+    saved = {k: reader.value(state[k]) for k in LabelState.SAVED if k in state}
+    saved.setdefault("fit_index", None)  # files written before it was saved
+    learner._state = LabelState.from_dict(saved, X, sample_shape=learner.sample_shape_)
     history = reader.value(state["history_"])
     if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
         raise TypeError("history_ is not a list of dicts")
     for rec in history:
         if "indices" in rec:
-            rec["indices"] = _check_indices(
+            rec["indices"] = check_indices(
                 np.asarray(rec["indices"]), n, "an index list of history_"
             )
     learner.history_ = history
-    fit_params = reader.value(state["fit_params"])
-    if not isinstance(fit_params, dict):
-        raise TypeError("fit_params is not a dict")
-    learner._fit_params = fit_params
-    learner._rng = np.random.RandomState()
-    learner._rng.set_state(reader.value(state["rng"]))
-    classes = reader.value(state["label_classes"])
-    if classes is not None and (
-        not isinstance(classes, np.ndarray) or classes.ndim != 1
+    observations = reader.value(state.get("stop_observations_", []))
+    if not isinstance(observations, list) or not all(
+        isinstance(o, dict) for o in observations
     ):
-        raise TypeError("label_classes is not a 1-D array")
-    learner._label_classes = classes
-    sim = reader.value(state["sim"])
-    if sim is not None:
-        if not isinstance(sim, dict) or set(sim) != {"y", "eval_set"}:
-            raise TypeError("sim is not a dict of y and eval_set")
-        if not isinstance(sim["y"], np.ndarray) or sim["y"].shape != (n,):
-            raise ValueError("the simulation's y does not fit X")
-    learner._sim = sim
-    pending = reader.value(state["sim_pending"])
-    if pending is not None:
-        keys = {"round", "indices", "query_seconds", "fit_seed", "n_before"}
-        if not isinstance(pending, dict) or set(pending) != keys:
-            raise TypeError("sim_pending is malformed")
-        pending["indices"] = _check_indices(
-            np.asarray(pending["indices"]), n, "sim_pending's indices"
-        )
-        for k in ("round", "fit_seed", "n_before"):
-            if not _is_int(pending[k]) or pending[k] < 0:
-                raise TypeError(f"sim_pending's {k} is not an int")
-    learner._sim_pending = pending
-    start = reader.value(state["sim_round_start"])
-    if start is not None:
-        np.random.RandomState().set_state(start)
-    learner._sim_round_start = start
-    session, seq = state["journal_session"], state["journal_seq"]
-    if session is not None and not isinstance(session, str):
-        raise TypeError("journal_session is not a str")
-    if not _is_int(seq) or seq < 0:
-        raise TypeError("journal_seq is not an int >= 0")
-    replayed = state.get("journal_replayed", {})
-    if not isinstance(replayed, dict) or not all(
-        _is_int(v) and v >= 0 for v in replayed.values()
-    ):
-        raise TypeError("journal_replayed is not a dict of ints")
-    learner._journal_session, learner._journal_seq = session, seq
-    learner._journal_replayed = dict(replayed)
-    learner._journal_end = None
+        raise TypeError("stop_observations_ is not a list of dicts")
+    learner.stop_observations_ = observations
     learner.model_stale_ = state["model_stale_"]

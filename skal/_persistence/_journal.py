@@ -59,6 +59,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from .._inputs import match_dtype
+from .._version import __version__
+
 __all__ = ["JournalError", "read_journal"]
 
 JOURNAL_VERSION = 1
@@ -458,33 +461,32 @@ def append_records(path, records):
         _append(path, records)
 
 
-def open_session(learner, X, y, n_labeled):
-    """``fit``'s session line; the learner then writes this session."""
+def open_session(state, path, X, y, n_labeled):
+    """``fit``'s session line; ``state`` then writes this session."""
     head = session_record(X, y, n_labeled)
-    end = _append(learner.journal, [head])
-    learner._journal_session, learner._journal_seq = head["session"], 0
-    learner._journal_end = end
-    learner._journal_replayed = {}
+    end = _append(path, [head])
+    state.journal_session, state.journal_seq = head["session"], 0
+    state.journal_end = end
+    state.journal_replayed = {}
 
 
-def write_labels(learner, y, *, indices=None, X=None, source="teach", round_=None):
+def write_labels(state, path, y, *, indices=None, X=None, source="teach", round_=None):
     """Journal a batch of labels, whole or not at all, before it is recorded.
 
-    The learner's sequence number advances only once the batch is on disk
+    The state's sequence number advances only once the batch is on disk
     (fsynced); a failed batch is cut from the file, so the next batch reuses
     no sequence number that a record on disk holds.
     """
-    path = learner.journal
     if path is None:
         return
-    session = getattr(learner, "_journal_session", None)
+    session = state.journal_session
     head = []
     if session is None:
         # journal set after fit (or a loaded session forked): a new session
-        rec = session_record(learner._X_fit, None, learner.y_labeled_.shape[0])
+        rec = session_record(state.X, None, state.n_labels)
         head, session, seq = [rec], rec["session"], 0
     else:
-        seq = learner._journal_seq
+        seq = state.journal_seq
     records = label_records(
         session, seq + 1, y, indices=indices, X=X, source=source, round_=round_
     )
@@ -494,23 +496,23 @@ def write_labels(learner, y, *, indices=None, X=None, source="teach", round_=Non
             head + records,
             session=None if head else session,
             next_seq=seq + 1,
-            expected_end=getattr(learner, "_journal_end", None),
+            expected_end=state.journal_end,
         )
     except _RolledBack as exc:
         # records of the failed batch are on disk: never reuse their numbers
-        learner._journal_session, learner._journal_seq = session, seq + len(records)
-        learner._journal_end = None
+        state.journal_session, state.journal_seq = session, seq + len(records)
+        state.journal_end = None
         raise JournalError(
             f"Writing labels to the journal {os.fspath(path)!r} failed ({exc}) "
             f"and the partial batch (records {seq + 1}-{seq + len(records)} of "
             f"session {session}) could not be removed; those labels were not "
             "taught. Check the disk, then teach them again."
         ) from exc.__cause__
-    learner._journal_session, learner._journal_seq = session, seq + len(records)
-    learner._journal_end = end
+    state.journal_session, state.journal_seq = session, seq + len(records)
+    state.journal_end = end
 
 
-def attach(learner):
+def attach(state, path):
     """After ``load``: continue the saved journal session, or fork a new one.
 
     The saved session goes on only if the journal holds its session line and
@@ -518,13 +520,13 @@ def attach(learner):
     journal, or labels taught after the save) the next label opens a new
     session, and the saved session's later records stay replayable.
     """
-    path = os.fspath(learner.journal)
-    session, seq = learner._journal_session, learner._journal_seq
-    learner._journal_end = None
+    path = os.fspath(path)
+    session, seq = state.journal_session, state.journal_seq
+    state.journal_end = None
     if session is None:
         return
     if not os.path.exists(path):
-        learner._journal_session, learner._journal_seq = None, 0
+        state.journal_session, state.journal_seq = None, 0
         return
     with _locked(path):
         with open(path, "rb") as f:
@@ -532,13 +534,10 @@ def attach(learner):
             end = os.fstat(fd).st_size
             last = _scan_session(fd, 0, end, session)
     if last == seq:
-        learner._journal_end = end
+        state.journal_end = end
         return
-    learner._journal_replayed = {
-        **(getattr(learner, "_journal_replayed", None) or {}),
-        session: seq,
-    }
-    learner._journal_session, learner._journal_seq = None, 0
+    state.journal_replayed = {**(state.journal_replayed or {}), session: seq}
+    state.journal_session, state.journal_seq = None, 0
     if last is not None and last > seq:
         warnings.warn(
             f"The journal {path!r} holds {last - seq} labels of this session "
@@ -565,8 +564,6 @@ def _fsync_dir(directory):
 
 def session_record(X, y, n_labeled):
     """The line ``fit`` writes: who this session is and what it was fitted on."""
-    from . import __version__
-
     return {
         "kind": "session",
         "version": JOURNAL_VERSION,
@@ -899,24 +896,26 @@ def _check_continuity(path, lines):
         last[s] = rec["seq"]
 
 
-def replay(learner, path):
-    """Apply the label records of ``path`` (other sessions) to ``learner``.
+def plan_replay(state, path, *, sample_shape, match_labels):
+    """The label records of ``path`` (other sessions) ``state`` lacks, decoded.
 
-    Idempotent: the learner remembers, per session, the last record it
-    replayed (``_journal_replayed``), so replaying again adds nothing.
+    Returns ``(batches, applied, n_skipped)``: batches ``(y, indices, X)``
+    to add in order (``indices`` into ``state.X`` for pool rows, else the
+    rows ``X``), the new ``journal_replayed`` (per session, the last record
+    applied: replaying again adds nothing), and the number of records naming
+    pool rows labeled already. Nothing is applied here; everything is
+    decoded and checked before the learner applies any of it.
     """
-    from .utils._arrays import take_rows
-
     spath = os.fspath(path)
     lines = _read_lines(path)
     _check_continuity(spath, lines)
-    current = getattr(learner, "_journal_session", None)
-    done = dict(getattr(learner, "_journal_replayed", None) or {})
-    X_fit = learner._X_fit
-    n = X_fit.shape[0] if hasattr(X_fit, "shape") else len(X_fit)
-    shape = getattr(learner, "sample_shape_", None)
+    current = state.journal_session
+    done = dict(state.journal_replayed or {})
+    X_fit = state.X
+    n = _n_rows(X_fit)
+    shape = sample_shape
     in_pool = np.zeros(n, dtype=bool)
-    in_pool[learner.pool_indices_] = True
+    in_pool[state.pool_indices] = True
     fp = None
     sessions = {}
     groups = []  # runs of consecutive records of one kind: (kind, [(line, rec)])
@@ -978,7 +977,7 @@ def replay(learner, path):
         first = items[0][0]
         recs = [r for _, r in items]
         try:
-            y = learner._match_labels(_labels_array(recs))
+            y = match_labels(_labels_array(recs))
             if kind == "pool":
                 idx = np.asarray([r["index"] for r in recs], dtype=np.intp)
                 batches.append((y, idx, None))
@@ -989,26 +988,13 @@ def replay(learner, path):
                         rows.append(row_from_json(r["row"]))
                     except JournalError as exc:
                         raise ValueError(f"line {line}: {exc}") from None
-                X = _rows_like(rows, recs, learner.X_labeled_)
-                from ._learner import _match_dtype
-
-                batches.append((y, None, _match_dtype(X, learner.X_labeled_)))
+                X = _rows_like(rows, recs, state.X_labeled)
+                batches.append((y, None, match_dtype(X, state.X_labeled)))
         except (ValueError, TypeError, OverflowError) as exc:
             raise JournalError(
                 f"The labels of the journal {spath!r} from line {first} on "
                 f"cannot be applied to this learner ({str(exc)[:300]})."
             ) from None
-    own = learner.journal is not None and not _same_file(learner.journal, path)
-    for y, idx, X in batches:
-        if idx is not None:
-            if own:
-                learner._journal_labels(y, indices=idx, source="replay")
-            learner._add_labels(take_rows(X_fit, idx), y, pool_rows=idx)
-        else:
-            if own:
-                learner._journal_labels(y, X=X, source="replay")
-            learner._add_labels(X, y)
-    learner._journal_replayed = applied
     if n_skipped:
         warnings.warn(
             f"{n_skipped} journaled labels name pool rows this learner has "
@@ -1016,12 +1002,10 @@ def replay(learner, path):
             UserWarning,
             stacklevel=3,
         )
-    if batches:
-        learner._refit_if_able()
-    return learner
+    return batches, applied
 
 
-def _same_file(a, b):
+def same_file(a, b):
     try:
         return os.path.samefile(a, b)
     except OSError:
@@ -1029,29 +1013,17 @@ def _same_file(a, b):
 
 
 # --------------------------------------------------------- resume a simulation
-def resume_from_journal(learner, X, y):
-    """Re-run ``fit(X, y)`` taking each round the journal records from it.
+def simulation_script(path, Xv, yv):
+    """The rows of each round of the simulation ``path`` records on ``Xv, yv``.
 
-    The simulation recorded in ``learner.journal`` on this ``X`` and ``y``
-    (the one with the most labels) gives the rows of its rounds; each round
-    still draws its seeds and refits exactly as the original did, so
-    ``history_`` (but its timings), the model and the journal's new session
-    equal an uninterrupted run's; rounds past the journal are queried.
+    The simulation recorded on this ``X`` and ``y`` with the most labels:
+    ``{round: indices}``, for :func:`skal._simulation.resume_from_journal`.
     """
-    if learner.budget is None or learner.journal is None:
-        raise ValueError(
-            "resume(X, y) continues the simulation recorded in the learner's "
-            "journal: set 'budget' and 'journal' as in the interrupted run. "
-            f"Got budget={learner.budget!r}, journal={learner.journal!r}."
-        )
-    path = os.fspath(learner.journal)
+    path = os.fspath(path)
     if not os.path.exists(path):
         raise JournalError(f"The label journal {path!r} does not exist.")
     lines = _read_lines(path)
     _check_continuity(path, lines)
-    learner._check_params()
-    Xv = learner._validate_X(X, reset=True)
-    yv = learner._validate_y(y, _n_rows(Xv))
     fp, ysha = fingerprint(Xv), array_sha256(yv)
     heads = {
         r["session"]
@@ -1079,30 +1051,7 @@ def resume_from_journal(learner, X, y):
                 f"{r['label']!r}, which y does not: not the y of the simulation."
             )
         script.setdefault(r["round"], []).append(i)
-    learner._sim_script = {k: np.asarray(v, dtype=np.intp) for k, v in script.items()}
-    try:
-        return learner.fit(Xv, yv)
-    finally:
-        learner._sim_script = None
-
-
-def scripted_round(learner, k):
-    """The rows of the next round from the journal (``resume(X, y)``)."""
-    r = len(learner.history_)
-    script = learner._sim_script
-    if r not in script:
-        learner._sim_script = None  # the journal ends here: query from now on
-        return learner._query_stored(k)
-    learner._draw_seed()  # the query's own draw, as the original round took it
-    idx = script.pop(r)
-    if len(idx) != k or not np.isin(idx, learner.pool_indices_).all():
-        raise JournalError(
-            f"Round {r} of the journal's simulation labeled {len(idx)} rows; "
-            f"this learner asks for {k} rows of its pool there. Resume with the "
-            "parameters of the interrupted run (n_instances, n_initial, "
-            "random_state, strategy)."
-        )
-    return idx
+    return {k: np.asarray(v, dtype=np.intp) for k, v in script.items()}
 
 
 def _n_rows(X):
