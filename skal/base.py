@@ -8,15 +8,117 @@ computes).
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass
+
 import numpy as np
 from sklearn import get_config
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples
 
+from .utils._seeding import draw_seed
 from .utils._validation import check_int
 
-__all__ = ["BaseStrategy", "ScoreStrategy", "StrategyContractError", "top_k"]
+__all__ = [
+    "BaseStrategy",
+    "ScoreStrategy",
+    "StrategyContractError",
+    "StrategyTags",
+    "get_strategy_tags",
+    "top_k",
+]
+
+
+@dataclass
+class StrategyTags:
+    """What a strategy declares about itself (scikit-learn's ``Tags`` idea).
+
+    Returned by ``strategy.__skal_tags__()``; a subclass overrides that
+    method, calls ``super().__skal_tags__()`` and changes the fields it
+    needs. Read them with :func:`get_strategy_tags`.
+
+    Attributes
+    ----------
+    deterministic : bool, default=False
+        The selection does not depend on ``random_state`` (up to ties), so a
+        ``score`` ignores its ``random_state``. The check suite then tests
+        equivariance to a permutation of the pool.
+    class_balanced : bool, default=False
+        Per-class counts of a selection differ by at most one where the pool
+        allows (the check suite tests it).
+    requires_model : bool, default=True
+        The strategy reads the model; False lets it run before the first
+        labels (as an ``initial_strategy``).
+
+    Examples
+    --------
+    >>> from skal.base import ScoreStrategy
+    >>> class Smallest(ScoreStrategy):
+    ...     def __skal_tags__(self):
+    ...         tags = super().__skal_tags__()
+    ...         tags.requires_model = False
+    ...         return tags
+    ...     def _score(self, learner, X, candidates):
+    ...         return -X[candidates, 0]
+    >>> Smallest().__skal_tags__()
+    StrategyTags(deterministic=True, class_balanced=False, requires_model=False)
+    """
+
+    deterministic: bool = False
+    class_balanced: bool = False
+    requires_model: bool = True
+
+
+#: Class attributes that declared the traits before tags (private flags), and
+#: the tag each maps to.
+_LEGACY_FLAGS = {
+    "_deterministic": "deterministic",
+    "_class_balanced": "class_balanced",
+    "_needs_model": "requires_model",
+}
+
+
+def get_strategy_tags(strategy) -> StrategyTags:
+    """The tags of a strategy (defaults for an object without tags).
+
+    Like scikit-learn's :func:`~sklearn.utils.get_tags`. The private flags of
+    older strategies (``_deterministic``, ``_class_balanced``,
+    ``_needs_model``, deprecated) still count, and win over the tags of the
+    classes they are set under.
+
+    Parameters
+    ----------
+    strategy : strategy
+        Any strategy, a :class:`BaseStrategy` or a duck-typed callable.
+
+    Returns
+    -------
+    tags : StrategyTags
+
+    Examples
+    --------
+    >>> from skal.base import get_strategy_tags
+    >>> from skal.strategies import MarginSampling, RandomSampling
+    >>> get_strategy_tags(MarginSampling()).deterministic
+    True
+    >>> get_strategy_tags(RandomSampling()).requires_model
+    False
+    """
+    method = getattr(strategy, "__skal_tags__", None)
+    tags = method() if callable(method) else StrategyTags()
+    if not isinstance(tags, StrategyTags):  # an estimator's dict of tags
+        tags = StrategyTags()
+    # legacy flags, set by a class (above BaseStrategy) or on a duck type
+    seen = set()
+    for klass in type(strategy).__mro__:
+        if klass is BaseStrategy:
+            break
+        for flag, field in _LEGACY_FLAGS.items():
+            if flag in klass.__dict__ and field not in seen:
+                seen.add(field)
+                setattr(tags, field, bool(getattr(strategy, flag)))
+    return tags
 
 
 class StrategyContractError(RuntimeError):
@@ -115,6 +217,18 @@ def top_k(scores, k, random_state):
     return pool[order[:k]].astype(np.intp)
 
 
+def score_random_state(strategy, random_state):
+    """What to pass as ``random_state`` to ``strategy.score``.
+
+    A seed drawn from ``random_state`` for a random score; None, and nothing
+    drawn, for a deterministic one (tag ``deterministic``), so that wrapping a
+    deterministic scorer spends no draw of the caller's generator.
+    """
+    if get_strategy_tags(strategy).deterministic:
+        return None
+    return draw_seed(random_state)
+
+
 class BaseStrategy(BaseEstimator):
     """Base class for query strategies.
 
@@ -135,19 +249,46 @@ class BaseStrategy(BaseEstimator):
     >>> import numpy as np
     >>> from skal.base import BaseStrategy
     >>> class FirstRows(BaseStrategy):
-    ...     _needs_model = False
     ...     def _query(self, learner, X, *, n_instances, candidates, random_state):
     ...         return np.sort(candidates)[:n_instances]
     >>> FirstRows()(None, np.zeros((5, 2)), n_instances=2, candidates=[4, 1, 3])
     array([1, 3])
     """
 
-    #: True when the result does not depend on ``random_state`` (up to ties).
-    _deterministic = False
-    #: True when per-class counts of the selection differ by at most one.
-    _class_balanced = False
-    #: True when the strategy reads the model (and so needs a fitted learner).
-    _needs_model = True
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        legacy = sorted(flag for flag in _LEGACY_FLAGS if flag in cls.__dict__)
+        if legacy:
+            fields = ", ".join(f"{_LEGACY_FLAGS[f]}" for f in legacy)
+            warnings.warn(
+                f"{cls.__name__} sets {', '.join(legacy)}: these private flags "
+                "are deprecated; override __skal_tags__() instead and set the "
+                f"tags ({fields}) on super().__skal_tags__() "
+                "(see skal.base.StrategyTags).",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+
+    def __skal_tags__(self) -> StrategyTags:
+        """What the strategy declares about itself (see :class:`StrategyTags`).
+
+        Override it, starting from ``super().__skal_tags__()``.
+        """
+        return StrategyTags()
+
+    # The former private flags, read-only views of the tags (kept for code
+    # that reads them).
+    @property
+    def _deterministic(self):
+        return get_strategy_tags(self).deterministic
+
+    @property
+    def _class_balanced(self):
+        return get_strategy_tags(self).class_balanced
+
+    @property
+    def _needs_model(self):
+        return get_strategy_tags(self).requires_model
 
     #: scikit-learn's constraints on the ``__init__`` parameters
     #: (``{name: [constraint, ...]}``), checked by :meth:`__call__` before any
@@ -160,9 +301,10 @@ class BaseStrategy(BaseEstimator):
         Skipped under ``sklearn.config_context(skip_parameter_validation=True)``
         and for a strategy that declares no constraints.
         """
-        if self._parameter_constraints and not get_config()[
-            "skip_parameter_validation"
-        ]:
+        if (
+            self._parameter_constraints
+            and not get_config()["skip_parameter_validation"]
+        ):
             self._validate_params()
 
     def __call__(
@@ -205,7 +347,7 @@ class BaseStrategy(BaseEstimator):
         if isinstance(random_state, np.random.RandomState):
             # Never advance a generator the caller shares with others in an
             # order that depends on this strategy's internals.
-            rng = np.random.RandomState(random_state.randint(np.iinfo(np.int32).max))
+            rng = np.random.RandomState(draw_seed(random_state))
         selected = self._query(
             learner, X, n_instances=k, candidates=candidates, random_state=rng
         )
@@ -264,9 +406,12 @@ class ScoreStrategy(BaseStrategy):
     array([1, 2])
     """
 
-    _deterministic = True
+    def __skal_tags__(self):
+        tags = super().__skal_tags__()
+        tags.deterministic = True
+        return tags
 
-    def score(self, learner, X, candidates=None):
+    def score(self, learner, X, candidates=None, random_state=None):
         """Informativeness of each candidate row (higher: more informative).
 
         Parameters
@@ -274,6 +419,10 @@ class ScoreStrategy(BaseStrategy):
         learner : ActiveLearner or fitted estimator
         X : array-like of shape (n_samples, ...)
         candidates : array-like of int, default=None
+        random_state : int, RandomState instance or None
+            Source of the randomness of a random score (e.g. the dropout
+            masks of :class:`~skal.strategies.BALD`); a deterministic score
+            (the default, tag ``deterministic``) ignores it.
 
         Returns
         -------

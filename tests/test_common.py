@@ -80,7 +80,10 @@ def _ignores_candidates(learner, X, *, n_instances, candidates, random_state):
 
 
 class _Unbalanced(S.MarginSampling):
-    _class_balanced = True
+    def __skal_tags__(self):
+        tags = super().__skal_tags__()
+        tags.class_balanced = True
+        return tags
 
 
 def test_check_suite_catches_a_broken_strategy():

@@ -166,3 +166,112 @@ def test_strategies_on_sklearn_classifier(tabular):
     for s in [LeastConfidence(), MarginSampling(), EntropySampling()]:
         sel = s(clf, X, n_instances=10, candidates=np.arange(50, 300), random_state=0)
         assert len(set(sel)) == 10 and sel.min() >= 50
+
+
+# ------------------------------------------------------------------- tags
+def test_tags_of_the_strategies():
+    from skal.base import StrategyTags, get_strategy_tags
+    from skal.strategies import BALD, CoreSet, PowerSampling, TypiClust
+
+    assert get_strategy_tags(MarginSampling()) == StrategyTags(deterministic=True)
+    assert get_strategy_tags(BALD()).deterministic is False
+    assert get_strategy_tags(RandomSampling()).requires_model is False
+    assert get_strategy_tags(ClassBalanced(MarginSampling())).class_balanced
+    # composites follow what they wrap
+    assert get_strategy_tags(TopK(MarginSampling()) | CoreSet()).deterministic
+    assert not get_strategy_tags(TopK(MarginSampling()) | BALD()).deterministic
+    assert not get_strategy_tags(TopK(TypiClust()) | RandomSampling()).requires_model
+    assert not get_strategy_tags(PowerSampling(RandomSampling())).requires_model
+    fs = FunctionStrategy(len, deterministic=True, needs_model=False)
+    assert get_strategy_tags(fs) == StrategyTags(True, False, False)
+    # the former private flags read the tags
+    assert MarginSampling()._deterministic and not RandomSampling()._needs_model
+
+
+def test_legacy_flags_still_count_with_a_deprecation_warning():
+    from skal.base import get_strategy_tags
+
+    with pytest.warns(DeprecationWarning, match=r"_deterministic.*__skal_tags__"):
+
+        class Legacy(RandomSampling):
+            _deterministic = True
+            _needs_model = True
+
+    tags = get_strategy_tags(Legacy())
+    assert tags.deterministic and tags.requires_model
+    # a legacy flag set below a class with tags wins over its tags
+    with pytest.warns(DeprecationWarning):
+
+        class NotDeterministic(MarginSampling):
+            _deterministic = False
+
+    assert not get_strategy_tags(NotDeterministic()).deterministic
+
+
+def test_tags_are_overridden_like_sklearns():
+    from skal.base import get_strategy_tags
+
+    class Balanced(MarginSampling):
+        def __skal_tags__(self):
+            tags = super().__skal_tags__()
+            tags.class_balanced = True
+            return tags
+
+    tags = get_strategy_tags(Balanced())
+    assert tags.class_balanced and tags.deterministic and tags.requires_model
+
+
+# --------------------------------------------- one signature for ``score``
+def test_score_has_one_signature():
+    import inspect
+
+    from skal.base import ScoreStrategy
+    from skal.strategies import BALD, VariationRatios
+
+    want = ["learner", "X", "candidates", "random_state"]
+    for s in (MarginSampling(), EntropySampling(), BALD(), VariationRatios()):
+        assert isinstance(s, ScoreStrategy)
+        assert list(inspect.signature(s.score).parameters) == want
+
+
+def _seed_scores():
+    """A random score (like BALD's dropout masks): its values follow the seed."""
+    from skal.strategies import BALD
+
+    class SeedScores(BALD):
+        def _score(self, learner, X, candidates, random_state=None):
+            seed = 0 if random_state is None else random_state
+            return np.random.RandomState(seed).random_sample(candidates.shape[0])
+
+    return SeedScores()
+
+
+@pytest.mark.parametrize("wrapper", ["ClassBalanced", "PowerSampling"])
+def test_random_state_reaches_a_random_score(wrapper):
+    from skal.strategies import PowerSampling
+
+    P = np.tile([[0.7, 0.3], [0.3, 0.7]], (20, 1))
+    learner = _learner(P)
+    wrap = {"ClassBalanced": ClassBalanced, "PowerSampling": PowerSampling}[wrapper]
+    strategy = wrap(_seed_scores())
+    picks = {
+        tuple(np.sort(strategy(learner, P, n_instances=4, random_state=s)))
+        for s in range(8)
+    }
+    assert len(picks) > 1
+    again = strategy(learner, P, n_instances=4, random_state=3)
+    np.testing.assert_array_equal(
+        again, strategy(learner, P, n_instances=4, random_state=3)
+    )
+
+
+def test_a_deterministic_score_spends_no_draw():
+    """Wrapping a deterministic scorer leaves the picks of the wrapper's own
+    draws unchanged: ClassBalanced(MarginSampling()) breaks ties as the quotas
+    left the generator."""
+    from skal.base import score_random_state
+
+    rng = np.random.RandomState(0)
+    assert score_random_state(MarginSampling(), rng) is None
+    assert rng.randint(100) == np.random.RandomState(0).randint(100)
+    assert isinstance(score_random_state(_seed_scores(), rng), int)

@@ -23,6 +23,7 @@ for skorch nets and scikit-learn models alike.
 # pick from, and returns indices into ``X``. Extra parameters come from
 # ``kw_args`` — and are grid-searchable as ``strategy__kw_args``.
 import os
+from numbers import Real
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -31,6 +32,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import Interval
 
 from skal import ActiveLearner
 from skal.base import ScoreStrategy
@@ -60,9 +62,11 @@ print(stochastic_lc)
 # A subclass
 # ----------
 # ``__init__`` only stores parameters (so ``clone``, ``repr`` and
-# ``strategy__<param>`` work); ``_score`` returns one score per candidate,
-# higher meaning "label this first". The base class takes the
-# ``n_instances`` best and breaks ties with ``random_state``.
+# ``strategy__<param>`` work) and ``_parameter_constraints`` declares what
+# they may be (the base class checks them at every call, with scikit-learn's
+# machinery); ``_score`` returns one score per candidate, higher meaning
+# "label this first". The base class takes the ``n_instances`` best and breaks
+# ties with ``random_state``.
 
 
 class SmallestMargin(ScoreStrategy):
@@ -73,6 +77,10 @@ class SmallestMargin(ScoreStrategy):
     temperature : float, default=1.0
         Softens the probabilities before taking the margin.
     """
+
+    _parameter_constraints = {
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def __init__(self, temperature=1.0):
         self.temperature = temperature
@@ -94,7 +102,9 @@ print(SmallestMargin(temperature=2.0))
 # hypothesis properties (exact count, no duplicates, never a labeled row,
 # determinism, statelessness, permutation equivariance for deterministic
 # strategies) and raises on the first failure. ``SmallestMargin`` inherits
-# ``_deterministic = True`` from ``ScoreStrategy``.
+# the tag ``deterministic=True`` from ``ScoreStrategy`` (see
+# :class:`~skal.base.StrategyTags`; a strategy changes its tags by overriding
+# ``__skal_tags__``).
 n_examples = 3 if FAST else 10
 check_strategy(stochastic_lc, max_examples=n_examples)
 check_strategy(SmallestMargin(), max_examples=n_examples)

@@ -79,7 +79,10 @@ class BalancedSelection(BaseStrategy):
     [2, 3]
     """
 
-    _class_balanced = True
+    def __skal_tags__(self):
+        tags = super().__skal_tags__()
+        tags.class_balanced = True
+        return tags
 
     def __init__(self):
         pass

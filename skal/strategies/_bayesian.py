@@ -18,9 +18,10 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import _num_samples
 
 from .._kernels import default_chunk_size
-from ..base import BaseStrategy, ScoreStrategy, top_k
+from ..base import BaseStrategy, ScoreStrategy, check_candidates, top_k
 from ..models import get_adapter
 from ._common import draw_seed, mc_seed
 
@@ -300,7 +301,6 @@ def batchbald_select(proba_samples, n, *, n_joint_samples=1000, random_state=Non
 class _MCScoreStrategy(ScoreStrategy):
     """Scores computed from MC-dropout samples (seeded by ``random_state``)."""
 
-    _deterministic = False
     _parameter_constraints = {
         "n_mc_samples": [Interval(Integral, 1, None, closed="left")]
     }
@@ -308,6 +308,11 @@ class _MCScoreStrategy(ScoreStrategy):
 
     def __init__(self, n_mc_samples=20):
         self.n_mc_samples = n_mc_samples
+
+    def __skal_tags__(self):
+        tags = super().__skal_tags__()
+        tags.deterministic = False
+        return tags
 
     def score(self, learner, X, candidates=None, random_state=None):
         """Scores of the candidate rows (higher: more informative).
@@ -325,10 +330,6 @@ class _MCScoreStrategy(ScoreStrategy):
         -------
         scores : ndarray of shape (len(candidates),)
         """
-        from sklearn.utils.validation import _num_samples
-
-        from ..base import check_candidates
-
         self._check_params()
         candidates = check_candidates(candidates, _num_samples(X))
         return self._score(learner, X, candidates, random_state)
@@ -431,7 +432,6 @@ class BatchBALD(BaseStrategy):
     BatchBALD(n_joint_samples=5000)
     """
 
-    _deterministic = False
     _parameter_constraints = {
         "n_mc_samples": [Interval(Integral, 1, None, closed="left")],
         "n_joint_samples": [Interval(Integral, 1, None, closed="left")],

@@ -60,7 +60,11 @@ class TypiClust(BaseStrategy):
     [1, 4]
     """
 
-    _needs_model = False
+    def __skal_tags__(self):
+        tags = super().__skal_tags__()
+        tags.requires_model = False
+        return tags
+
     _parameter_constraints = {
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "n_clusters": [Interval(Integral, 1, None, closed="left"), None],
@@ -154,7 +158,11 @@ class ProbCover(BaseStrategy):
     [1, 4]
     """
 
-    _needs_model = False
+    def __skal_tags__(self):
+        tags = super().__skal_tags__()
+        tags.requires_model = False
+        return tags
+
     _parameter_constraints = {
         "radius": [Interval(Real, 0, None, closed="neither"), None],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],

@@ -13,8 +13,15 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.metaestimators import _BaseComposition
 
-from ..base import BaseStrategy, ScoreStrategy, top_k
+from ..base import (
+    BaseStrategy,
+    ScoreStrategy,
+    get_strategy_tags,
+    score_random_state,
+    top_k,
+)
 from ..models import get_adapter
+from ..utils._seeding import draw_seed
 from ..utils._validation import Count, StrategyInstance
 
 __all__ = ["StrategyPipeline", "TopK", "ClassBalanced", "FunctionStrategy"]
@@ -101,17 +108,15 @@ class StrategyPipeline(_BaseComposition, BaseStrategy):
     def named_steps(self):
         return dict(self.steps)
 
-    @property
-    def _deterministic(self):
-        return all(getattr(s, "_deterministic", False) for _, s in self.steps)
-
-    # Balance of the last step holds over the narrowed candidates only; wrap
-    # the whole pipeline in ClassBalanced for balance over the pool.
-    _class_balanced = False
-
-    @property
-    def _needs_model(self):
-        return any(getattr(s, "_needs_model", True) for _, s in self.steps)
+    def __skal_tags__(self):
+        tags = super().__skal_tags__()
+        steps = [get_strategy_tags(s) for _, s in self.steps]
+        tags.deterministic = all(t.deterministic for t in steps)
+        # Balance of the last step holds over the narrowed candidates only;
+        # wrap the whole pipeline in ClassBalanced for balance over the pool.
+        tags.class_balanced = False
+        tags.requires_model = any(t.requires_model for t in steps)
+        return tags
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         strategies = self._validate_steps()
@@ -122,14 +127,14 @@ class StrategyPipeline(_BaseComposition, BaseStrategy):
                 X,
                 n_instances=keep,
                 candidates=candidates,
-                random_state=random_state.randint(np.iinfo(np.int32).max),
+                random_state=draw_seed(random_state),
             )
         return strategies[-1](
             learner,
             X,
             n_instances=n_instances,
             candidates=candidates,
-            random_state=random_state.randint(np.iinfo(np.int32).max),
+            random_state=draw_seed(random_state),
         )
 
 
@@ -164,13 +169,12 @@ class TopK(BaseStrategy):
         self.strategy = strategy
         self.k = k
 
-    @property
-    def _deterministic(self):
-        return getattr(self.strategy, "_deterministic", False)
-
-    @property
-    def _needs_model(self):
-        return getattr(self.strategy, "_needs_model", True)
+    def __skal_tags__(self):
+        tags = super().__skal_tags__()
+        inner = get_strategy_tags(self.strategy)
+        tags.deterministic = inner.deterministic
+        tags.requires_model = inner.requires_model
+        return tags
 
     def _narrow_size(self, n_final, n_candidates):
         k = self.k
@@ -234,9 +238,12 @@ class ClassBalanced(BaseStrategy):
     ClassBalanced(strategy=EntropySampling())
     """
 
-    _class_balanced = True
-
     _parameter_constraints = {"strategy": [StrategyInstance()]}
+
+    def __skal_tags__(self):
+        tags = super().__skal_tags__()
+        tags.class_balanced = True
+        return tags
 
     def __init__(self, strategy):
         self.strategy = strategy
@@ -248,7 +255,12 @@ class ClassBalanced(BaseStrategy):
         quotas = _balanced_quotas(available, n_instances, random_state)
         scores = None
         if isinstance(self.strategy, ScoreStrategy):
-            scores = self.strategy.score(learner, X, candidates)
+            scores = self.strategy.score(
+                learner,
+                X,
+                candidates,
+                random_state=score_random_state(self.strategy, random_state),
+            )
         picks = []
         for c, q in zip(classes, quotas):
             if q == 0:
@@ -265,7 +277,7 @@ class ClassBalanced(BaseStrategy):
                         X,
                         n_instances=int(q),
                         candidates=candidates[members],
-                        random_state=random_state.randint(np.iinfo(np.int32).max),
+                        random_state=draw_seed(random_state),
                     )
                 )
         return np.concatenate(picks)
@@ -313,13 +325,11 @@ class FunctionStrategy(BaseStrategy):
         self.deterministic = deterministic
         self.needs_model = needs_model
 
-    @property
-    def _deterministic(self):
-        return bool(self.deterministic)
-
-    @property
-    def _needs_model(self):
-        return bool(self.needs_model)
+    def __skal_tags__(self):
+        tags = super().__skal_tags__()
+        tags.deterministic = bool(self.deterministic)
+        tags.requires_model = bool(self.needs_model)
+        return tags
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         return self.func(

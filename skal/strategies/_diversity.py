@@ -58,7 +58,11 @@ class CoreSet(BaseStrategy):
     [4, 3]
     """
 
-    _deterministic = True
+    def __skal_tags__(self):
+        tags = super().__skal_tags__()
+        tags.deterministic = True
+        return tags
+
     _parameter_constraints = dict(_LAYER)
 
     def __init__(self, layer=None):

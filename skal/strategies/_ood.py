@@ -168,7 +168,11 @@ class OODFilter(BaseStrategy):
     ['oodfilter', 'marginsampling']
     """
 
-    _deterministic = True
+    def __skal_tags__(self):
+        tags = super().__skal_tags__()
+        tags.deterministic = True
+        return tags
+
     _parameter_constraints = {
         "method": [StrOptions({"mahalanobis", "knn", "energy"})],
         "contamination": [Interval(Real, 0, 1, closed="left")],

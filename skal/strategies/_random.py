@@ -22,7 +22,10 @@ class RandomSampling(BaseStrategy):
     array([2, 8, 4])
     """
 
-    _needs_model = False
+    def __skal_tags__(self):
+        tags = super().__skal_tags__()
+        tags.requires_model = False
+        return tags
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         return random_state.choice(candidates, size=n_instances, replace=False)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
 from numbers import Real
 
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from ..base import BaseStrategy, top_k
-from ._common import draw_seed
+from ..base import BaseStrategy, get_strategy_tags, score_random_state, top_k
 from ._uncertainty import EntropySampling
 
 __all__ = ["PowerSampling", "power_keys"]
@@ -96,17 +94,20 @@ class PowerSampling(BaseStrategy):
         self.strategy = strategy
         self.beta = beta
 
-    @property
-    def _needs_model(self):
-        return getattr(self.strategy, "_needs_model", True)
+    def __skal_tags__(self):
+        tags = super().__skal_tags__()
+        if self.strategy is not None:
+            tags.requires_model = get_strategy_tags(self.strategy).requires_model
+        return tags
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         strategy = self.strategy if self.strategy is not None else EntropySampling()
-        kw = {}
-        if "random_state" in inspect.signature(strategy.score).parameters:
-            kw["random_state"] = draw_seed(random_state)
-        scores = np.asarray(
-            strategy.score(learner, X, candidates, **kw), dtype=np.float64
+        scores = strategy.score(
+            learner,
+            X,
+            candidates,
+            random_state=score_random_state(strategy, random_state),
         )
+        scores = np.asarray(scores, dtype=np.float64)
         keys = power_keys(scores, float(self.beta), random_state)
         return candidates[top_k(keys, n_instances, random_state)]

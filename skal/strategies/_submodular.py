@@ -253,7 +253,11 @@ class SubmodularMutualInformation(BaseStrategy):
     [4, 5]
     """
 
-    _deterministic = True
+    def __skal_tags__(self):
+        tags = super().__skal_tags__()
+        tags.deterministic = True
+        return tags
+
     _parameter_constraints = {
         "query_set": ["array-like", None],
         "query_classes": ["array-like", None],

@@ -29,6 +29,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
+from ..base import get_strategy_tags
+
 __all__ = [
     "ProbaFromX",
     "check_strategy",
@@ -383,9 +385,10 @@ def check_strategy(strategy, *, make_learner=None, max_examples=20):
     check_strategy_contract(strategy, max_examples=max_examples, **kw)
     check_strategy_budget(strategy, max_examples=max_examples, **kw)
     check_strategy_determinism(strategy, max_examples=max(1, max_examples // 2), **kw)
-    if getattr(strategy, "_class_balanced", False):
+    tags = get_strategy_tags(strategy)
+    if tags.class_balanced:
         check_strategy_class_balance(strategy, max_examples=max_examples, **kw)
-    if getattr(strategy, "_deterministic", False):
+    if tags.deterministic:
         check_strategy_permutation(
             strategy, max_examples=max(1, max_examples // 2), **kw
         )
