@@ -404,6 +404,21 @@ class PretrainedBody(Callback):
     state_dict : dict of str to torch.Tensor
         E.g. :meth:`SimCLREncoder.body_state_dict`. Every key must exist in
         the net's module with the same shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skal.nets import MLP, make_net
+    >>> from skal.representations import PretrainedBody
+    >>> body = MLP(n_classes=2, hidden=8)
+    >>> _ = body(torch.zeros(1, 3))  # materialise the lazy input layer
+    >>> state = {k: v for k, v in body.state_dict().items() if "head" not in k}
+    >>> net = make_net("tabular", 2, module__hidden=8, lr=0.0, min_steps=2,
+    ...                steps_per_label=0, callbacks=[("body", PretrainedBody(state))])
+    >>> X = np.zeros((4, 3), dtype=np.float32)
+    >>> _ = net.fit(X, np.array([0, 1, 0, 1]))
+    >>> bool(torch.equal(net.module_.body[1].weight, state["body.1.weight"]))
+    True
     """
 
     def __init__(self, state_dict):
@@ -413,10 +428,22 @@ class PretrainedBody(Callback):
         self.pending_ = True
         return self
 
-    def on_train_begin(self, net, **kwargs):
+    def on_train_begin(self, net, X=None, **kwargs):
         if not getattr(self, "pending_", True):
             return
-        target = net.module_.state_dict()
+        module = net.module_
+        if X is not None and any(
+            isinstance(p, nn.parameter.UninitializedParameter)
+            for p in module.parameters()
+        ):  # lazy layers (skal.nets.MLP): one forward pass gives their shapes
+            dataset = net.get_dataset(X)
+            batch = next(iter(net.get_iterator(dataset, training=False)))
+            mode = module.training
+            module.eval()
+            with torch.no_grad():
+                net.infer(batch[0])
+            module.train(mode)
+        target = module.state_dict()
         bad = [
             k
             for k, v in self.state_dict.items()

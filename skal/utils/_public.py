@@ -9,6 +9,7 @@ PUBLIC_MODULES = (
     "skal.nets",
     "skal.augment",
     "skal.semi_supervised",
+    "skal.representations",
     "skal.metrics",
     "skal.datasets",
     "skal.evaluation",
