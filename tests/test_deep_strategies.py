@@ -173,11 +173,16 @@ def test_mc_strategies_are_reproducible_with_a_net(net_learner, blobs):
 
 
 # --------------------------------------------------------------- diversity
-def test_coreset_equals_naive_float64_k_center(net_learner, blobs):
+@pytest.mark.parametrize("normalize", [False, True])
+def test_coreset_equals_naive_float64_k_center(net_learner, blobs, normalize):
     X, _ = blobs
     pool = net_learner.pool_indices_
     ad = get_adapter(net_learner)
-    emb, lab = ad.embed(X, pool), ad.embed(net_learner.X_labeled_)
+    emb = ad.embed(X, pool).astype(np.float64)
+    lab = ad.embed(net_learner.X_labeled_).astype(np.float64)
+    if normalize:  # the default: distances between unit vectors
+        emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+        lab /= np.linalg.norm(lab, axis=1, keepdims=True)
     mins, picks = _sqdist(emb, lab).min(1), []
     for _ in range(15):
         m = mins.copy()
@@ -185,7 +190,7 @@ def test_coreset_equals_naive_float64_k_center(net_learner, blobs):
         picks.append(int(np.argmax(m)))
         mins = np.minimum(mins, _sqdist(emb, emb[picks[-1:]])[:, 0])
     for seed in (0, 1):  # deterministic: the seed does not matter
-        sel = CoreSet()(
+        sel = CoreSet(normalize=normalize)(
             net_learner, X, n_instances=15, candidates=pool, random_state=seed
         )
         np.testing.assert_array_equal(sel, pool[picks])
@@ -245,15 +250,20 @@ def test_cluster_margin_picks_low_margin_rows_across_clusters(net_learner, blobs
 def test_typiclust_and_probcover_cold_start_and_coverage():
     X = np.r_[np.full((10, 2), 0.0), np.full((7, 2), 5.0), np.full((4, 2), 9.0)]
     X = X + np.random.RandomState(0).normal(scale=0.05, size=X.shape)
-    sel = ProbCover(radius=1.0)(None, X, n_instances=3, random_state=0)
+    # the clusters lie on one ray: distances in the raw space (normalize=False)
+    sel = ProbCover(radius=1.0, normalize=False)(
+        None, X, n_instances=3, random_state=0
+    )
     assert sel.tolist()[0] < 10 and sorted(X[sel, 0].round()) == [0, 5, 9]
-    sel = TypiClust(n_neighbors=3)(None, X, n_instances=3, random_state=0)
+    sel = TypiClust(n_neighbors=3, normalize=False)(
+        None, X, n_instances=3, random_state=0
+    )
     assert sorted(X[sel, 0].round()) == [0, 5, 9]
     # the biggest cluster is labeled: ProbCover starts with the next one
     y = np.full(len(X), -1)
     y[[0, 1]] = [0, 1]
     learner = ActiveLearner(LogisticRegression(), random_state=0).fit(X, y)
-    sel = ProbCover(radius=1.0)(
+    sel = ProbCover(radius=1.0, normalize=False)(
         learner, X, n_instances=2, candidates=learner.pool_indices_, random_state=0
     )
     assert sorted(X[sel, 0].round()) == [5, 9]
@@ -327,11 +337,13 @@ def _naive_facility_location(E, n, gamma):
 def test_facility_location_equals_naive_greedy():
     X = np.random.RandomState(0).normal(size=(60, 4)).astype(np.float32)
     clf = ProbaFromX(2).fit(np.abs(X), np.zeros(60))
-    gamma = 1.0 / (2 * ((X - X.mean(0)) ** 2).sum(1).mean())
-    sel = FacilityLocation(n_representatives=None)(
-        clf, X, n_instances=12, random_state=0
-    )
-    assert sel.tolist() == _naive_facility_location(X, 12, gamma)
+    for normalize in (False, True):
+        E = X / np.linalg.norm(X, axis=1, keepdims=True) if normalize else X
+        gamma = 1.0 / (2 * ((E - E.mean(0)) ** 2).sum(1).mean())
+        sel = FacilityLocation(n_representatives=None, normalize=normalize)(
+            clf, X, n_instances=12, random_state=0
+        )
+        assert sel.tolist() == _naive_facility_location(E, 12, gamma)
 
 
 def test_submodular_mutual_information_targets_the_query_set():
@@ -369,7 +381,7 @@ def test_flqmi_equals_naive_greedy():
         g[picks] = -np.inf
         picks.append(int(np.argmax(g)))
         cov = np.maximum(cov, S[:, picks[-1]])
-    smi = SubmodularMutualInformation(query_set=Q, eta=0.5)
+    smi = SubmodularMutualInformation(query_set=Q, eta=0.5, normalize=False)
     assert smi(clf, X, n_instances=6, random_state=0).tolist() == picks
 
 
@@ -445,7 +457,9 @@ def _strategies():
         BALD(n_mc_samples=5),
         BatchBALD(n_mc_samples=5, n_joint_samples=100),
         VariationRatios(n_mc_samples=5),
-        CoreSet(),
+        # a 2-epoch net's low-norm rows point anywhere: on the unit sphere
+        # they look far apart (docs: representations), so raw distances here
+        CoreSet(normalize=False),
         KMeansSampling(),
         BADGE(),
         ClusterMargin(),

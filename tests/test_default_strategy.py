@@ -78,7 +78,10 @@ def test_hybrid_picks_uncertain_and_diverse_rows(blobs):
 
 def test_large_batch_still_favours_uncertain_rows(blobs):
     X, y = blobs
-    s = ColdStartHybrid(hybrid="margin_kmeans", beta=10, random_share=0.0)
+    # the beta cap, measured in the raw 3-feature space of the blobs
+    s = ColdStartHybrid(
+        hybrid="margin_kmeans", beta=10, random_share=0.0, normalize=False
+    )
     learner = _learner(X, y, 40, s, n_instances=60)
     idx = learner.query()
     pool = learner.pool_indices_

@@ -16,7 +16,12 @@ from sklearn.utils._param_validation import Interval
 
 from .._kernels import knn, radius_graph, typiclust
 from ..base import BaseStrategy
-from ._common import draw_seed, pool_and_labeled_embeddings
+from ._common import (
+    EMBEDDING_CONSTRAINT,
+    NORMALIZE_CONSTRAINT,
+    draw_seed,
+    pool_and_labeled_embeddings,
+)
 
 __all__ = ["TypiClust", "ProbCover"]
 
@@ -49,14 +54,21 @@ class TypiClust(BaseStrategy):
     layer : str, default=None
         Where embeddings are taken once a model exists (see
         :class:`~skal.strategies.CoreSet`).
+    embedding : {"model", "input"}, transformer or callable, default="model"
+        The space of the clustering (see :class:`~skal.strategies.CoreSet`);
+        ``"model"`` falls back to ``"input"`` while no model is fitted. The
+        paper uses self-supervised features: pass a fitted encoder.
+    normalize : bool, default=True
+        Work on L2-normalised embeddings (as the paper's self-supervised
+        features are; see :class:`~skal.strategies.CoreSet`).
 
     Examples
     --------
     >>> import numpy as np
     >>> from skal.strategies import TypiClust
     >>> X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2]])
-    >>> sorted(TypiClust(n_neighbors=2)(None, X, n_instances=2,
-    ...                                 random_state=0).tolist())
+    >>> sorted(TypiClust(n_neighbors=2, normalize=False)(
+    ...     None, X, n_instances=2, random_state=0).tolist())
     [1, 4]
     """
 
@@ -69,16 +81,34 @@ class TypiClust(BaseStrategy):
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "n_clusters": [Interval(Integral, 1, None, closed="left"), None],
         "layer": [str, None],
+        **EMBEDDING_CONSTRAINT,
+        **NORMALIZE_CONSTRAINT,
     }
 
-    def __init__(self, n_neighbors=20, n_clusters=None, layer=None):
+    def __init__(
+        self,
+        n_neighbors=20,
+        n_clusters=None,
+        layer=None,
+        embedding="model",
+        normalize=True,
+    ):
         self.n_neighbors = n_neighbors
         self.n_clusters = n_clusters
         self.layer = layer
+        self.embedding = embedding
+        self.normalize = normalize
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         emb, lab = pool_and_labeled_embeddings(
-            self, learner, X, candidates, layer=self.layer, raw_without_model=True
+            self,
+            learner,
+            X,
+            candidates,
+            layer=self.layer,
+            raw_without_model=True,
+            embedding=self.embedding,
+            normalize=self.normalize,
         )
         n_clusters = self.n_clusters
         if n_clusters is None:
@@ -147,14 +177,22 @@ class ProbCover(BaseStrategy):
     layer : str, default=None
         Where embeddings are taken once a model exists (see
         :class:`~skal.strategies.CoreSet`).
+    embedding : {"model", "input"}, transformer or callable, default="model"
+        The space of the balls (see :class:`~skal.strategies.CoreSet`);
+        ``"model"`` falls back to ``"input"`` while no model is fitted. The
+        paper uses self-supervised features: pass a fitted encoder.
+    normalize : bool, default=True
+        Work on L2-normalised embeddings (as the paper's self-supervised
+        features are; see :class:`~skal.strategies.CoreSet`); a given
+        ``radius`` is then a distance on the unit sphere (at most 2).
 
     Examples
     --------
     >>> import numpy as np
     >>> from skal.strategies import ProbCover
     >>> X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2], [9.0]])
-    >>> sorted(ProbCover(radius=0.15)(None, X, n_instances=2,
-    ...                               random_state=0).tolist())
+    >>> sorted(ProbCover(radius=0.15, normalize=False)(
+    ...     None, X, n_instances=2, random_state=0).tolist())
     [1, 4]
     """
 
@@ -167,16 +205,29 @@ class ProbCover(BaseStrategy):
         "radius": [Interval(Real, 0, None, closed="neither"), None],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "layer": [str, None],
+        **EMBEDDING_CONSTRAINT,
+        **NORMALIZE_CONSTRAINT,
     }
 
-    def __init__(self, radius=None, n_neighbors=10, layer=None):
+    def __init__(
+        self, radius=None, n_neighbors=10, layer=None, embedding="model", normalize=True
+    ):
         self.radius = radius
         self.n_neighbors = n_neighbors
         self.layer = layer
+        self.embedding = embedding
+        self.normalize = normalize
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         emb, lab = pool_and_labeled_embeddings(
-            self, learner, X, candidates, layer=self.layer, raw_without_model=True
+            self,
+            learner,
+            X,
+            candidates,
+            layer=self.layer,
+            raw_without_model=True,
+            embedding=self.embedding,
+            normalize=self.normalize,
         )
         N = emb.shape[0]
         device = emb.device

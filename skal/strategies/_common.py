@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from ..models import SklearnAdapter, get_adapter
 from ..utils._arrays import take_rows
+from ..utils._seeding import draw_seed
 from ..utils._sparse import is_sparse, sparse_embedding
-
-_SEED_MAX = np.iinfo(np.int32).max
-
-
-def draw_seed(random_state):
-    """An int seed drawn from a ``RandomState`` (for torch generators)."""
-    return int(random_state.randint(_SEED_MAX))
 
 
 def labeled_set(learner):
@@ -58,6 +53,155 @@ def lazy_kwargs(adapter, lazy=True):
     return {"lazy": True} if lazy and isinstance(adapter, SklearnAdapter) else {}
 
 
+#: ``embedding=`` of the embedding-based strategies: where selection measures.
+EMBEDDING_CONSTRAINT = {
+    "embedding": [
+        StrOptions({"model", "input"}),
+        HasMethods(["transform"]),
+        callable,
+    ]
+}
+#: ``normalize=`` of the distance and coverage strategies.
+NORMALIZE_CONSTRAINT = {"normalize": ["boolean"]}
+
+
+class _NormalizedRows:
+    """An out-of-core lazy view whose row blocks come out L2-normalised (what
+    the streaming kernels read in place of the pool; never loaded whole)."""
+
+    device = "cpu"
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.shape = tuple(inner.shape)
+        self.dtype = np.dtype(np.float32)
+        self.ndim = 2
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        blk = np.asarray(self.inner[key], dtype=np.float32)
+        blk = blk.reshape(blk.shape[0], -1)
+        return _l2_rows(blk)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self[:], dtype=dtype)
+
+
+def _l2_rows(a):
+    """Rows scaled to unit Euclidean norm; all-zero rows stay zero."""
+    import torch
+
+    if isinstance(a, torch.Tensor):
+        a = a.to(torch.float32)
+        n = torch.linalg.vector_norm(a, dim=1, keepdim=True)
+        return a / torch.where(n > 0, n, torch.ones_like(n))
+    a = np.asarray(a, dtype=np.float32)
+    n = np.linalg.norm(a, axis=1, keepdims=True)
+    return a / np.where(n > 0, n, 1.0).astype(np.float32)
+
+
+def l2_normalize(emb):
+    """L2-normalised rows of an embedding (tensor, array or lazy view)."""
+    if emb is None:
+        return None
+    from ..models._adapters import _is_lazy
+
+    if _is_lazy(emb):  # a lazy view of an out-of-core pool
+        return _NormalizedRows(emb)
+    return _l2_rows(emb)
+
+
+def _not_fitted_error(strategy, embedding):
+    name = type(strategy).__name__
+    return ValueError(
+        f"The 'embedding' transformer of {name} ({type(embedding).__name__}) is "
+        "not fitted. Fit it first (e.g. on the pool); clone() and GridSearchCV "
+        "refit nothing and return an unfitted copy, so wrap a fitted "
+        "transformer in sklearn.frozen.FrozenEstimator, or pass its "
+        "'transform' method as a callable."
+    )
+
+
+def _flat_tensor(a):
+    import torch
+
+    if isinstance(a, torch.Tensor):
+        t = a.detach().to(torch.float32)
+    else:
+        if is_sparse(a):
+            raise TypeError("sparse")  # handled by the caller
+        t = torch.as_tensor(np.ascontiguousarray(np.asarray(a, dtype=np.float32)))
+    return t.reshape(t.shape[0], -1).contiguous()
+
+
+def external_embedding(strategy, embedding, X, rows=None):
+    """Rows ``rows`` of ``X`` through a user's transformer or callable, as a
+    float32 ``(n, d)`` tensor (sparse output projected, never densified)."""
+    from sklearn.base import BaseEstimator
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    Xc = X if rows is None else take_rows(X, rows)
+    if hasattr(embedding, "transform"):
+        if isinstance(embedding, BaseEstimator):
+            try:
+                check_is_fitted(embedding)
+            except NotFittedError as exc:
+                raise _not_fitted_error(strategy, embedding) from exc
+        out = embedding.transform(Xc)
+    else:
+        out = embedding(Xc)
+    if is_sparse(out):
+        out = sparse_embedding(out, owner=embedding)
+    n = Xc.shape[0] if hasattr(Xc, "shape") else len(Xc)
+    t = _flat_tensor(out)
+    if t.shape[0] != n:
+        raise ValueError(
+            f"The 'embedding' of {type(strategy).__name__} must return one row "
+            f"per input row; it returned {t.shape[0]} rows for {n}."
+        )
+    return t
+
+
+def embed_rows(
+    strategy,
+    learner,
+    X,
+    rows=None,
+    *,
+    embedding="model",
+    layer=None,
+    normalize=False,
+    adapter=None,
+    owner=None,
+    lazy=False,
+):
+    """Embeddings of rows ``rows`` of ``X`` (all when None) in the space
+    ``embedding`` selects (see :class:`~skal.strategies.CoreSet`), L2-normalised when
+    ``normalize``. ``owner``: whose sparse projection ``"input"`` uses (the
+    pool, so that labeled rows land in its space). Returns a float32 tensor,
+    or a lazy view for an out-of-core pool with ``lazy``."""
+    if isinstance(embedding, str) and embedding == "input":
+        if lazy and rows is not None and not is_sparse(X):
+            from .._kernels import _is_out_of_core
+            from ..models._adapters import _sk_rows
+
+            if _is_out_of_core(X):
+                emb = _sk_rows(X, rows)
+                return l2_normalize(emb) if normalize else emb
+        emb = raw_features(X, rows, owner=owner)
+    elif isinstance(embedding, str):  # "model"
+        if adapter is None:
+            adapter = get_adapter(learner, strategy=strategy)
+        kw = lazy_kwargs(adapter, lazy)
+        emb = adapter.embed(X, rows, layer=layer, as_tensor=True, **kw)
+    else:
+        emb = external_embedding(strategy, embedding, X, rows)
+    return l2_normalize(emb) if normalize else emb
+
+
 def pool_and_labeled_embeddings(
     strategy,
     learner,
@@ -67,26 +211,40 @@ def pool_and_labeled_embeddings(
     layer=None,
     raw_without_model=False,
     lazy=False,
+    embedding="model",
+    normalize=False,
 ):
     """Embeddings of the candidates and of the labeled set, on one device.
 
     Returns ``(emb, emb_labeled)`` as float32 tensors (``emb_labeled`` is None
-    without a labeled set). With ``raw_without_model`` and no fitted model the
-    flattened rows of ``X`` are the embeddings (cold start). With ``lazy``
-    (for the streaming kernels) ``emb`` may be a lazy view of an out-of-core
-    pool (see :meth:`skal.models.SklearnAdapter.embed`).
+    without a labeled set). ``embedding`` chooses the space (``"model"``,
+    ``"input"``, a fitted transformer or a callable);
+    ``normalize`` scales every row to unit L2 norm (the distance and coverage
+    strategies' default: an embedding's norm can follow its class and draw
+    farthest-first selection to one class). With ``raw_without_model`` and no
+    fitted model, ``"model"`` falls back to the flattened rows of ``X`` (cold
+    start). With ``lazy`` (for the streaming kernels) ``emb`` may be a lazy
+    view of an out-of-core pool (see :meth:`skal.models.SklearnAdapter.embed`).
     """
     X_lab, _ = labeled_set(learner)
-    if raw_without_model and not has_model(learner):
-        emb = raw_features(X, candidates)
-        lab = raw_features(X_lab, owner=X) if X_lab is not None else None
-        return emb, lab
-    adapter = get_adapter(learner, strategy=strategy)
-    kw = lazy_kwargs(adapter, lazy)
-    emb = adapter.embed(X, candidates, layer=layer, as_tensor=True, **kw)
+    if (
+        isinstance(embedding, str)
+        and embedding == "model"
+        and raw_without_model
+        and not has_model(learner)
+    ):
+        embedding = "input"
+    kw = dict(embedding=embedding, layer=layer, normalize=normalize)
+    adapter = None
+    if isinstance(embedding, str) and embedding == "model":
+        adapter = get_adapter(learner, strategy=strategy)
+    emb = embed_rows(
+        strategy, learner, X, candidates, adapter=adapter, lazy=lazy, owner=X, **kw
+    )
     lab = None
     if X_lab is not None:
-        lab = adapter.embed(X_lab, layer=layer, as_tensor=True).to(emb.device)
+        lab = embed_rows(strategy, learner, X_lab, adapter=adapter, owner=X, **kw)
+        lab = lab.to(emb.device)
     return emb, lab
 
 

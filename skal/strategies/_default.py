@@ -18,27 +18,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._kernels import badge_kmeans_pp, kmeans, typiclust
 from ..base import BaseStrategy, top_k
 from ..models import get_adapter
-from ..utils._arrays import take_rows
-from ..utils._sparse import is_sparse, sparse_embedding
+from ..utils._seeding import draw_seed
 from ..utils._validation import Count, Described
+from ._common import EMBEDDING_CONSTRAINT, NORMALIZE_CONSTRAINT, embed_rows
 from ._uncertainty import margin_score
 
 __all__ = ["ColdStartHybrid"]
-
-_SEED_MAX = np.iinfo(np.int32).max
-
-
-def _flat_features(X, rows, owner=None):
-    """Input rows flattened to float32 (n, d); sparse rows projected (never
-    densified) with one TruncatedSVD per ``owner`` (:mod:`skal.utils._sparse`)."""
-    Xc = take_rows(X, rows)
-    if hasattr(Xc, "detach"):
-        Xc = Xc.detach().cpu().numpy()
-    elif is_sparse(Xc):
-        Xc = sparse_embedding(Xc, owner=X if owner is None else owner)
-    Xc = np.asarray(Xc, dtype=np.float32)
-    return Xc.reshape(Xc.shape[0], -1)
-
 
 def _labeled(learner):
     """The learner's labeled rows and labels, or (None, None) for a bare model."""
@@ -94,7 +79,10 @@ class ColdStartHybrid(BaseStrategy):
 
     Both phases work in the model's penultimate embedding (through the model
     adapter; for a scikit-learn model, the pipeline's transformed features or
-    ``X``), or on the flattened input with ``embedding="input"``.
+    ``X``), on the flattened input with ``embedding="input"``, or in the
+    output of a fitted transformer or callable. The typicality and k-means
+    phases L2-normalise the embeddings (``normalize``); BADGE's gradient
+    embeddings are never normalised (their norm is the uncertainty).
 
     Parameters
     ----------
@@ -113,8 +101,14 @@ class ColdStartHybrid(BaseStrategy):
         with the smallest margins.
     k : int, default=20
         Neighbours for the typicality.
-    embedding : {"model", "input"}, default="model"
-        Space of the clustering: the model's embeddings or the raw input.
+    embedding : {"model", "input"}, transformer or callable, default="model"
+        Space of the clustering: the model's embeddings, the raw input, or
+        the output of a fitted transformer (wrap it in
+        :class:`sklearn.frozen.FrozenEstimator` to keep it fitted through
+        ``clone``) or of a callable ``f(X_rows) -> array``.
+    normalize : bool, default=True
+        L2-normalise the embeddings of the typicality and ``margin_kmeans``
+        phases (see :class:`~skal.strategies.CoreSet`); BADGE's are never.
 
     References
     ----------
@@ -154,7 +148,8 @@ class ColdStartHybrid(BaseStrategy):
         ],
         "beta": [Count(1)],
         "k": [Count(1)],
-        "embedding": [StrOptions({"model", "input"})],
+        **EMBEDDING_CONSTRAINT,
+        **NORMALIZE_CONSTRAINT,
     }
 
     def __init__(
@@ -165,6 +160,7 @@ class ColdStartHybrid(BaseStrategy):
         beta=10,
         k=20,
         embedding="model",
+        normalize=True,
     ):
         self.cold_start_per_class = cold_start_per_class
         self.hybrid = hybrid
@@ -172,6 +168,7 @@ class ColdStartHybrid(BaseStrategy):
         self.beta = beta
         self.k = k
         self.embedding = embedding
+        self.normalize = normalize
 
     def phase(self, learner, n_classes=None):
         """Which phase the next query uses: ``"cold_start"`` or ``"hybrid"``.
@@ -195,10 +192,18 @@ class ColdStartHybrid(BaseStrategy):
         limit = self.cold_start_per_class * max(int(n_classes), 1)
         return "cold_start" if y_lab.shape[0] < limit else "hybrid"
 
-    def _embed(self, adapter, X, rows):
-        if self.embedding == "input":
-            return _flat_features(X, rows)
-        return np.asarray(adapter.embed(X, rows), dtype=np.float32)
+    def _embed(self, adapter, X, rows, *, normalize=False, owner=None):
+        emb = embed_rows(
+            self,
+            None,
+            X,
+            rows,
+            embedding=self.embedding,
+            normalize=normalize,
+            adapter=adapter,
+            owner=owner,
+        )
+        return emb.cpu().numpy()
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         # the random share: a uniform sample of the candidates, drawn first
@@ -228,7 +233,7 @@ class ColdStartHybrid(BaseStrategy):
     def _select(self, learner, X, *, n_instances, candidates, random_state):
         adapter = get_adapter(learner, strategy=self)
         proba = adapter.predict_proba(X, candidates)
-        seed = int(random_state.randint(_SEED_MAX))
+        seed = draw_seed(random_state)
         if self.phase(learner, n_classes=proba.shape[1]) == "cold_start":
             return self._typical(adapter, learner, X, n_instances, candidates, seed)
         if self.hybrid == "badge":
@@ -245,7 +250,7 @@ class ColdStartHybrid(BaseStrategy):
         top = candidates[top_k(scores, m, random_state)]
         if m == n_instances:
             return top
-        emb = self._embed(adapter, X, top)
+        emb = self._embed(adapter, X, top, normalize=self.normalize, owner=X)
         labels, centers = kmeans(emb, n_instances, generator=seed)
         labels = labels.cpu().numpy()
         centers = centers.cpu().numpy()
@@ -262,13 +267,10 @@ class ColdStartHybrid(BaseStrategy):
         return top[np.sort(picked[:n_instances])]
 
     def _typical(self, adapter, learner, X, n_instances, candidates, seed):
-        emb = self._embed(adapter, X, candidates)
+        emb = self._embed(adapter, X, candidates, normalize=self.normalize, owner=X)
         X_lab, _ = _labeled(learner)
         init = None
         if X_lab is not None:
-            if self.embedding == "input":
-                init = _flat_features(X_lab, np.arange(len(X_lab)))
-            else:
-                init = np.asarray(adapter.embed(X_lab), dtype=np.float32)
+            init = self._embed(adapter, X_lab, None, normalize=self.normalize, owner=X)
         picked = typiclust(emb, n_instances, init=init, k=self.k, generator=seed)
         return candidates[picked.numpy()]

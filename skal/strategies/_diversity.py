@@ -18,12 +18,21 @@ from sklearn.utils._param_validation import Interval
 from .._kernels import badge_kmeans_pp, default_chunk_size, k_center_greedy, kmeans
 from ..base import BaseStrategy
 from ..models import get_adapter
-from ._common import draw_seed, lazy_kwargs, pool_and_labeled_embeddings, uniforms
+from ._common import (
+    EMBEDDING_CONSTRAINT,
+    NORMALIZE_CONSTRAINT,
+    draw_seed,
+    embed_rows,
+    lazy_kwargs,
+    pool_and_labeled_embeddings,
+    uniforms,
+)
 from ._uncertainty import margin_score
 
 __all__ = ["CoreSet", "KMeansSampling", "BADGE", "ClusterMargin"]
 
-_LAYER = {"layer": [str, None]}
+_LAYER = {"layer": [str, None], **EMBEDDING_CONSTRAINT}
+_SPACE = {**_LAYER, **NORMALIZE_CONSTRAINT}
 
 
 class CoreSet(BaseStrategy):
@@ -44,6 +53,22 @@ class CoreSet(BaseStrategy):
         Where embeddings are taken (see :meth:`~skal.models.SkorchAdapter.embed`):
         a submodule name of a net, a transformer step of a pipeline. None: the
         input of the net's last ``nn.Linear`` / a pipeline's transformers / ``X``.
+    embedding : {"model", "input"}, transformer or callable, default="model"
+        The space of the distances. ``"model"``: the model's embeddings (see
+        ``layer``). ``"input"``: the rows of ``X`` flattened (sparse rows
+        projected, never densified). A fitted transformer (has ``transform``:
+        a PCA, a self-supervised encoder; wrap it in
+        :class:`sklearn.frozen.FrozenEstimator` so that ``clone`` and
+        ``GridSearchCV`` keep it fitted) or a callable ``f(X_rows) -> array``:
+        its output, flattened to 2-D.
+    normalize : bool, default=True
+        Scale every embedding to unit L2 norm before measuring distances.
+        A penultimate layer's norm can follow the class (post-ReLU features
+        grow with the input's amplitude), and farthest-first selection then
+        takes the high-norm tail of one or two classes; on the unit sphere
+        distances compare directions. ``False``: the raw embedding (the
+        selection before this option existed); the user guide's
+        representations page shows the measured effect.
 
     Examples
     --------
@@ -52,7 +77,8 @@ class CoreSet(BaseStrategy):
     >>> from skal import ActiveLearner
     >>> from skal.strategies import CoreSet
     >>> X = np.array([[0.0], [0.1], [0.2], [5.0], [9.0]])
-    >>> learner = ActiveLearner(LogisticRegression(), strategy=CoreSet(),
+    >>> learner = ActiveLearner(LogisticRegression(),
+    ...                         strategy=CoreSet(normalize=False),
     ...                         n_instances=2).fit(X, [0, 1, -1, -1, -1])
     >>> learner.query().tolist()  # the far rows first
     [4, 3]
@@ -63,14 +89,23 @@ class CoreSet(BaseStrategy):
         tags.deterministic = True
         return tags
 
-    _parameter_constraints = dict(_LAYER)
+    _parameter_constraints = dict(_SPACE)
 
-    def __init__(self, layer=None):
+    def __init__(self, layer=None, embedding="model", normalize=True):
         self.layer = layer
+        self.embedding = embedding
+        self.normalize = normalize
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         emb, lab = pool_and_labeled_embeddings(
-            self, learner, X, candidates, layer=self.layer, lazy=True
+            self,
+            learner,
+            X,
+            candidates,
+            layer=self.layer,
+            lazy=True,
+            embedding=self.embedding,
+            normalize=self.normalize,
         )
         pos = k_center_greedy(
             emb, n_instances, init=lab, generator=draw_seed(random_state)
@@ -117,6 +152,10 @@ class KMeansSampling(BaseStrategy):
         Maximum Lloyd iterations.
     layer : str, default=None
         Where embeddings are taken (see :class:`CoreSet`).
+    embedding : {"model", "input"}, transformer or callable, default="model"
+        The space of the clustering (see :class:`CoreSet`).
+    normalize : bool, default=True
+        Cluster L2-normalised embeddings (see :class:`CoreSet`).
 
     Examples
     --------
@@ -125,22 +164,31 @@ class KMeansSampling(BaseStrategy):
     >>> from skal.strategies import KMeansSampling
     >>> X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2], [9.0]])
     >>> clf = LogisticRegression().fit(X, [0, 0, 0, 1, 1, 1, 1])
-    >>> sorted(KMeansSampling()(clf, X, n_instances=3, random_state=0).tolist())
+    >>> km = KMeansSampling(normalize=False)
+    >>> sorted(km(clf, X, n_instances=3, random_state=0).tolist())
     [1, 4, 6]
     """
 
     _parameter_constraints = {
         "n_iter": [Interval(Integral, 0, None, closed="left")],
-        **_LAYER,
+        **_SPACE,
     }
 
-    def __init__(self, n_iter=10, layer=None):
+    def __init__(self, n_iter=10, layer=None, embedding="model", normalize=True):
         self.n_iter = n_iter
         self.layer = layer
+        self.embedding = embedding
+        self.normalize = normalize
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        emb, _ = pool_and_labeled_embeddings(
-            self, learner, X, candidates, layer=self.layer
+        emb = embed_rows(
+            self,
+            learner,
+            X,
+            candidates,
+            embedding=self.embedding,
+            layer=self.layer,
+            normalize=self.normalize,
         )
         labels, centers = kmeans(
             emb, n_instances, n_iter=self.n_iter, generator=draw_seed(random_state)
@@ -181,6 +229,15 @@ class BADGE(BaseStrategy):
         Where ``h`` is taken: the input of the net's last ``nn.Linear`` (the
         output layer, for which ``g`` is the exact gradient), a named
         submodule, or a pipeline's transformers.
+    embedding : {"model", "input"}, transformer or callable, default="model"
+        Where ``h`` is taken (see :class:`CoreSet`); ``g`` is the exact
+        gradient only for ``"model"`` with the default ``layer``.
+
+    Notes
+    -----
+    BADGE does not L2-normalise (it has no ``normalize``): the norm of the
+    gradient embedding, ``||p - onehot|| * ||h||``, is its uncertainty
+    signal, and the distance strategies' normalisation would erase it.
 
     Examples
     --------
@@ -195,14 +252,19 @@ class BADGE(BaseStrategy):
 
     _parameter_constraints = dict(_LAYER)
 
-    def __init__(self, layer=None):
+    def __init__(self, layer=None, embedding="model"):
         self.layer = layer
+        self.embedding = embedding
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         adapter = get_adapter(learner, strategy=self)
-        proba, emb = adapter.grad_embedding_factors(
-            X, candidates, layer=self.layer, as_tensor=True, **lazy_kwargs(adapter)
-        )
+        if isinstance(self.embedding, str) and self.embedding == "model":
+            proba, emb = adapter.grad_embedding_factors(
+                X, candidates, layer=self.layer, as_tensor=True, **lazy_kwargs(adapter)
+            )
+        else:
+            proba = adapter.predict_proba(X, candidates, as_tensor=True)
+            emb = embed_rows(self, learner, X, candidates, embedding=self.embedding)
         pos = badge_kmeans_pp(
             proba, emb, n_instances, uniforms=uniforms(random_state, n_instances)
         )
@@ -232,6 +294,10 @@ class ClusterMargin(BaseStrategy):
         Clusters of the margin candidates; None uses ``n_instances``.
     layer : str, default=None
         Where embeddings are taken (see :class:`CoreSet`).
+    embedding : {"model", "input"}, transformer or callable, default="model"
+        The space of the clustering (see :class:`CoreSet`).
+    normalize : bool, default=True
+        Cluster L2-normalised embeddings (see :class:`CoreSet`).
 
     Examples
     --------
@@ -243,13 +309,22 @@ class ClusterMargin(BaseStrategy):
     _parameter_constraints = {
         "margin_factor": [Interval(Real, 1, None, closed="left")],
         "n_clusters": [Interval(Integral, 1, None, closed="left"), None],
-        **_LAYER,
+        **_SPACE,
     }
 
-    def __init__(self, margin_factor=10.0, n_clusters=None, layer=None):
+    def __init__(
+        self,
+        margin_factor=10.0,
+        n_clusters=None,
+        layer=None,
+        embedding="model",
+        normalize=True,
+    ):
         self.margin_factor = margin_factor
         self.n_clusters = n_clusters
         self.layer = layer
+        self.embedding = embedding
+        self.normalize = normalize
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         from ..base import top_k
@@ -261,7 +336,17 @@ class ClusterMargin(BaseStrategy):
             max(n_instances, int(np.ceil(self.margin_factor * n_instances))),
         )
         kept = top_k(scores, keep, random_state)
-        emb = adapter.embed(X, candidates[kept], layer=self.layer, as_tensor=True)
+        emb = embed_rows(
+            self,
+            learner,
+            X,
+            candidates[kept],
+            embedding=self.embedding,
+            layer=self.layer,
+            normalize=self.normalize,
+            adapter=adapter,
+            owner=X,
+        )
         K = self.n_clusters or n_instances
         labels, _ = kmeans(emb, K, generator=draw_seed(random_state))
         labels = labels.cpu().numpy()

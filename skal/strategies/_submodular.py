@@ -18,11 +18,22 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._kernels import default_chunk_size
 from ..base import BaseStrategy, top_k
 from ..models import get_adapter
-from ._common import labeled_set, pool_and_labeled_embeddings
+from ._common import (
+    EMBEDDING_CONSTRAINT,
+    NORMALIZE_CONSTRAINT,
+    embed_rows,
+    labeled_set,
+    pool_and_labeled_embeddings,
+)
 
 __all__ = ["FacilityLocation", "SubmodularMutualInformation"]
 
-_METRIC = {"metric": [StrOptions({"rbf", "cosine"})], "layer": [str, None]}
+_METRIC = {
+    "metric": [StrOptions({"rbf", "cosine"})],
+    "layer": [str, None],
+    **EMBEDDING_CONSTRAINT,
+    **NORMALIZE_CONSTRAINT,
+}
 
 
 class _Similarity:
@@ -78,11 +89,6 @@ def _max_sim(sim, targets, sources, out=None):
             out[s:e], sim(_rows(targets, s, e), sources).amax(1), out=out[s:e]
         )
     return out
-
-
-def _argmax_ties_by_keys(gains, keys):
-    best = gains.max()
-    return torch.argmax(torch.where(gains == best, keys, torch.full_like(keys, -1.0)))
 
 
 def _greedy_coverage(sim, cand, reps, covered, n, keys, modular=None, eta=1.0):
@@ -164,6 +170,12 @@ class FacilityLocation(BaseStrategy):
         Similarity (see the module docstring).
     layer : str, default=None
         Where embeddings are taken (see :class:`~skal.strategies.CoreSet`).
+    embedding : {"model", "input"}, transformer or callable, default="model"
+        The space of the similarities (see :class:`~skal.strategies.CoreSet`).
+    normalize : bool, default=True
+        Measure similarities between L2-normalised embeddings (see
+        :class:`~skal.strategies.CoreSet`; ``metric="cosine"`` is
+        normalised anyway).
 
     Examples
     --------
@@ -172,7 +184,8 @@ class FacilityLocation(BaseStrategy):
     >>> from skal.strategies import FacilityLocation
     >>> X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2]])
     >>> clf = LogisticRegression().fit(X, [0, 0, 0, 1, 1, 1])
-    >>> sel = FacilityLocation()(clf, X, n_instances=2, random_state=0)
+    >>> fl = FacilityLocation(normalize=False)
+    >>> sel = fl(clf, X, n_instances=2, random_state=0)
     >>> (X[sel, 0] > 1).tolist()  # one row from each cluster
     [True, False]
     """
@@ -182,14 +195,29 @@ class FacilityLocation(BaseStrategy):
         **_METRIC,
     }
 
-    def __init__(self, n_representatives=1000, metric="rbf", layer=None):
+    def __init__(
+        self,
+        n_representatives=1000,
+        metric="rbf",
+        layer=None,
+        embedding="model",
+        normalize=True,
+    ):
         self.n_representatives = n_representatives
         self.metric = metric
         self.layer = layer
+        self.embedding = embedding
+        self.normalize = normalize
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         emb, lab = pool_and_labeled_embeddings(
-            self, learner, X, candidates, layer=self.layer
+            self,
+            learner,
+            X,
+            candidates,
+            layer=self.layer,
+            embedding=self.embedding,
+            normalize=self.normalize,
         )
         N = emb.shape[0]
         keys = torch.as_tensor(random_state.random_sample(N), device=emb.device)
@@ -240,6 +268,12 @@ class SubmodularMutualInformation(BaseStrategy):
         Similarity (see the module docstring).
     layer : str, default=None
         Where embeddings are taken (see :class:`~skal.strategies.CoreSet`).
+    embedding : {"model", "input"}, transformer or callable, default="model"
+        The space of the similarities (see :class:`~skal.strategies.CoreSet`).
+    normalize : bool, default=True
+        Measure similarities between L2-normalised embeddings (see
+        :class:`~skal.strategies.CoreSet`; ``metric="cosine"`` is
+        normalised anyway).
 
     Examples
     --------
@@ -248,7 +282,7 @@ class SubmodularMutualInformation(BaseStrategy):
     >>> from skal.strategies import SubmodularMutualInformation
     >>> X = np.array([[0.0], [0.1], [5.0], [5.1], [9.0], [9.1]])
     >>> clf = LogisticRegression().fit(X, [0, 0, 1, 1, 2, 2])
-    >>> smi = SubmodularMutualInformation(query_set=[[9.05]])
+    >>> smi = SubmodularMutualInformation(query_set=[[9.05]], normalize=False)
     >>> sorted(smi(clf, X, n_instances=2, random_state=0).tolist())
     [4, 5]
     """
@@ -275,6 +309,8 @@ class SubmodularMutualInformation(BaseStrategy):
         eta=1.0,
         metric="rbf",
         layer=None,
+        embedding="model",
+        normalize=True,
     ):
         self.query_set = query_set
         self.query_classes = query_classes
@@ -282,6 +318,8 @@ class SubmodularMutualInformation(BaseStrategy):
         self.eta = eta
         self.metric = metric
         self.layer = layer
+        self.embedding = embedding
+        self.normalize = normalize
 
     def _query_rows(self, learner):
         X_lab, y_lab = labeled_set(learner)
@@ -309,14 +347,23 @@ class SubmodularMutualInformation(BaseStrategy):
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         parts, X_lab = self._query_rows(learner)
-        adapter = get_adapter(learner, strategy=self)
-        emb = adapter.embed(X, candidates, layer=self.layer, as_tensor=True)
+        adapter = None
+        if isinstance(self.embedding, str) and self.embedding == "model":
+            adapter = get_adapter(learner, strategy=self)
+        kw = dict(
+            embedding=self.embedding,
+            layer=self.layer,
+            normalize=self.normalize,
+            adapter=adapter,
+            owner=X,
+        )
+        emb = embed_rows(self, learner, X, candidates, **kw)
         q = []
         for kind, rows in parts:
             if kind == "rows":
-                q.append(adapter.embed(rows, layer=self.layer, as_tensor=True))
+                q.append(embed_rows(self, learner, rows, **kw))
             else:
-                q.append(adapter.embed(X_lab, rows, layer=self.layer, as_tensor=True))
+                q.append(embed_rows(self, learner, X_lab, rows, **kw))
         Q = torch.cat([t.to(emb.device) for t in q])
         if Q.shape[1] != emb.shape[1]:
             raise ValueError(
