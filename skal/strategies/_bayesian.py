@@ -12,18 +12,17 @@ Sample arrays have shape ``(n_rows, n_mc_samples, n_classes)``.
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _num_samples
 
 from .._kernels import default_chunk_size
 from ..base import BaseStrategy, ScoreStrategy, check_candidates, top_k
 from ..models import get_adapter
-from ._common import draw_seed, mc_seed
+from ..utils._seeding import draw_seed
+from ..utils._validation import Count
+from ._common import mc_seed
 
 __all__ = [
     "BALD",
@@ -302,7 +301,7 @@ class _MCScoreStrategy(ScoreStrategy):
     """Scores computed from MC-dropout samples (seeded by ``random_state``)."""
 
     _parameter_constraints = {
-        "n_mc_samples": [Interval(Integral, 1, None, closed="left")]
+        "n_mc_samples": [Count(1)]
     }
     _score_func = None
 
@@ -433,8 +432,8 @@ class BatchBALD(BaseStrategy):
     """
 
     _parameter_constraints = {
-        "n_mc_samples": [Interval(Integral, 1, None, closed="left")],
-        "n_joint_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_mc_samples": [Count(1)],
+        "n_joint_samples": [Count(1)],
     }
 
     def __init__(self, n_mc_samples=20, n_joint_samples=1000):

@@ -1,21 +1,20 @@
-"""Composition: pipelines of strategies, top-k narrowing, class quotas, functions."""
+"""Composition: pipelines of strategies, top-k narrowing, class quotas, functions.
+
+:class:`StrategyPipeline` lives beside the protocol (:mod:`skal.base`) that
+builds it with ``|``; it is public here.
+"""
 
 from __future__ import annotations
 
 import numbers
 
 import numpy as np
-from sklearn.pipeline import _name_estimators
-from sklearn.utils._param_validation import (
-    Interval,
-    RealNotInt,
-    validate_parameter_constraints,
-)
-from sklearn.utils.metaestimators import _BaseComposition
+from sklearn.utils._param_validation import Interval, RealNotInt
 
 from ..base import (
     BaseStrategy,
     ScoreStrategy,
+    StrategyPipeline,
     get_strategy_tags,
     score_random_state,
     top_k,
@@ -25,117 +24,6 @@ from ..utils._seeding import draw_seed
 from ..utils._validation import Count, StrategyInstance
 
 __all__ = ["StrategyPipeline", "TopK", "ClassBalanced", "FunctionStrategy"]
-
-
-def _check_strategy(strategy, name, owner):
-    validate_parameter_constraints(
-        {name: [StrategyInstance()]}, {name: strategy}, owner
-    )
-    return strategy
-
-
-def _narrow_size(step, n_final, n_candidates):
-    """How many candidates an intermediate pipeline step keeps."""
-    if hasattr(step, "_narrow_size"):
-        return step._narrow_size(n_final, n_candidates)
-    return min(n_candidates, 10 * n_final)
-
-
-class StrategyPipeline(_BaseComposition, BaseStrategy):
-    """Chain strategies, each narrowing the candidates of the next.
-
-    Built with ``|``: ``TopK(MarginSampling(), k=2000) | CoreSet()`` keeps the
-    2000 most uncertain candidates and lets CoreSet pick ``n_instances`` among
-    them. An intermediate step keeps the size it declares (``TopK``'s ``k``);
-    a plain strategy used as an intermediate step keeps ``10 * n_instances``.
-    The last step selects the final ``n_instances``.
-
-    Parameters
-    ----------
-    steps : list of (str, strategy) tuples
-        Named steps; their parameters are reachable as ``<name>__<param>``,
-        so inside an :class:`~skal.ActiveLearner` as
-        ``strategy__<name>__<param>``.
-
-    Examples
-    --------
-    >>> from skal.strategies import MarginSampling, RandomSampling, TopK
-    >>> pipe = TopK(MarginSampling(), k=100) | RandomSampling()
-    >>> [name for name, _ in pipe.steps]
-    ['topk', 'randomsampling']
-    >>> pipe.get_params()["topk__k"]
-    100
-    """
-
-    def __init__(self, steps):
-        self.steps = steps
-
-    @classmethod
-    def from_strategies(cls, *strategies):
-        """Flatten pipelines and name the steps like ``make_pipeline``."""
-        flat = []
-        for i, s in enumerate(strategies):
-            if isinstance(s, StrategyPipeline):
-                flat.extend(step for _, step in s.steps)
-            else:
-                flat.append(_check_strategy(s, f"step {i}", "StrategyPipeline"))
-        return cls(_name_estimators(flat))
-
-    def get_params(self, deep=True):
-        return self._get_params("steps", deep=deep)
-
-    def set_params(self, **params):
-        self._set_params("steps", **params)
-        return self
-
-    def _validate_steps(self):
-        if not isinstance(self.steps, list | tuple) or not self.steps:
-            raise ValueError(
-                "The 'steps' parameter of StrategyPipeline must be a non-empty "
-                f"list of (name, strategy) tuples. Got {self.steps!r} instead."
-            )
-        names, strategies = zip(*self.steps)
-        self._validate_names(names)
-        for name, s in self.steps:
-            _check_strategy(s, f"steps[{name!r}]", "StrategyPipeline")
-            # an intermediate step's size (``_narrow_size``) is read before
-            # the step is called: its parameters are checked up front
-            if hasattr(s, "_check_params"):
-                s._check_params()
-        return strategies
-
-    @property
-    def named_steps(self):
-        return dict(self.steps)
-
-    def __skal_tags__(self):
-        tags = super().__skal_tags__()
-        steps = [get_strategy_tags(s) for _, s in self.steps]
-        tags.deterministic = all(t.deterministic for t in steps)
-        # Balance of the last step holds over the narrowed candidates only;
-        # wrap the whole pipeline in ClassBalanced for balance over the pool.
-        tags.class_balanced = False
-        tags.requires_model = any(t.requires_model for t in steps)
-        return tags
-
-    def _query(self, learner, X, *, n_instances, candidates, random_state):
-        strategies = self._validate_steps()
-        for step in strategies[:-1]:
-            keep = _narrow_size(step, n_instances, candidates.shape[0])
-            candidates = step(
-                learner,
-                X,
-                n_instances=keep,
-                candidates=candidates,
-                random_state=draw_seed(random_state),
-            )
-        return strategies[-1](
-            learner,
-            X,
-            n_instances=n_instances,
-            candidates=candidates,
-            random_state=draw_seed(random_state),
-        )
 
 
 class TopK(BaseStrategy):

@@ -8,7 +8,7 @@ out-of-distribution, so the next pipeline step only sees plausible rows:
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -17,6 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._kernels import default_chunk_size, knn
 from ..base import BaseStrategy, top_k
 from ..models import get_adapter
+from ..utils._validation import Count
 from ._common import labeled_set
 
 __all__ = ["OODFilter", "energy_score", "mahalanobis_score"]
@@ -176,7 +177,7 @@ class OODFilter(BaseStrategy):
     _parameter_constraints = {
         "method": [StrOptions({"mahalanobis", "knn", "energy"})],
         "contamination": [Interval(Real, 0, 1, closed="left")],
-        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "n_neighbors": [Count(1)],
         "layer": [str, None],
     }
 
