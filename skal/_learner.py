@@ -23,7 +23,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
-from . import _inputs
+from . import _inputs, _simulation
 from ._inputs import (
     check_label_kind,
     concrete_labels,
@@ -33,11 +33,11 @@ from ._inputs import (
     unlabeled_mask,
 )
 from ._persistence import _journal, load_learner, save_learner
-from ._progress import simulation_bar
 from ._state import LabelState, encoded_classes, labels_for_fit
 from .backends import resolve_executor
 from .backends._base import EXECUTOR_CONSTRAINTS, in_executor_session
 from .base import check_n_instances
+from .callbacks import notify
 from .models import is_skorch_net
 from .semi_supervised import is_semi_supervised
 from .strategies import RandomSampling, default_strategy
@@ -134,7 +134,8 @@ class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``torch.random.fork_rng``): a simulation with an int seed is
         bit-identical across runs.
     verbose : int, default=0
-        Progress of a simulation: 0 draws a tqdm bar (labels, rounds, time
+        Progress of a simulation (the default callbacks,
+        :mod:`skal.callbacks`): 0 draws a tqdm bar (labels, rounds, time
         left) only when stderr is a terminal; >= 1 always draws it and prints
         one line per round, as the round ends.
     journal : str or path-like, default=None
@@ -160,6 +161,13 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         such as ``"?"``). A label that only looks like it (the string
         ``'-1'`` when the marker is the number ``-1``, NaN when it is not
         NaN) is refused rather than turned into a class.
+    callbacks : list of callbacks, default=None
+        Objects with ``on_round_begin(learner, **info)`` /
+        ``on_round_end(learner, **info)`` (and ``on_simulation_begin`` /
+        ``on_simulation_end``), skorch's style: see :mod:`skal.callbacks`.
+        They run after the defaults (:class:`~skal.callbacks.History`, which
+        fills ``history_``, and in simulations a
+        :class:`~skal.callbacks.ProgressBar`), in their order.
 
     Attributes
     ----------
@@ -243,6 +251,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             None,
         ],
         "max_unlabeled": [Count(1), None],
+        "callbacks": [Described(list, "a list of callbacks (skal.callbacks)"), None],
     }
 
     def __init__(
@@ -262,6 +271,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         journal=None,
         missing_label=-1,
         max_unlabeled=10000,
+        callbacks=None,
     ):
         self.estimator = estimator
         self.strategy = strategy
@@ -277,6 +287,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         self.journal = journal
         self.missing_label = missing_label
         self.max_unlabeled = max_unlabeled
+        self.callbacks = callbacks
 
     # ------------------------------------------------------------------ tags
     def __sklearn_tags__(self):
@@ -321,6 +332,14 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
                     f"{s.__name__}()."
                 )
         self._validate_params()
+        hooks = ("on_round_begin", "on_round_end")
+        for cb in self.callbacks or ():
+            if isinstance(cb, type) or not any(hasattr(cb, h) for h in hooks):
+                raise InvalidParameterError(
+                    "The 'callbacks' parameter of ActiveLearner must be a list of "
+                    "callbacks (objects with on_round_begin / on_round_end, "
+                    f"skal.callbacks). Got {cb!r} in it instead."
+                )
 
     def _validate_X(self, X, *, reset):
         """Check ``X`` without copying it (:func:`skal._inputs.validate_rows`)."""
@@ -532,7 +551,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
 
     # -------------------------------------------------------------------- fit
     @in_executor_session
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y, *, eval_set=None, **fit_params):
         """Fit on the labeled rows, or run the simulation when ``budget`` is set.
 
         Parameters
@@ -543,24 +562,24 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         y : array-like of shape (n_samples,)
             Labels; ``-1`` marks an unlabeled row (kept as the pool). In a
             simulation every row must be labeled: ``y`` is the oracle.
+        eval_set : tuple (X_val, y_val), default=None
+            Held-out rows: each round of ``history_`` (and the ``info`` of
+            ``on_round_end``, :mod:`skal.callbacks`) gets their ``score``.
         **fit_params : dict
-            Passed to the estimator's ``fit`` on every refit. In a simulation,
-            ``eval_set=(X_val, y_val)`` adds a ``score`` to each round of
-            ``history_``.
+            Passed to the estimator's ``fit`` on every refit.
 
         Returns
         -------
         self : ActiveLearner
         """
-        return self._fit(X, y, fit_params)
+        return self._fit(X, y, eval_set, fit_params)
 
-    def _fit(self, X, y, fit_params, script=None):
+    def _fit(self, X, y, eval_set, fit_params, script=None):
         self._check_params()
         index = X.index if _inputs.is_pandas(X) else None
         X = self._validate_X(X, reset=True)
         n = _num_samples(X)
         y = self._validate_y(y, n)
-        eval_set = fit_params.pop("eval_set", None)
         seed = check_random_state(self.random_state).randint(SEED_MAX)
         self.estimator_ = clone(self.estimator)
         self.model_fitted_ = False
@@ -591,9 +610,12 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             n_labeled = int((~unlabeled).sum())
             _journal.open_session(self._state, self.journal, X, y, n_labeled)
         if self.budget is not None:
-            return self._simulate(X, y, unlabeled, eval_set)
+            return _simulation.start(self, y, unlabeled, eval_set)
         if labeled.size:
             check_classification_targets(self.y_labeled_)
+            callbacks = _simulation.callbacks_of(self)
+            info = {"round": 0, "n_labels": 0, "n_instances": int(labeled.size)}
+            notify(callbacks, "on_round_begin", self, **info)
             t0 = time.perf_counter()
             if unlabeled.any() and np.unique(self.y_labeled_).size < 2:
                 # A session may start from one class; no model until a second.
@@ -608,124 +630,9 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
                 )
             else:
                 self._refit_keep_labels()
-            self.history_.append(self._record(0, labeled, 0.0, t0, eval_set))
+            rec = _simulation.round_record(self, 0, labeled, 0.0, t0, eval_set)
+            notify(callbacks, "on_round_end", self, **rec)
         return self
-
-    def _record(self, round_, indices, query_seconds, fit_start, eval_set):
-        rec = {
-            "round": round_,
-            "indices": np.asarray(indices, dtype=np.intp),
-            "n_labels": int(self.y_labeled_.shape[0]),
-            "query_seconds": float(query_seconds),
-            "fit_seconds": time.perf_counter() - fit_start,
-        }
-        if eval_set is not None and self.model_fitted_:
-            rec["score"] = float(self.score(*eval_set))
-        if self.stopping is not None:
-            rec["stop_reason"] = getattr(self, "stop_reason_", None)
-        if self.verbose:
-            extra = f"  score={rec['score']:.4f}" if "score" in rec else ""
-            print(
-                f"[ActiveLearner] round {round_:3d}  labels={rec['n_labels']:5d}  "
-                f"query={rec['query_seconds']:.2f}s  fit={rec['fit_seconds']:.2f}s"
-                + extra,
-                flush=True,  # as the round ends, also through a pipe
-            )
-        return rec
-
-    def _simulate(self, X, y, unlabeled, eval_set):
-        if unlabeled.any():
-            raise ValueError(
-                "In a simulation (budget is set) y is the oracle and must label "
-                f"every row; got {int(unlabeled.sum())} rows marked -1. Drop "
-                "them, or set budget=None to keep them as an unlabeled pool."
-            )
-        check_classification_targets(y)
-        n_initial = self.n_initial if self.n_initial is not None else self.n_instances
-        if self.budget < n_initial:
-            raise ValueError(
-                f"The 'budget' parameter ({self.budget}) must be >= the size of "
-                f"the initial labeled set, n_initial={n_initial}."
-            )
-        self._state.sim = {"y": y, "eval_set": eval_set}
-        return self._run_simulation()
-
-    def _run_simulation(self):
-        """The simulation loop; :meth:`resume` re-enters it after a failure.
-
-        A round stores the generator's state at its start
-        (``_sim_round_start``) and, before its labels are recorded, its query's
-        indices and fit seed (``_sim_pending``). A round interrupted anywhere
-        is then either finished (its labels are in) or replayed from its start
-        (they are not) with the same draws, so an interrupted and resumed run
-        has the history of an uninterrupted one.
-        """
-        state = self._state
-        X, y = state.X, state.sim["y"]
-        if state.sim_round_start is not None:  # the last round was interrupted
-            p = state.sim_pending
-            if p is not None and self.y_labeled_.shape[0] > p["n_before"]:
-                self._finish_round(p)
-            else:
-                state.rng.set_state(state.sim_round_start)
-                state.sim_pending = state.sim_round_start = None
-        budget = min(self.budget, y.shape[0])
-        n_initial = self.n_initial if self.n_initial is not None else self.n_instances
-        if self.stopping is None:  # resumed with stopping removed
-            self.stop_reason_ = None
-        with simulation_bar(
-            total=budget, initial=self.y_labeled_.shape[0], verbose=self.verbose
-        ) as progress:
-            self._simulation_rounds(X, y, budget, n_initial, progress)
-        if not self.model_fitted_:
-            self._refit_keep_labels()  # surfaces the estimator's own error
-        return self
-
-    def _simulation_rounds(self, X, y, budget, n_initial, progress):
-        state = self._state
-        while getattr(self, "stop_reason_", None) is None:
-            n_before = self.y_labeled_.shape[0]
-            size = self.n_instances if self.history_ else n_initial
-            k = min(size, budget - n_before, self.pool_indices_.shape[0])
-            if k <= 0:
-                break
-            state.sim_round_start = state.rng.get_state()
-            t0 = time.perf_counter()
-            idx = self._query_stored(k)
-            q_seconds = time.perf_counter() - t0
-            pending = {
-                "round": len(self.history_),
-                "indices": idx,
-                "query_seconds": q_seconds,
-                "fit_seed": self._draw_seed(),
-                "n_before": n_before,
-            }
-            state.sim_pending = pending
-            self._journal_labels(
-                y[idx], indices=idx, source="simulation", round_=pending["round"]
-            )
-            self._add_labels(take_rows(X, idx), y[idx], pool_rows=idx)
-            self._finish_round(pending)
-            progress(self.history_[-1])
-
-    def _finish_round(self, p):
-        """Refit on a round's labels and record it (its labels are in)."""
-        state = self._state
-        if len(self.history_) == p["round"]:
-            t0 = time.perf_counter()
-            # No model from a single class: keep sampling with the initial
-            # strategy until a second class shows up.
-            self._refit_if_able(seed=p["fit_seed"])
-            self.history_.append(
-                self._record(
-                    p["round"],
-                    p["indices"],
-                    p["query_seconds"],
-                    t0,
-                    state.sim["eval_set"],
-                )
-            )
-        state.sim_pending = state.sim_round_start = None
 
     @in_executor_session
     def resume(self, X=None, y=None):
@@ -767,7 +674,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
                 "The 'budget' parameter must be an int to resume a simulation; "
                 "got None."
             )
-        return self._run_simulation()
+        return _simulation.simulate(self)
 
     # ------------------------------------------------------------ query/teach
     def _run_strategy(self, X, n_instances, candidates=None):
@@ -810,7 +717,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         Xv = self._validate_X(X, reset=True)
         yv = self._validate_y(y, _num_samples(Xv))
         script = _journal.simulation_script(self.journal, Xv, yv)
-        return self._fit(Xv, yv, {}, script=script)
+        return self._fit(Xv, yv, None, {}, script=script)
 
     def _scripted_round(self, k):
         """The rows of the next round from the journal (``resume(X, y)``)."""
@@ -941,9 +848,16 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             X = match_dtype(X, self.X_labeled_)
         # journal (fsynced), then record, then refit: a crash or a failed
         # refit at any point loses no label
-        self._journal_labels(y, indices=pool_rows, X=X if pool_rows is None else None)
+        p = _simulation.pending_round(self._state, pool_rows)  # a simulation's
+        self._journal_labels(
+            y,
+            indices=pool_rows,
+            X=X if pool_rows is None else None,
+            source="teach" if p is None else "simulation",
+            round_=None if p is None else p["round"],
+        )
         self._add_labels(X, y, pool_rows=pool_rows)
-        self._refit_if_able()  # no model from a single class (see fit)
+        self._refit_if_able(None if p is None else p["fit_seed"])  # 1 class: none
         return self
 
     def _pool_rows_of(self, X):

@@ -69,6 +69,7 @@ BAD = [
     ("missing_label", True, r"a number \(-1 or NaN\), an instance of 'str' or None"),
     ("max_unlabeled", 0, r"an int in the range \[1, inf\) or None"),
     ("max_unlabeled", 1e4, r"an int in the range \[1, inf\) or None"),
+    ("callbacks", "tqdm", r"a list of callbacks \(skal.callbacks\) or None"),
 ]
 
 

@@ -211,6 +211,7 @@ _SKAL_ESTIMATOR_MODULES = (
     "skal.models",
     "skal.stopping",
     "skal.augment",
+    "skal.callbacks",
 )
 _SKAL_CLASS_MODULES = ("skal.nets", "skal.semi_supervised", "skal.utils._testing")
 _REFUSED_SKAL = {"FunctionStrategy"}  # wraps a function
