@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from numbers import Real
@@ -44,9 +43,11 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import _num_samples
 
+from . import _simulation
+from ._learner import ActiveLearner
 from .metrics import aulc as _aulc
 from .semi_supervised import is_semi_supervised
-from .utils._arrays import take_rows
+from .strategies import RandomSampling
 from .utils._validation import Count
 
 __all__ = [
@@ -56,9 +57,6 @@ __all__ = [
     "paired_differences",
     "plot_learning_curves",
 ]
-
-_SEED_MAX = np.iinfo(np.int32).max
-
 
 # --------------------------------------------------------------------------
 # budgets
@@ -148,114 +146,69 @@ def _label_key(label, ood_label):
     return f"count_{label.item() if hasattr(label, 'item') else label}"
 
 
-def _run_one(
-    estimator,
-    name,
-    strategy,
-    seed,
-    X,
-    y,
-    X_test,
-    y_test,
-    budgets,
-    initial_strategy,
-    ood_label,
-    class_keys,
-    on_round=None,
-):
-    """Simulate one (strategy, seed): returns one record per budget.
+class _Records:
+    """Callback of one simulation: its records, as :func:`evaluate` returns them."""
 
+    def __init__(self, name, seed, class_keys, ood_label, on_round=None):
+        self.name, self.seed, self.ood_label = name, seed, ood_label
+        self.counts = dict.fromkeys(class_keys, 0)
+        self.on_round = on_round
+        self.records = []
+
+    def on_round_end(self, learner, *, answers, **info):
+        for lab in answers:
+            self.counts[_label_key(lab, self.ood_label)] += 1
+        rec = {"strategy": self.name, "seed": self.seed}
+        rec.update(
+            (k, info[k])
+            for k in (
+                "round",
+                "n_labels",
+                "n_trained",
+                "n_ood",
+                "accuracy",
+                "query_seconds",
+                "fit_seconds",
+                "inference_seconds",
+            )
+        )
+        rec.update(self.counts)
+        self.records.append(rec)
+        if self.on_round is not None:
+            self.on_round(rec)
+
+
+def _simulate_one(sim, name, strategy, seed, on_round=None):
+    """One (strategy, seed) of :func:`evaluate`: its records, one per budget.
+
+    ``sim`` holds what every simulation shares (data, budgets, template);
     ``on_round(record)`` is called as each round ends (progress).
     """
-    from ._learner import ActiveLearner
-    from .strategies import RandomSampling
-
-    n_pool = _num_samples(X)
-    # A semi-supervised estimator learns from the pool: the learner keeps it
-    # (fit on every row, -1 for the unlabeled) and is taught by index.
-    semi = is_semi_supervised(estimator)
-    learner = ActiveLearner(
-        clone(estimator),
+    template = sim["template"]
+    learner = clone(template).set_params(
         strategy=clone(strategy) if hasattr(strategy, "get_params") else strategy,
-        n_instances=int(budgets[0]),
+        n_instances=int(sim["budgets"][0]),
         random_state=seed,
     )
     # The initial set depends only on the seed, not on the strategy: paired runs.
-    init = initial_strategy if initial_strategy is not None else RandomSampling()
-    init_rng = np.random.RandomState(seed)
-    seen = np.zeros(n_pool, dtype=bool)
-    counts = dict.fromkeys(class_keys, 0)
-    records = []
-    n_ood = 0
-    learner_fitted = False
-    t_query = 0.0
-    for round_, budget in enumerate(budgets):
-        k = int(budget) - int(seen.sum())
-        cand = np.flatnonzero(~seen)
-        t0 = time.perf_counter()
-        if not learner_fitted:
-            rows = cand[
-                init(
-                    learner,
-                    take_rows(X, cand),
-                    n_instances=k,
-                    random_state=init_rng.randint(_SEED_MAX),
-                )
-            ]
-        else:
-            rows = cand[learner.query(take_rows(X, cand), n_instances=k)]
-        t_query = time.perf_counter() - t0
-        seen[rows] = True
-        answers = y[rows]
-        keep = np.ones(rows.shape[0], dtype=bool)
-        if ood_label is not None:
-            keep = answers != ood_label
-            n_ood += int((~keep).sum())
-        for lab in answers:
-            counts[_label_key(lab, ood_label)] += 1
-        t0 = time.perf_counter()
-        if not learner_fitted:
-            taught = rows[keep]
-            if np.unique(y[taught]).size < 2:
-                raise ValueError(
-                    f"The initial labeled set of seed {seed} ({budgets[0]} rows, "
-                    f"{taught.size} in-distribution) holds fewer than two classes; "
-                    "increase the first budget."
-                )
-            if semi:
-                kind = y.dtype if y.dtype.kind in "iu" else object
-                y_partial = np.full(n_pool, -1, dtype=kind)
-                y_partial[taught] = y[taught]
-                learner.fit(X, y_partial)
-            else:
-                learner.fit(take_rows(X, taught), y[taught])
-            learner_fitted = True
-        elif keep.any():
-            if semi:
-                learner.teach(y=answers[keep], indices=rows[keep])
-            else:
-                learner.teach(take_rows(X, rows[keep]), answers[keep])
-        t_fit = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        accuracy = float(np.mean(learner.predict(X_test) == y_test))
-        t_infer = time.perf_counter() - t0
-        rec = {
-            "strategy": name,
-            "seed": seed,
-            "round": round_,
-            "n_labels": int(budget),
-            "n_trained": int(learner.y_labeled_.shape[0]),
-            "n_ood": n_ood,
-            "accuracy": accuracy,
-            "query_seconds": t_query,
-            "fit_seconds": t_fit,
-            "inference_seconds": t_infer,
-        }
-        rec.update(counts)
-        records.append(rec)
-        if on_round is not None:
-            on_round(rec)
-    return records
+    init = sim["initial_strategy"]
+    records = _Records(name, seed, sim["class_keys"], sim["ood_label"], on_round)
+    _simulation.paired_run(
+        learner,
+        sim["X"],
+        sim["y"],
+        sim["X_test"],
+        sim["y_test"],
+        budgets=sim["budgets"],
+        seed=seed,
+        initial=init if init is not None else RandomSampling(),
+        ood_label=sim["ood_label"],
+        # a semi-supervised estimator learns from the pool: the learner keeps
+        # it (fit on every row, -1 for the unlabeled) and is taught by index
+        semi=is_semi_supervised(template.estimator),
+        callbacks=[records],
+    )
+    return records.records
 
 
 @contextmanager
@@ -277,10 +230,10 @@ def _torch_threads(n):
         torch.set_num_threads(before)
 
 
-def _run_one_threads(n_threads, *args):
-    """:func:`_run_one` in a worker, with ``n_threads`` torch threads."""
+def _simulate_one_threads(n_threads, *args):
+    """:func:`_simulate_one` in a worker, with ``n_threads`` torch threads."""
     with _torch_threads(n_threads):
-        return _run_one(*args)
+        return _simulate_one(*args)
 
 
 def _class_keys(y, ood_label):
@@ -289,6 +242,39 @@ def _class_keys(y, ood_label):
     if ood_label is not None and np.any(y == ood_label):
         keys.append("count_ood")
     return keys
+
+
+_SET_BY_EVALUATE = ("strategy", "n_instances", "random_state", "budget")
+
+
+def _learner_template(estimator, learner_params):
+    """The ActiveLearner every simulation clones (``estimator`` or around it)."""
+    params = dict(learner_params or {})
+    bad = sorted(set(params) & {*_SET_BY_EVALUATE, "estimator"})
+    if bad:
+        raise ValueError(
+            f"The 'learner_params' parameter of evaluate cannot set {bad}: "
+            "evaluate sets strategy, n_instances, random_state and budget for "
+            "each simulation, and estimator is its first argument."
+        )
+    if getattr(estimator, "_is_skal_learner", False):
+        if estimator.budget is not None:
+            raise ValueError(
+                "The ActiveLearner given to evaluate as a template has budget="
+                f"{estimator.budget}; evaluate runs the rounds of 'budgets' "
+                "itself. Set budget=None."
+            )
+        template = clone(estimator)
+    else:
+        template = ActiveLearner(estimator)
+    unknown = sorted(set(params) - set(template.get_params(deep=False)))
+    if unknown:
+        raise ValueError(
+            f"The 'learner_params' parameter of evaluate names {unknown}, which "
+            "are not parameters of ActiveLearner "
+            f"({sorted(template.get_params(deep=False))})."
+        )
+    return template.set_params(**params)
 
 
 def evaluate(
@@ -303,6 +289,7 @@ def evaluate(
     seeds: Sequence[int] = (0, 1, 2),
     initial_strategy=None,
     ood_label=-2,
+    learner_params: Mapping | None = None,
     n_jobs: int | None = None,
     progress: bool = True,
     as_frame: bool = False,
@@ -316,8 +303,12 @@ def evaluate(
 
     Parameters
     ----------
-    estimator : classifier
+    estimator : classifier or ActiveLearner
         Cloned for every simulation (e.g. a skorch ``NeuralNetClassifier``).
+        An :class:`~skal.ActiveLearner` is a template: its estimator and
+        parameters (``warm_start``, ``max_unlabeled``, ``callbacks``...) are
+        those of every simulation, which sets ``strategy``, ``n_instances``
+        and ``random_state``.
     strategies : dict of str to strategy
         Names (used in the records) and strategies. Include
         ``RandomSampling()`` (conventionally as ``"random"``) to compare with.
@@ -342,6 +333,12 @@ def evaluate(
     ood_label : int or None, default=-2
         Oracle answer meaning "none of these classes": counted as a label,
         never taught. None treats every value of ``y`` as a class.
+    learner_params : dict, default=None
+        Parameters of the :class:`~skal.ActiveLearner` of every simulation,
+        e.g. ``{"warm_start": True}`` (refit by ``partial_fit`` where the
+        estimator has it) or ``{"max_unlabeled": 2000}``. ``strategy``,
+        ``n_instances``, ``random_state`` and ``budget`` are set by
+        ``evaluate`` and cannot be given.
     n_jobs : int, default=None
         Simulations run in parallel with :mod:`joblib` (``-1``: all cores);
         torch then gets ``cpu_count // n_jobs`` threads in each, instead of
@@ -388,6 +385,7 @@ def evaluate(
             "The 'strategies' parameter must be a non-empty dict of name to "
             f"strategy, e.g. {{'random': RandomSampling()}}; got {strategies!r}."
         )
+    template = _learner_template(estimator, learner_params)
     y = np.asarray(y)
     y_test = np.asarray(y_test)
     n_pool = _num_samples(X)
@@ -412,22 +410,19 @@ def evaluate(
     n_workers = 1 if n_jobs in (None, 1) else effective_n_jobs(n_jobs)
     # each parallel simulation gets its share of the cores for torch
     n_threads = max(1, (os.cpu_count() or 1) // n_workers) if n_workers > 1 else None
+    sim = {
+        "template": template,
+        "X": X,
+        "y": y,
+        "X_test": X_test,
+        "y_test": y_test,
+        "budgets": budgets,
+        "initial_strategy": initial_strategy,
+        "ood_label": ood_label,
+        "class_keys": keys,
+    }
     tasks = (
-        delayed(_run_one_threads)(
-            n_threads,
-            estimator,
-            name,
-            s,
-            seed,
-            X,
-            y,
-            X_test,
-            y_test,
-            budgets,
-            initial_strategy,
-            ood_label,
-            keys,
-        )
+        delayed(_simulate_one_threads)(n_threads, sim, name, s, seed)
         for name, s, seed in jobs
     )
     bar = None
@@ -448,8 +443,8 @@ def evaluate(
         if n_workers == 1:
             for task in tasks:
                 func, args, kwargs = task
-                kw = {"on_round": on_round} if bar is not None else {}
-                out.append(_run_one(*args[1:], **kw))
+                on = on_round if bar is not None else None
+                out.append(_simulate_one(*args[1:], on_round=on))
         else:
             par = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
             with _torch_threads(n_threads):  # threads share one torch
