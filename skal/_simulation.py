@@ -66,7 +66,7 @@ def run_rounds(learner, sizes, play, *, callbacks, total, initial):
                 "on_round_begin",
                 learner,
                 round=round_,
-                n_labels=int(learner.y_labeled_.shape[0]),
+                n_labels=len(getattr(learner, "y_labeled_", ())),  # 0 unfitted
                 n_instances=int(k),
             )
             rec = play(round_, k)
