@@ -55,6 +55,9 @@ MNIST1D_SEED = {"sel_mnist1d": 3, "ho_mnist1d": 4, "ho_mnist1d_lt": 4}
 DIGITS_SPLIT = {"sel_digits": 0, "ho_digits": 1}
 N_POOL, N_TEST = 5000, 2000
 MARGINS = (0.005, 0.02)
+# budgets above this are neither run nor read (the 640 of the first seeds
+# of sel_mnist1d are ignored): the amendment of the protocol, see README
+MAX_BUDGET = 320
 
 
 def load_pool(name):
@@ -101,10 +104,11 @@ def make_candidates(names):
     return {n: out[n] for n in names if n in out}
 
 
-def run(pool, names, seeds, n_jobs, out):
+def run(pool, names, seeds, n_jobs, out, max_budget=MAX_BUDGET):
     from skal.evaluation import evaluate
 
     Xp, yp, Xt, yt, dim, budgets = load_pool(pool)
+    budgets = [b for b in budgets if b <= max_budget]
     est = ble.make_estimator("converged", dim)
     strategies = make_candidates(names)
     print(
@@ -116,8 +120,16 @@ def run(pool, names, seeds, n_jobs, out):
     for seed in seeds:  # one seed at a time: results as they come
         t0 = time.perf_counter()
         records = evaluate(
-            est, strategies, Xp, yp, Xt, yt, budgets=budgets, seeds=[seed],
-            n_jobs=n_jobs, progress=False,
+            est,
+            strategies,
+            Xp,
+            yp,
+            Xt,
+            yt,
+            budgets=budgets,
+            seeds=[seed],
+            n_jobs=n_jobs,
+            progress=False,
         )
         for r in records:
             r["pool"] = pool
@@ -142,13 +154,16 @@ def pool_rows(records, margin=0.005, baseline="random"):
     from skal.evaluation import equivalence_test, paired_differences
 
     absolute = {
-        r["strategy"]: r
-        for r in paired_differences(records, None, "aulc", scale="log")
+        r["strategy"]: r for r in paired_differences(records, None, "aulc", scale="log")
     }
     tests = {
         r["strategy"]: r
         for r in equivalence_test(
-            records, baseline, margin=margin, metric="aulc", scale="log",
+            records,
+            baseline,
+            margin=margin,
+            metric="aulc",
+            scale="log",
             power_at=MARGINS,
         )
     }
@@ -185,7 +200,7 @@ def summary(out, margin=0.005):
         path = out / f"{pool}.csv"
         if not path.exists():
             continue
-        records = ble.read_csv(path)
+        records = [r for r in ble.read_csv(path) if r["n_labels"] <= MAX_BUDGET]
         rows = pool_rows(records, margin)
         all_rows[pool] = rows
         kind = "selection" if pool in SELECTION else "held-out"
@@ -198,8 +213,10 @@ def summary(out, margin=0.005):
         ]
         for r in rows:
             if "ci_low" not in r:
-                lines.append(f"| {r['strategy']} | {r['n_seeds']} | {r['aulc']:.4f} "
-                             "| (baseline) | | | | |")
+                lines.append(
+                    f"| {r['strategy']} | {r['n_seeds']} | {r['aulc']:.4f} "
+                    "| (baseline) | | | | |"
+                )
                 continue
             lines.append(
                 f"| {r['strategy']} | {r['n_seeds']} | {r['aulc']:.4f} | "
