@@ -16,9 +16,8 @@ from ._base import (
     BaseExecutor,
     current_executor,
     plan_chunks,
-    resolve_executor,
 )
-from ._local import LocalExecutor
+from ._local import LocalExecutor, resolve_executor
 from ._modal import ModalCredentialsError, ModalExecutor, modal_credentials_present
 from ._workers import PoolChunk, StagedFile, fit_estimator, score_chunk
 

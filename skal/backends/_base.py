@@ -14,7 +14,6 @@ from contextlib import contextmanager
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import validate_parameter_constraints
 
 from ..models import get_adapter
 from ..models._delegate import SCORING_METHODS
@@ -28,7 +27,6 @@ __all__ = [
     "current_executor",
     "in_executor_session",
     "plan_chunks",
-    "resolve_executor",
 ]
 
 # The executor entered with ``with executor:``; a learner whose ``executor``
@@ -60,36 +58,6 @@ def current_executor():
     True
     """
     return _ACTIVE.get()
-
-
-def resolve_executor(executor=None):
-    """The executor to use: ``executor``, else the entered one, else local.
-
-    Parameters
-    ----------
-    executor : BaseExecutor or None
-        An executor given explicitly (``ActiveLearner(executor=...)``).
-
-    Returns
-    -------
-    executor : BaseExecutor
-
-    Examples
-    --------
-    >>> from skal.backends import LocalExecutor, resolve_executor
-    >>> resolve_executor()
-    LocalExecutor()
-    """
-    if executor is None:
-        executor = _ACTIVE.get()
-        if executor is None:
-            from ._local import LocalExecutor
-
-            return LocalExecutor()
-    validate_parameter_constraints(
-        {"executor": EXECUTOR_CONSTRAINTS}, {"executor": executor}, "ActiveLearner"
-    )
-    return executor
 
 
 def in_executor_session(method):

@@ -6,13 +6,21 @@ import math
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.validation import _num_samples
 
 from ..utils._arrays import take_rows
-from ._base import BaseExecutor, assemble, check_positive_int, plan_chunks
+from ._base import (
+    EXECUTOR_CONSTRAINTS,
+    BaseExecutor,
+    assemble,
+    check_positive_int,
+    current_executor,
+    plan_chunks,
+)
 from ._workers import score_chunk
 
-__all__ = ["LocalExecutor"]
+__all__ = ["LocalExecutor", "resolve_executor"]
 
 
 class LocalExecutor(BaseExecutor):
@@ -79,3 +87,31 @@ class LocalExecutor(BaseExecutor):
             cand.shape[0],
             [(pos, res) for (_, pos, _), res in zip(plan, results, strict=True)],
         )
+
+
+def resolve_executor(executor=None):
+    """The executor to use: ``executor``, else the entered one, else local.
+
+    Parameters
+    ----------
+    executor : BaseExecutor or None
+        An executor given explicitly (``ActiveLearner(executor=...)``).
+
+    Returns
+    -------
+    executor : BaseExecutor
+
+    Examples
+    --------
+    >>> from skal.backends import LocalExecutor, resolve_executor
+    >>> resolve_executor()
+    LocalExecutor()
+    """
+    if executor is None:
+        executor = current_executor()
+        if executor is None:
+            return LocalExecutor()
+    validate_parameter_constraints(
+        {"executor": EXECUTOR_CONSTRAINTS}, {"executor": executor}, "ActiveLearner"
+    )
+    return executor
