@@ -51,10 +51,12 @@ from .strategies import RandomSampling
 from .utils._validation import Count
 
 __all__ = [
+    "equivalence_test",
     "evaluate",
     "geometric_budgets",
     "learning_curves",
     "paired_differences",
+    "paired_t_power",
     "plot_learning_curves",
 ]
 
@@ -648,7 +650,18 @@ def paired_differences(
             f"The baseline {baseline!r} is not among the strategies of the "
             f"results: {sorted(per)}. Pass baseline=None for absolute values."
         )
-    rows = []
+    return [
+        _summary_row(name, d, n_boot, confidence, rng, baseline, ci, n_labels=b)
+        for name, b, d in _paired(per, baseline, metric)
+    ]
+
+
+def _paired(per, baseline, metric):
+    """(strategy, n_labels or None, per-seed values minus the baseline's).
+
+    Seeds are those the strategy shares with the baseline; ``n_labels`` is
+    set for ``metric="accuracy"`` (one item per budget), else None.
+    """
     for name, (n, vals) in per.items():
         if baseline is not None:
             n_base, base = per[baseline]
@@ -663,17 +676,12 @@ def paired_differences(
                 if baseline is not None:
                     jb = int(np.flatnonzero(n_base == b)[0])
                     d = d - np.array([base[s][jb] for s in seeds])
-                rows.append(
-                    _summary_row(
-                        name, d, n_boot, confidence, rng, baseline, ci, n_labels=int(b)
-                    )
-                )
+                yield name, int(b), d
         else:
             d = np.array([vals[s] for s in seeds], dtype=float)
             if baseline is not None:
                 d = d - np.array([base[s] for s in seeds], dtype=float)
-            rows.append(_summary_row(name, d, n_boot, confidence, rng, baseline, ci))
-    return rows
+            yield name, None, d
 
 
 def _interval(d, ci, confidence, n_boot, rng):
@@ -721,6 +729,248 @@ def _summary_row(name, d, n_boot, confidence, rng, baseline, ci, n_labels=None):
             sig = "worse"
         row["significant"] = sig
     return row
+
+
+# --------------------------------------------------------------------------
+# equivalence and power
+# --------------------------------------------------------------------------
+@validate_params(
+    {
+        "effect": [Real],
+        "sd": [Interval(Real, 0, None, closed="left")],
+        "n_seeds": [Count(2)],
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+        "alternative": [StrOptions({"two-sided", "greater", "less"})],
+    },
+    prefer_skip_nested_validation=True,
+)
+def paired_t_power(
+    effect: float,
+    sd: float,
+    n_seeds: int,
+    *,
+    alpha: float = 0.05,
+    alternative: str = "two-sided",
+) -> float:
+    """Power of the paired t-test to detect a true mean difference ``effect``.
+
+    The probability that :func:`scipy.stats.ttest_1samp` on ``n_seeds``
+    paired differences with standard deviation ``sd`` rejects "no
+    difference" at level ``alpha`` when the true mean difference is
+    ``effect``: under that alternative the t statistic follows the
+    noncentral t distribution (:data:`scipy.stats.nct`) with ``n_seeds - 1``
+    degrees of freedom and noncentrality ``effect / (sd / sqrt(n_seeds))``.
+
+    A comparison whose power at an effect is low cannot tell that effect
+    from noise: "not significant" then says little. Report it beside every
+    non-significant or equivalence result.
+
+    Parameters
+    ----------
+    effect : float
+        The true mean difference to detect (e.g. 0.02 AULC).
+    sd : float
+        Standard deviation of the paired differences (``ddof=1``), e.g. the
+        ``sd`` of a row of :func:`equivalence_test`.
+    n_seeds : int
+        Number of paired differences (seeds), at least 2.
+    alpha : float, default=0.05
+        Level of the test.
+    alternative : {"two-sided", "greater", "less"}, default="two-sided"
+        As in :func:`scipy.stats.ttest_1samp`.
+
+    Returns
+    -------
+    power : float
+        In ``[0, 1]``; ``alpha`` when ``effect`` is 0 (two-sided), and 1 for
+        a non-zero effect in the tested direction when ``sd`` is 0.
+
+    See Also
+    --------
+    equivalence_test : TOST and the paired t-test of each strategy against a
+        baseline, with this power.
+
+    Examples
+    --------
+    >>> from skal.evaluation import paired_t_power
+    >>> round(paired_t_power(1.0, 1.0, 10), 3)  # one SD, 10 seeds
+    0.803
+    >>> round(paired_t_power(0.0, 1.0, 10), 3)
+    0.05
+    """
+    from scipy import stats
+
+    df = n_seeds - 1
+    if sd == 0:
+        nc = math.copysign(math.inf, effect) if effect else 0.0
+    else:
+        nc = effect / (sd / math.sqrt(n_seeds))
+    if alternative == "two-sided":
+        t = stats.t.ppf(1 - alpha / 2, df)
+        if math.isinf(nc):
+            return 1.0
+        if nc == 0:
+            return float(alpha)
+        # P(T > t) + P(T < -t), the lower tail by symmetry (nct.cdf
+        # underflows to NaN far in the tail; sf does not)
+        power = stats.nct.sf(t, df, nc) + stats.nct.sf(t, df, -nc)
+    else:
+        t = stats.t.ppf(1 - alpha, df)
+        nc = nc if alternative == "greater" else -nc
+        if math.isinf(nc):
+            return 1.0 if nc > 0 else 0.0
+        power = stats.t.sf(t, df) if nc == 0 else stats.nct.sf(t, df, nc)
+    return float(min(max(power, 0.0), 1.0))
+
+
+@validate_params(
+    {
+        "results": ["array-like", HasMethods(["to_dict"])],
+        "baseline": [str],
+        "metric": [StrOptions({"aulc", "final", "accuracy"})],
+        "margin": [Interval(Real, 0, None, closed="neither")],
+        "scale": [StrOptions({"linear", "log"})],
+        "alpha": [Interval(Real, 0, 0.5, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def equivalence_test(
+    results,
+    baseline: str = "random",
+    metric: str = "aulc",
+    *,
+    margin: float,
+    scale: str = "linear",
+    alpha: float = 0.05,
+):
+    """Is each strategy equivalent to the baseline within ``margin``? TOST, paired.
+
+    "Not significantly different" is not "equivalent": with few seeds or
+    noisy curves a real deficit goes unseen. The two one-sided tests (TOST,
+    Schuirmann 1987) state it properly: the mean paired difference
+    ``d = strategy - baseline`` is shown to lie inside ``(-margin, margin)``
+    when both ``H0: mean(d) <= -margin`` and ``H0: mean(d) >= margin`` are
+    rejected at level ``alpha`` by one-sided paired t-tests
+    (:func:`scipy.stats.ttest_1samp`); the TOST p value is the larger of the
+    two. Equivalently, the ``1 - 2 * alpha`` t interval lies inside the
+    margin. Each row also reports the ordinary two-sided paired t-test and
+    its power (:func:`paired_t_power`) to detect a difference of ``margin``
+    given the observed standard deviation and number of seeds.
+
+    For a one-sided claim ("not worse than random"), read ``p_lower`` (the
+    non-inferiority test, ``H0: mean(d) <= -margin``).
+
+    Parameters
+    ----------
+    results : list of dict or DataFrame
+        As returned by :func:`evaluate`.
+    baseline : str, default="random"
+        Strategy to compare with, seed by seed.
+    metric : {"aulc", "final", "accuracy"}, default="aulc"
+        As in :func:`paired_differences` (``"accuracy"``: one row per
+        budget).
+    margin : float
+        Equivalence margin, in the metric's units (e.g. 0.005 AULC): the
+        largest difference that counts as no difference. Fix it before
+        looking at the results.
+    scale : {"linear", "log"}, default="linear"
+        Budget axis of the AULC.
+    alpha : float, default=0.05
+        Level of each one-sided test (TOST at level ``alpha``) and of the
+        two-sided t-test.
+
+    Returns
+    -------
+    table : list of dict
+        One row per strategy other than the baseline (and per budget for
+        ``"accuracy"``): ``strategy``, ``n_labels`` (``"accuracy"`` only),
+        ``n_seeds``, ``mean`` and ``sd`` of the paired differences,
+        ``ci_low`` / ``ci_high`` (the ``1 - alpha`` t interval),
+        ``p_value`` (two-sided paired t-test), ``p_lower`` / ``p_upper``
+        (the one-sided tests against ``-margin`` and ``+margin``),
+        ``tost_p_value`` (their maximum), ``equivalent``
+        (``tost_p_value < alpha``), ``margin`` and ``power`` (to detect a
+        difference of ``margin``). Statistics are NaN with fewer than two
+        seeds.
+
+    See Also
+    --------
+    paired_differences : Differences and intervals with bootstrap options.
+    paired_t_power : The power figure.
+
+    Examples
+    --------
+    >>> from skal.evaluation import equivalence_test
+    >>> recs = [{"strategy": st, "seed": s, "n_labels": n,
+    ...          "accuracy": n / 10 + (0.001 * (-1) ** s if st == "a" else 0)}
+    ...         for st in ("random", "a") for s in range(10) for n in (1, 2)]
+    >>> row = equivalence_test(recs, margin=0.005)[0]
+    >>> row["strategy"], row["equivalent"], row["tost_p_value"] < 1e-6
+    ('a', True, True)
+    """
+    per = _per_seed(learning_curves(results), metric, scale)
+    if baseline not in per:
+        raise ValueError(
+            f"The baseline {baseline!r} is not among the strategies of the "
+            f"results: {sorted(per)}."
+        )
+    rows = []
+    for name, b, d in _paired(per, baseline, metric):
+        if name == baseline:
+            continue
+        row = {"strategy": name}
+        if b is not None:
+            row["n_labels"] = b
+        row.update(_tost(d[np.isfinite(d)], margin, alpha))
+        rows.append(row)
+    return rows
+
+
+def _tost(d, margin, alpha):
+    """Paired t-test, TOST within ``±margin`` and power, from scipy."""
+    from scipy import stats
+
+    n = int(d.size)
+    nan = math.nan
+    out = dict(
+        n_seeds=n,
+        mean=float(d.mean()) if n else nan,
+        sd=nan,
+        ci_low=nan,
+        ci_high=nan,
+        p_value=nan,
+        p_lower=nan,
+        p_upper=nan,
+        tost_p_value=nan,
+        equivalent=False,
+        margin=float(margin),
+        power=nan,
+    )
+    if n < 2:
+        return out
+    m, sd = float(d.mean()), float(d.std(ddof=1))
+    out.update(sd=sd, power=paired_t_power(margin, sd, n, alpha=alpha))
+    if sd <= 1e-12 * max(1.0, abs(m)):  # no spread: the mean is exact
+        out.update(
+            ci_low=m,
+            ci_high=m,
+            p_value=float(m == 0),
+            p_lower=float(m <= -margin),
+            p_upper=float(m >= margin),
+        )
+    else:
+        res = stats.ttest_1samp(d, 0.0)
+        ci = res.confidence_interval(1 - alpha)
+        out.update(
+            ci_low=float(ci.low),
+            ci_high=float(ci.high),
+            p_value=float(res.pvalue),
+            p_lower=float(stats.ttest_1samp(d, -margin, alternative="greater").pvalue),
+            p_upper=float(stats.ttest_1samp(d, margin, alternative="less").pvalue),
+        )
+    out["tost_p_value"] = max(out["p_lower"], out["p_upper"])
+    out["equivalent"] = bool(out["tost_p_value"] < alpha)
+    return out
 
 
 # --------------------------------------------------------------------------

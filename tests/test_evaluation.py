@@ -1,14 +1,18 @@
 import matplotlib
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.naive_bayes import GaussianNB
 
 from skal.datasets import add_ood
 from skal.evaluation import (
+    equivalence_test,
     evaluate,
     geometric_budgets,
     learning_curves,
     paired_differences,
+    paired_t_power,
     plot_learning_curves,
 )
 from skal.metrics import aulc
@@ -339,3 +343,115 @@ def test_evaluate_in_parallel_gives_torch_a_share_of_the_cores(blobs):
     assert seen and set(seen) == {max(1, (os.cpu_count() or 1) // 2)}
     assert torch.get_num_threads() == 3  # restored
     torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------
+# equivalence test (TOST) and power
+# --------------------------------------------------------------------------
+def _paired_records(d, baseline=0.5):
+    """Records whose per-seed AULC difference (strategy - random) is ``d``."""
+    return [
+        {"strategy": st, "seed": s, "n_labels": n, "accuracy": baseline + x}
+        for s, di in enumerate(d)
+        for st, x in (("random", 0.0), ("a", float(di)))
+        for n in (10, 20)
+    ]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(3, 30),
+    shift=st.floats(-0.02, 0.02),
+    margin=st.floats(0.001, 0.03),
+)
+def test_tost_is_two_one_sided_scipy_t_tests(seed, n, shift, margin):
+    from scipy import stats
+
+    d = shift + 0.01 * np.random.RandomState(seed).standard_normal(n)
+    (row,) = equivalence_test(_paired_records(d), margin=margin)
+    lower = stats.ttest_1samp(d, -margin, alternative="greater").pvalue
+    upper = stats.ttest_1samp(d, margin, alternative="less").pvalue
+    assert row["p_lower"] == pytest.approx(lower, rel=1e-9, abs=1e-12)
+    assert row["p_upper"] == pytest.approx(upper, rel=1e-9, abs=1e-12)
+    assert row["tost_p_value"] == pytest.approx(max(lower, upper), abs=1e-12)
+    assert row["p_value"] == pytest.approx(stats.ttest_1samp(d, 0).pvalue, abs=1e-12)
+    assert row["equivalent"] == (max(lower, upper) < 0.05)
+    # TOST at level alpha <=> the (1 - 2 alpha) t interval inside the margin
+    ci = stats.ttest_1samp(d, 0).confidence_interval(0.90)
+    if abs(max(lower, upper) - 0.05) > 1e-6:
+        assert row["equivalent"] == (-margin < ci.low and ci.high < margin)
+    assert row["mean"] == pytest.approx(d.mean(), abs=1e-12)
+    assert row["sd"] == pytest.approx(d.std(ddof=1), rel=1e-9)
+
+
+def test_equivalence_test_tells_equivalent_from_different():
+    rng = np.random.RandomState(0)
+    close = equivalence_test(
+        _paired_records(0.0005 + 0.001 * rng.standard_normal(10)), margin=0.005
+    )[0]
+    far = equivalence_test(
+        _paired_records(0.03 + 0.01 * rng.standard_normal(10)), margin=0.005
+    )[0]
+    noisy = equivalence_test(
+        _paired_records(0.05 * rng.standard_normal(10)), margin=0.005
+    )[0]
+    assert close["equivalent"] and close["tost_p_value"] < 1e-4
+    assert not far["equivalent"] and far["p_value"] < 0.05
+    # no significant difference, yet nothing shown either: low power
+    assert not noisy["equivalent"] and noisy["power"] < 0.2
+    assert close["power"] > 0.99
+
+
+def test_equivalence_test_per_budget_and_validation():
+    d = 0.001 * np.arange(10)
+    rows = equivalence_test(_paired_records(d), metric="accuracy", margin=0.02)
+    assert [r["n_labels"] for r in rows] == [10, 20]
+    assert all(r["strategy"] == "a" for r in rows)
+    with pytest.raises(ValueError, match="'margin' parameter.*range"):
+        equivalence_test(_paired_records(d), margin=-0.01)
+    with pytest.raises(ValueError, match="baseline 'nope' is not among"):
+        equivalence_test(_paired_records(d), baseline="nope", margin=0.01)
+    one = equivalence_test(_paired_records(d[:1]), margin=0.01)[0]
+    assert one["n_seeds"] == 1 and np.isnan(one["tost_p_value"])
+    assert not one["equivalent"]
+
+
+def test_power_textbook_values():
+    # G*Power, paired t-test, two-sided alpha = 0.05: d = 1 with 10 pairs,
+    # d = 0.5 with 34 pairs (Cohen's 80 % row)
+    assert paired_t_power(1.0, 1.0, 10) == pytest.approx(0.8031, abs=5e-4)
+    assert paired_t_power(0.5, 1.0, 34) == pytest.approx(0.8078, abs=5e-4)
+    assert paired_t_power(0.0, 1.0, 10) == pytest.approx(0.05)
+    assert paired_t_power(0.0, 1.0, 10, alternative="greater") == pytest.approx(0.05)
+    assert paired_t_power(0.01, 0.0, 5) == 1.0
+    # far in the tail (noncentrality 10 with 4 degrees of freedom)
+    assert paired_t_power(0.140625, 0.03125, 5) == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(ValueError, match="'n_seeds' parameter"):
+        paired_t_power(0.01, 0.01, 1)
+
+
+def test_power_matches_simulated_rejection_rate():
+    from scipy import stats
+
+    rng = np.random.RandomState(0)
+    n, effect, sd = 8, 0.01, 0.012
+    d = effect + sd * rng.standard_normal((4000, n))
+    rate = np.mean(stats.ttest_1samp(d, 0.0, axis=1).pvalue < 0.05)
+    # binomial SD of the rate over 4000 draws is below 0.008
+    assert rate == pytest.approx(paired_t_power(effect, sd, n), abs=0.03)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    effect=st.floats(1e-4, 0.1),
+    sd=st.floats(1e-3, 0.1),
+    n=st.integers(2, 60),
+    alternative=st.sampled_from(["two-sided", "greater"]),
+)
+def test_power_grows_with_seeds_and_effect(effect, sd, n, alternative):
+    p = paired_t_power(effect, sd, n, alternative=alternative)
+    assert 0.0 <= p <= 1.0
+    assert paired_t_power(effect, sd, n + 1, alternative=alternative) >= p - 1e-12
+    assert paired_t_power(1.5 * effect, sd, n, alternative=alternative) >= p - 1e-12
+    assert paired_t_power(effect, 2 * sd, n, alternative=alternative) <= p + 1e-12
