@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from skal import ActiveLearner
+from skal._kernels._batchbald import _JointLabels
 from skal.models import get_adapter
 from skal.strategies import (
     BADGE,
@@ -40,7 +41,6 @@ from skal.strategies import (
     margin_score,
     variation_ratios_score,
 )
-from skal.strategies._bayesian import _JointLabels
 from skal.utils._testing import MLP, make_net
 from skal.utils.estimator_checks import ProbaFromX
 

@@ -391,7 +391,7 @@ def test_float64_numpy_and_tensor_inputs_agree():
 
 @pytest.mark.parametrize("parallel_matvec", [False, True])
 def test_tiny_chunks_identical_to_single_chunk(monkeypatch, parallel_matvec):
-    import skal._kernels as K
+    import skal._kernels._linalg as K
 
     if parallel_matvec:  # the path used for large pools
         monkeypatch.setattr(K, "_CPU_MATVEC_MIN_BYTES", 0)
@@ -504,7 +504,7 @@ def test_cpu_code_paths_match_naive(monkeypatch, matvec, vec_chunk):
     """numpy's BLAS / oneDNN / cache-blocked / MKL mat-vec, one / many slices
     for the O(N) updates and the two-level D^2 sampler all agree with the
     naive references."""
-    import skal._kernels as K
+    import skal._kernels._linalg as K
 
     monkeypatch.setattr(K, "_USE_NUMPY_GEMV", matvec == "numpy")
     monkeypatch.setattr(K, "_USE_ONEDNN", matvec == "onednn")
@@ -525,7 +525,7 @@ def test_cpu_code_paths_match_naive(monkeypatch, matvec, vec_chunk):
 
 
 def test_duplicates_with_many_slices(monkeypatch):
-    import skal._kernels as K
+    import skal._kernels._linalg as K
 
     monkeypatch.setattr(K, "_VEC_CHUNK", 7)
     rng = np.random.default_rng(0)

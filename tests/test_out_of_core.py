@@ -13,7 +13,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-import skal._kernels as K
+import skal._kernels._blocks as K
+import skal._kernels._linalg as KL
 from skal import ActiveLearner
 from skal._kernels import badge_kmeans_pp, k_center_greedy, kmeans_pp
 from skal.strategies import BADGE, CoreSet, EntropySampling, MarginSampling
@@ -88,13 +89,13 @@ def test_memmap_selects_as_in_memory(
 def test_memmap_selects_as_in_memory_on_the_wide_paths(tmp_path, monkeypatch, matvec):
     """The mat-vec of large pools (BLAS / oneDNN) gives the same bits per row
     whatever the block boundaries: memmap picks equal in-memory picks."""
-    monkeypatch.setattr(K, "_CPU_MATVEC_MIN_BYTES", 0)
-    monkeypatch.setattr(K, "_USE_NUMPY_GEMV", matvec == "numpy")
+    monkeypatch.setattr(KL, "_CPU_MATVEC_MIN_BYTES", 0)
+    monkeypatch.setattr(KL, "_USE_NUMPY_GEMV", matvec == "numpy")
     monkeypatch.setattr(K, "_STREAM_BYTES", 4 * 96 * 37)  # 37 rows per block
     X = rand(2000, 96, seed=14)
     P = softmax_rows(2000, 10, seed=15)
     mm = to_memmap(X, tmp_path / "pool.f32")
-    assert K._MatVec(torch.as_tensor(X), None).mode == matvec
+    assert KL._MatVec(torch.as_tensor(X), None).mode == matvec
     assert selections(mm, P, X[:3]) == selections(X, P, X[:3])
 
 
