@@ -150,29 +150,44 @@ def run(pool, names, seeds, n_jobs, out, max_budget=MAX_BUDGET):
 
 
 def pool_rows(records, margin=0.005, baseline="random"):
-    """Per strategy: AULC, paired difference with ``baseline``, TOST, power."""
-    from skal.evaluation import equivalence_test, paired_differences
+    """Per strategy: AULC, paired difference with ``baseline``, TOST, power.
 
+    Only seeds that every strategy of the pool has finished are used, so all
+    rows of a pool compare the same seeds.
+    """
+    from skal.evaluation import equivalence_test, paired_differences, paired_t_power
+
+    names = list(dict.fromkeys(r["strategy"] for r in records))
+    done = {}
+    for r in records:
+        done.setdefault(r["strategy"], {}).setdefault(r["seed"], set()).add(
+            r["n_labels"]
+        )
+    top = max(done[baseline][next(iter(done[baseline]))])
+    common = set.intersection(
+        *({s for s, b in done[n].items() if top in b} for n in names)
+    )
+    records = [r for r in records if r["seed"] in common]
     absolute = {
         r["strategy"]: r for r in paired_differences(records, None, "aulc", scale="log")
     }
     tests = {
         r["strategy"]: r
         for r in equivalence_test(
-            records,
-            baseline,
-            margin=margin,
-            metric="aulc",
-            scale="log",
-            power_at=MARGINS,
+            records, baseline, margin=margin, metric="aulc", scale="log"
         )
     }
     rows = []
-    for name, a in absolute.items():
+    for name in names:
+        a = absolute[name]
         row = {"strategy": name, "aulc": a["mean"], "n_seeds": a["n_seeds"]}
         if name != baseline:
-            row.update(tests[name])
-            row["strategy"] = name
+            t = tests[name]
+            row.update(t, strategy=name)
+            row["power"] = [
+                paired_t_power(m, t["sd"], t["n_seeds"]) if t["n_seeds"] > 1 else np.nan
+                for m in MARGINS
+            ]
         rows.append(row)
     return rows
 
@@ -225,9 +240,78 @@ def summary(out, margin=0.005):
                 f"{r['power'][0]:.2f} | {r['power'][1]:.2f} |"
             )
         lines.append("")
+    lines += decision(all_rows, margin)
     (out / "summary.md").write_text("\n".join(lines))
     print("\n".join(lines))
     return all_rows
+
+
+def decision(all_rows, margin=0.005, incumbent="default"):
+    """The rule of the README applied to the selection pools; the bar on the
+    held-out pools."""
+    lines = ["## The choice (selection pools only)", ""]
+    sel = {
+        p: {r["strategy"]: r for r in all_rows[p]} for p in SELECTION if p in all_rows
+    }
+    cands = sorted(
+        {n for rows in sel.values() for n in rows if n != "random"},
+        key=lambda n: (n != incumbent, n),
+    )
+    score, eligible = {}, {}
+    for n in cands:
+        rs = [rows[n] for rows in sel.values() if n in rows]
+        if len(rs) < len(sel) or any(r["n_seeds"] < 10 for r in rs):
+            continue  # not run on every selection pool with 10 seeds
+        score[n] = float(np.mean([r["mean"] for r in rs]))
+        eligible[n] = all(r["ci_high"] >= 0 for r in rs)
+        lines.append(
+            f"* `{n}`: S = {score[n]:+.4f} (mean paired AULC difference with "
+            f"random over {len(rs)} selection pool(s)); "
+            + ("eligible" if eligible[n] else "not eligible (significantly below)")
+        )
+    ok = [n for n in score if eligible[n]]
+    if not ok:
+        lines += ["", "No candidate has 10 seeds on every selection pool yet.", ""]
+        return lines
+    best = max(ok, key=score.get)
+    chosen = best
+    if incumbent in ok and score[best] - score[incumbent] <= margin:
+        chosen = incumbent
+    lines += [
+        "",
+        f"Largest S: `{best}`. Chosen: **`{chosen}`** (the incumbent `{incumbent}` "
+        f"is kept unless another candidate's S exceeds it by more than {margin}).",
+        "",
+        "## The issue's bar (held-out pools only)",
+        "",
+    ]
+    for p in HELD_OUT:
+        rows = {r["strategy"]: r for r in all_rows.get(p, [])}
+        for n, need in ((chosen, "default"), ("coreset", "coreset")):
+            r = rows.get(n)
+            if r is None or r["n_seeds"] < 2:
+                lines.append(f"* `{p}` / `{n}`: not measured")
+                continue
+            sig_up = r["ci_low"] > 0
+            if need == "coreset":
+                ok = r["ci_high"] >= 0
+                text = "not significantly below random" if ok else "significantly below"
+            elif p == "ho_digits":
+                ok = sig_up
+                text = "significantly above random" if ok else "not significantly above"
+            else:
+                ok = sig_up and r["mean"] >= 0.02
+                text = (
+                    f"mean {r['mean']:+.4f}, "
+                    + ("significant" if sig_up else "not significant")
+                    + (", ≥ +0.02" if r["mean"] >= 0.02 else ", below +0.02")
+                )
+            lines.append(
+                f"* `{p}` / `{n}` ({r['n_seeds']} seeds): {text} → "
+                + ("**holds**" if ok else "**does not hold**")
+            )
+    lines.append("")
+    return lines
 
 
 def main(argv=None):
