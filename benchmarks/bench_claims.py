@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -47,6 +48,15 @@ HEADER = (
     "verdict |"
 )
 N_LABELED, N_QUERY = 100, 100
+# row files named after a paper's acronym
+ALIASES = {
+    "smi": "SubmodularMutualInformation",
+    "similar": "SubmodularMutualInformation",
+    "base": "BalancedSelection",
+    "default": "ColdStartHybrid",
+    "coldstart": "ColdStartHybrid",
+    "poal": "OODFilter",
+}
 
 
 # --------------------------------------------------------------------------
@@ -137,7 +147,8 @@ def parse_row(path):
     body = [ln for ln in lines[i + 2 :] if ln.startswith("|")]
     if len(body) != 1:
         raise ValueError(f"{path}: expected exactly one row, got {len(body)}")
-    cells = [c.strip() for c in body[0].strip().strip("|").split("|")]
+    # a cell may hold an escaped pipe (``a \\| b``)
+    cells = [c.strip() for c in re.split(r"(?<!\\)\|", body[0].strip())[1:-1]]
     if len(cells) != 5:
         raise ValueError(f"{path}: expected 5 cells, got {len(cells)}")
     return cells
@@ -145,7 +156,7 @@ def parse_row(path):
 
 def write_row(name, cells):
     CLAIMS.mkdir(parents=True, exist_ok=True)
-    cells = [" ".join(str(c).split()).replace("|", "/") for c in cells]
+    cells = [" ".join(str(c).split()).replace("|", "\\|") for c in cells]
     text = HEADER + "\n|---|---|---|---|---|\n| " + " | ".join(cells) + " |\n"
     (CLAIMS / f"{name}.md").write_text(text)
 
@@ -178,13 +189,13 @@ def report():
 
     def owner(cells, f):
         """The class a row is about: the first class name in its strategy
-        cell or its file name (longest names first: BALD inside BatchBALD)."""
-        for text in (cells[0], f.stem):
-            k = _key(text)
-            for c in sorted(classes, key=len, reverse=True):
-                if _key(c) in k:
-                    return c
-        return None
+        cell, else its file name (or an acronym of ``ALIASES``)."""
+        k = _key(cells[0])
+        found = [(k.find(_key(c)), -len(c), c) for c in classes if _key(c) in k]
+        if found:  # the first named, the longest there (BatchBALD, not BALD)
+            return min(found)[2]
+        stem = _key(f.stem)
+        return next((c for c in classes if _key(c) == stem), ALIASES.get(stem))
 
     by_class = {}
     for f, cells in rows:
@@ -228,8 +239,8 @@ def report():
 
 
 def _md_to_rst(text):
-    """Inline markdown of a cell as reStructuredText (code and bold)."""
-    return text.replace("`", "``").replace("````", "``") or "—"
+    """Inline markdown of a cell as reStructuredText (code, bold, pipes)."""
+    return text.replace("\\|", "|").replace("`", "``").replace("````", "``") or "—"
 
 
 SUITE_POOLS = ["mnist1d", "mnist1d_lt", "mnist1d_ood", "digits", "digits_dup"]
