@@ -1,4 +1,7 @@
-"""skal.representations: the SimCLR encoder and the pretrained-body warm start."""
+"""skal.representations: the SimCLR encoder and the pretrained-body warm start.
+
+scikit-learn's checks run in full; no check is skipped on purpose (the one
+skip is scikit-learn's own array-API check, which needs SCIPY_ARRAY_API)."""
 
 import pickle
 
@@ -211,3 +214,34 @@ def test_mismatched_architecture_is_refused():
     )
     with pytest.raises(ValueError, match="does not match the pretrained body"):
         net.fit(X, np.arange(48) % 3)
+
+
+def test_tabular_body_warm_starts_an_mlp_with_lazy_layers():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 5)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    enc = SimCLREncoder(module_params={"hidden": 8}, n_steps=3, batch_size=16)
+    enc.set_params(random_state=0).fit(X)
+    net = make_net(
+        "tabular", 2, module__hidden=8, lr=0.0, min_steps=2, steps_per_label=0
+    )
+    net = enc.init_net(net).fit(X, y)
+    torch.testing.assert_close(
+        net.module_.body[1].weight.detach(), enc.body_state_dict()["body.1.weight"]
+    )
+
+
+def test_encoder_is_a_strategy_embedding():
+    from sklearn.frozen import FrozenEstimator
+
+    from skal.strategies import ProbCover, TypiClust
+
+    X = _signals(n=60)
+    enc = _tiny().fit(X)
+    feats = enc.transform(X)
+    for strategy in (TypiClust, ProbCover):
+        via_param = strategy(embedding=FrozenEstimator(enc))(
+            None, X, n_instances=4, random_state=0
+        )
+        via_rows = strategy()(None, feats, n_instances=4, random_state=0)
+        np.testing.assert_array_equal(via_param, via_rows)

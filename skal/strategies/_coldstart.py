@@ -11,17 +11,21 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
+import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._kernels import knn, radius_graph, typiclust
 from ..base import BaseStrategy
+from ..utils._validation import Count
 from ._common import (
     EMBEDDING_CONSTRAINT,
     NORMALIZE_CONSTRAINT,
     draw_seed,
+    labeled_set,
     pool_and_labeled_embeddings,
 )
+from ._purity import purity_radius
 
 __all__ = ["TypiClust", "ProbCover"]
 
@@ -166,12 +170,16 @@ class ProbCover(BaseStrategy):
 
     Parameters
     ----------
-    radius : float, default=None
-        Ball radius in embedding space. The paper picks the largest radius
-        whose balls stay 95 % class-pure under a k-means clustering; None
-        uses the median distance of a row to its ``n_neighbors``-th nearest
-        neighbour, a cheaper proxy that gives every ball about that many
-        rows.
+    radius : float, "purity" or None, default=None
+        Ball radius in embedding space. ``"purity"`` is the paper's rule: the
+        largest radius at which a fraction ``purity`` of the balls are pure
+        (all their rows share the ball centre's k-means pseudo-label, with
+        ``n_classes`` clusters). None uses the median distance of a row to
+        its ``n_neighbors``-th nearest neighbour, a proxy that gives every
+        ball about that many rows; it stays the default because it needs no
+        number of classes, so it also runs before any label exists (see
+        ``benchmarks/results/cold_start/`` for both radii at 1-2 labels per
+        class).
     n_neighbors : int, default=10
         Sets the default radius (see ``radius``).
     layer : str, default=None
@@ -185,6 +193,13 @@ class ProbCover(BaseStrategy):
         Work on L2-normalised embeddings (as the paper's self-supervised
         features are; see :class:`~skal.strategies.CoreSet`); a given
         ``radius`` is then a distance on the unit sphere (at most 2).
+    purity : float in (0, 1], default=0.95
+        The fraction of pure balls of ``radius="purity"`` (the paper's alpha).
+    n_classes : int, default=None
+        Clusters of the pseudo-labels of ``radius="purity"`` (the paper: the
+        number of classes). None: the number of classes among the learner's
+        labeled rows; an error when fewer than two are known (cold start
+        from no labels: pass it).
 
     Examples
     --------
@@ -202,21 +217,49 @@ class ProbCover(BaseStrategy):
         return tags
 
     _parameter_constraints = {
-        "radius": [Interval(Real, 0, None, closed="neither"), None],
+        "radius": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"purity"}),
+            None,
+        ],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "layer": [str, None],
         **EMBEDDING_CONSTRAINT,
         **NORMALIZE_CONSTRAINT,
+        "purity": [Interval(Real, 0, 1, closed="right")],
+        "n_classes": [Count(2), None],
     }
 
     def __init__(
-        self, radius=None, n_neighbors=10, layer=None, embedding="model", normalize=True
+        self,
+        radius=None,
+        n_neighbors=10,
+        layer=None,
+        embedding="model",
+        normalize=True,
+        purity=0.95,
+        n_classes=None,
     ):
         self.radius = radius
         self.n_neighbors = n_neighbors
         self.layer = layer
         self.embedding = embedding
         self.normalize = normalize
+        self.purity = purity
+        self.n_classes = n_classes
+
+    def _n_classes(self, learner):
+        if self.n_classes is not None:
+            return self.n_classes
+        _, y = labeled_set(learner)
+        known = 0 if y is None else len(np.unique(y))
+        if known < 2:
+            raise ValueError(
+                "ProbCover(radius='purity') needs the number of classes for its "
+                f"k-means pseudo-labels; the learner knows {known}. Pass "
+                "n_classes=... (the paper uses the number of classes)."
+            )
+        return known
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         emb, lab = pool_and_labeled_embeddings(
@@ -234,6 +277,13 @@ class ProbCover(BaseStrategy):
         r = self.radius
         if r is None:
             r = _auto_radius(emb, self.n_neighbors, random_state)
+        elif r == "purity":
+            r = purity_radius(
+                emb,
+                self._n_classes(learner),
+                purity=self.purity,
+                random_state=random_state,
+            )
         uncovered = torch.ones(N, dtype=torch.bool, device=device)
         if lab is not None:
             d, _ = knn(emb, 1, Y=lab)
