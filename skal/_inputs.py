@@ -15,6 +15,7 @@ import sys
 import warnings
 
 import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_feature_names,
     _num_samples,
@@ -543,4 +544,64 @@ def validate_labels(y, n):
         raise ValueError(
             f"X and y must have the same number of rows; got {n} and {y.shape[0]}."
         )
+    return y
+
+
+def refit_hint(exc, X_labeled, y_labeled):
+    """A clearer error for a skorch net's dtype or output-size failure, or None."""
+    msg = str(exc)
+    if isinstance(exc, RuntimeError) and (
+        "must have the same dtype" in msg
+        or "expected scalar type" in msg
+        or "Expected object of scalar type" in msg
+    ):
+        dtype = getattr(X_labeled, "dtype", "unknown")
+        return TypeError(
+            f"The skorch net cannot train on X of dtype {dtype} ({msg}). "
+            "torch layers expect float32 input: convert X with "
+            "X.astype(np.float32), or cast inside the module's forward."
+        )
+    if isinstance(exc, IndexError) and "out of bounds" in msg:
+        n = np.unique(y_labeled).size
+        return ValueError(
+            f"The skorch net has fewer output units than the labels need "
+            f"({msg}); the labeled rows hold {n} classes"
+            + (
+                f" with labels up to {y_labeled.max()}"
+                if y_labeled.dtype.kind in "iu"
+                else ""
+            )
+            + ". Give the module more outputs (e.g. module__n_classes)."
+        )
+    return None
+
+
+def pool_rows_of(X, X_fit, pool):
+    """Rows of the stored pool equal to the rows of ``X`` (all of them), or
+    None; warns when only some are, since those stay in the pool."""
+    if pool.size == 0:
+        return None
+    match = match_pool_rows(X, X_fit, pool)
+    if match is None or not (match >= 0).any():
+        return None
+    if (match >= 0).all():
+        return match
+    warn_unmatched_pool_rows(int((match < 0).sum()), match.size)
+    return None
+
+
+def taught_labels(y, n, missing_label):
+    """The labels given to ``teach``: ``n`` of them, none unlabeled, one kind."""
+    y = validate_labels(y, n)
+    if unlabeled_mask(y, missing_label).any():
+        raise ValueError(
+            "The 'y' parameter of teach must hold labels; got "
+            f"{missing_label!r}, the unlabeled marker (missing_label). "
+            "Leave such rows out of teach."
+        )
+    if y.shape[0] == 0:
+        return y
+    y = concrete_labels(y)
+    refuse_mixed_labels(y)
+    check_classification_targets(y)
     return y

@@ -5,11 +5,8 @@ from __future__ import annotations
 import copy
 import numbers
 import os
-import signal
-import threading
 import time
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
@@ -32,7 +29,8 @@ from ._inputs import (
     refuse_mixed_labels,
     unlabeled_mask,
 )
-from ._persistence import _journal, load_learner, save_learner
+from ._persistence import SessionMixin, _journal
+from ._simulation import SimulationMixin
 from ._state import LabelState, encoded_classes, labels_for_fit
 from .backends import resolve_executor
 from .backends._base import EXECUTOR_CONSTRAINTS, in_executor_session
@@ -41,7 +39,8 @@ from .callbacks import notify
 from .models import is_skorch_net
 from .semi_supervised import is_semi_supervised
 from .strategies import RandomSampling, default_strategy
-from .utils._arrays import concat_rows, take_rows
+from .utils._arrays import take_rows
+from .utils._interrupts import sigint_watch
 from .utils._seeding import SEED_MAX, seeded_torch
 from .utils._validation import Count, Described, StrategyInstance
 
@@ -57,33 +56,9 @@ def _estimator_has(attr):
     return check
 
 
-@contextmanager
-def _sigint_watch():
-    """Record a SIGINT (Ctrl-C) while the block runs; it still raises.
-
-    Only in the main thread and only over Python's default handler, so a
-    handler of the user's (or of a notebook) is left alone.
-    """
-    seen = []
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
-        yield seen
-        return
-
-    def handler(signum, frame):
-        seen.append(signum)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield seen
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-class ActiveLearner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class ActiveLearner(
+    SessionMixin, SimulationMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator
+):
     """Pool-based active learning around any probabilistic classifier.
 
     Wraps a skorch ``NeuralNetClassifier`` (on any device), a scikit-learn
@@ -360,36 +335,6 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
     def _is_net(self):
         return is_skorch_net(self.estimator)
 
-    def _refit_hint(self, exc):
-        """A clearer error for a net's dtype or output-size failure, or None."""
-        if not self._is_net():
-            return None
-        msg = str(exc)
-        if isinstance(exc, RuntimeError) and (
-            "must have the same dtype" in msg
-            or "expected scalar type" in msg
-            or "Expected object of scalar type" in msg
-        ):
-            dtype = getattr(self.X_labeled_, "dtype", "unknown")
-            return TypeError(
-                f"The skorch net cannot train on X of dtype {dtype} ({msg}). "
-                "torch layers expect float32 input: convert X with "
-                "X.astype(np.float32), or cast inside the module's forward."
-            )
-        if isinstance(exc, IndexError) and "out of bounds" in msg:
-            n = np.unique(self.y_labeled_).size
-            return ValueError(
-                f"The skorch net has fewer output units than the labels need "
-                f"({msg}); the labeled rows hold {n} classes"
-                + (
-                    f" with labels up to {self.y_labeled_.max()}"
-                    if self.y_labeled_.dtype.kind in "iu"
-                    else ""
-                )
-                + ". Give the module more outputs (e.g. module__n_classes)."
-            )
-        return None
-
     def _active_strategy(self):
         if not self.model_fitted_:
             s = (
@@ -432,7 +377,11 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             est = clone(self.estimator)
             fit = est.fit
         seed = self._draw_seed() if seed is None else seed
-        X_fit, y_fit = self._with_pool(self.X_labeled_, y, seed)
+        X_fit, y_fit = (  # the pool marked -1 for a semi-supervised estimator
+            state.with_pool(y, seed, self.max_unlabeled)
+            if is_semi_supervised(self.estimator)
+            else (state.X_labeled, y)
+        )
         est = self._executor_.fit(
             est, X_fit, y_fit, state.fit_params, seed=seed, method=fit.__name__
         )
@@ -440,22 +389,6 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         state.label_classes = encoded_classes(state.y_labeled, self._is_net())
         self.model_fitted_ = True
         self.model_stale_ = False
-
-    def _with_pool(self, X, y, seed):
-        """The labeled rows plus the stored pool marked -1 (semi-supervised)."""
-        pool, X_all = self._state.pool_indices, self._state.X
-        if not len(pool) or not is_semi_supervised(self.estimator):
-            return X, y
-        cap = self.max_unlabeled
-        if cap is not None and len(pool) > cap:
-            rng = np.random.RandomState(seed % SEED_MAX)
-            pool = np.sort(rng.choice(pool, cap, replace=False))
-        if y.dtype.kind in "iuf":
-            marks = np.full(len(pool), -1, dtype=y.dtype)
-        else:
-            y = y.astype(object)
-            marks = np.full(len(pool), -1, dtype=object)
-        return concat_rows(X, take_rows(X_all, pool)), np.concatenate([y, marks])
 
     def _refit_keep_labels(self, seed=None):
         """Refit; on any failure mark the model stale and re-raise.
@@ -468,14 +401,18 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         state = self._state
         previous = (self.estimator_, self.model_fitted_, state.label_classes)
         try:
-            with _sigint_watch() as seen:
+            with sigint_watch() as seen:
                 self._fit_model(seed)
             if seen:
                 (self.estimator_, self.model_fitted_, state.label_classes) = previous
                 raise KeyboardInterrupt
         except BaseException as exc:
             self.model_stale_ = True
-            hint = self._refit_hint(exc)
+            hint = (
+                _inputs.refit_hint(exc, self.X_labeled_, self.y_labeled_)
+                if self._is_net()
+                else None
+            )
             if hint is not None:
                 raise hint from exc
             raise
@@ -634,48 +571,6 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             notify(callbacks, "on_round_end", self, **rec)
         return self
 
-    @in_executor_session
-    def resume(self, X=None, y=None):
-        """Continue a simulation that was interrupted, or loaded from disk.
-
-        A refit that failed (CUDA out of memory, ``KeyboardInterrupt``, …)
-        aborts ``fit`` with every selected label recorded; ``resume`` picks
-        up exactly where it stopped, with the same draws, so the final
-        ``history_`` and model equal those of an uninterrupted run with the
-        same ``random_state``. Raising ``budget`` with ``set_params`` first
-        continues a finished simulation.
-
-        Parameters
-        ----------
-        X, y : array-like, default=None
-            Resume from the journal alone (a process killed without a save):
-            give ``fit``'s ``X`` and ``y`` to a learner with the same
-            parameters and ``journal``. The rounds the journal records are
-            taken from it instead of queried (each still refit, with the
-            same draws), then the simulation goes on; with an int
-            ``random_state`` the result equals an uninterrupted run's.
-
-        Returns
-        -------
-        self : ActiveLearner
-        """
-        if X is not None or y is not None:
-            return self._resume_from_journal(X, y)
-        check_is_fitted(self)
-        if self._state.sim is None:
-            raise ValueError(
-                "resume continues a simulation (fit with budget set); this "
-                "learner was fitted without a budget. Use refit() to recover "
-                "from a failed teach."
-            )
-        self._check_params()
-        if self.budget is None:
-            raise ValueError(
-                "The 'budget' parameter must be an int to resume a simulation; "
-                "got None."
-            )
-        return _simulation.simulate(self)
-
     # ------------------------------------------------------------ query/teach
     def _run_strategy(self, X, n_instances, candidates=None):
         strategy = self._active_strategy()
@@ -694,48 +589,8 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
     def _query_stored(self, n_instances):
         state = self._state
         if state.sim_script is not None:
-            return self._scripted_round(n_instances)  # resume(X, y)
+            return _simulation.scripted_round(self, n_instances)  # resume(X, y)
         return self._run_strategy(state.X, n_instances, state.pool_indices)
-
-    def _resume_from_journal(self, X, y):
-        """Re-run ``fit(X, y)`` taking each round the journal records from it.
-
-        The simulation recorded in ``journal`` on this ``X`` and ``y`` (the
-        one with the most labels) gives the rows of its rounds; each round
-        still draws its seeds and refits exactly as the original did, so
-        ``history_`` (but its timings), the model and the journal's new
-        session equal an uninterrupted run's; rounds past the journal are
-        queried.
-        """
-        if self.budget is None or self.journal is None:
-            raise ValueError(
-                "resume(X, y) continues the simulation recorded in the learner's "
-                "journal: set 'budget' and 'journal' as in the interrupted run. "
-                f"Got budget={self.budget!r}, journal={self.journal!r}."
-            )
-        self._check_params()
-        Xv = self._validate_X(X, reset=True)
-        yv = self._validate_y(y, _num_samples(Xv))
-        script = _journal.simulation_script(self.journal, Xv, yv)
-        return self._fit(Xv, yv, None, {}, script=script)
-
-    def _scripted_round(self, k):
-        """The rows of the next round from the journal (``resume(X, y)``)."""
-        state = self._state
-        r = len(self.history_)
-        if r not in state.sim_script:
-            state.sim_script = None  # the journal ends here: query from now on
-            return self._query_stored(k)
-        state.draw_seed()  # the query's own draw, as the original round took it
-        idx = state.sim_script.pop(r)
-        if len(idx) != k or not np.isin(idx, state.pool_indices).all():
-            raise _journal.JournalError(
-                f"Round {r} of the journal's simulation labeled {len(idx)} rows; "
-                f"this learner asks for {k} rows of its pool there. Resume with "
-                "the parameters of the interrupted run (n_instances, n_initial, "
-                "random_state, strategy)."
-            )
-        return idx
 
     @in_executor_session
     def query(self, X=None, n_instances=None, *, return_index=False):
@@ -821,27 +676,19 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
                     "Pass either X or indices to teach, not both: indices name "
                     "rows of the stored pool, whose X is already known."
                 )
-            pool_rows = self._check_pool_indices(indices)
+            pool_rows = self._state.check_pool_indices(indices)
             X = take_rows(self._state.X, pool_rows)
         elif X is None:
             raise ValueError("teach needs X (new rows) or indices (stored pool rows).")
         else:
             X = self._validate_X(frame_like(X, self.X_labeled_), reset=False)
-        y = self._validate_y(y, _num_samples(X))
-        if unlabeled_mask(y, self.missing_label).any():
-            raise ValueError(
-                "The 'y' parameter of teach must hold labels; got "
-                f"{self.missing_label!r}, the unlabeled marker (missing_label). "
-                "Leave such rows out of teach."
-            )
+        y = _inputs.taught_labels(y, _num_samples(X), self.missing_label)
         if y.shape[0] == 0:
             return self
-        y = concrete_labels(y)
-        refuse_mixed_labels(y)
-        check_classification_targets(y)
         y = self._match_labels(y)
         if pool_rows is None:
-            pool_rows = self._pool_rows_of(X)  # teach(X_pool[idx], y), modAL's way
+            # teach(X_pool[idx], y), modAL's way
+            pool_rows = _inputs.pool_rows_of(X, self._state.X, self.pool_indices_)
             if pool_rows is not None:
                 X = take_rows(self._state.X, pool_rows)
         if pool_rows is None:
@@ -860,43 +707,10 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         self._refit_if_able(None if p is None else p["fit_seed"])  # 1 class: none
         return self
 
-    def _pool_rows_of(self, X):
-        """Rows of the stored pool equal to the rows of ``X`` (all of them), or
-        None; warns when only some are, since those stay in the pool."""
-        pool = self.pool_indices_
-        if pool.size == 0:
-            return None
-        match = _inputs.match_pool_rows(X, self._state.X, pool)
-        if match is None or not (match >= 0).any():
-            return None
-        if (match >= 0).all():
-            return match
-        _inputs.warn_unmatched_pool_rows(int((match < 0).sum()), match.size)
-        return None
-
     def _match_labels(self, y):
         """Labels of this session's kind (numbers or strings) and dtype."""
         check_label_kind(y, self.y_labeled_)
         return self._state.match_labels(y)
-
-    def _check_pool_indices(self, indices):
-        idx = np.asarray(indices)
-        if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
-            raise TypeError(
-                "The 'indices' parameter of teach must be a 1-D array of int "
-                f"indices into fit's X. Got {idx!r} instead."
-            )
-        idx = idx.astype(np.intp)
-        if np.unique(idx).size != idx.size:
-            raise ValueError("The 'indices' parameter of teach has duplicates.")
-        unknown = idx[~np.isin(idx, self.pool_indices_)]
-        if unknown.size:
-            raise ValueError(
-                "The 'indices' parameter of teach must name rows of the stored "
-                f"pool; {unknown[:10].tolist()} are not in it (already labeled "
-                "or not an index of fit's X)."
-            )
-        return idx
 
     @in_executor_session
     def refit(self):
@@ -911,143 +725,6 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             raise NotFittedError("refit needs labeled rows; teach some first.")
         self._refit_keep_labels()
         return self
-
-    # --------------------------------------------------------------- sessions
-    @staticmethod
-    def read_journal(path):
-        """Read and check a label journal (see the ``journal`` parameter).
-
-        Parameters
-        ----------
-        path : str or path-like
-
-        Returns
-        -------
-        records : list of dict
-            ``"session"`` records (one per ``fit``) and ``"label"`` records
-            (one per taught label: ``label``, ``index`` into ``fit``'s ``X``
-            or ``row`` for rows given to ``teach(X, y)``, ``seq``, ``time``).
-
-        Raises
-        ------
-        skal.JournalError
-            A line other than the last is damaged. A truncated last line (a
-            write a crash interrupted) is skipped with a warning.
-        """
-        return _journal.read_journal(path)
-
-    def replay_journal(self, path=None):
-        """Re-apply the labels of a journal to this (freshly fitted) learner.
-
-        The recovery after a crash: fit a new learner on the same ``X`` and
-        ``y`` as the crashed one, then replay its journal. Every label record
-        of other sessions is applied in order (pool rows already labeled are
-        skipped, so replaying twice adds no pool row twice); the model is
-        refit once at the end. Labels are not re-journaled into the file they
-        come from; when this learner journals to another file, they are.
-
-        Parameters
-        ----------
-        path : str or path-like, default=None
-            The journal; None reads this learner's own ``journal``.
-
-        Returns
-        -------
-        self : ActiveLearner
-
-        Raises
-        ------
-        skal.JournalError
-            The journal is damaged, or a session in it names pool rows of a
-            different ``X`` than the one this learner was fitted on.
-        """
-        check_is_fitted(self)
-        path = self.journal if path is None else path
-        if path is None:
-            raise ValueError(
-                "replay_journal needs a path: pass one, or set the 'journal' parameter."
-            )
-        state = self._state
-        batches, applied = _journal.plan_replay(
-            state,
-            path,
-            sample_shape=self.sample_shape_,
-            match_labels=self._match_labels,
-        )
-        own = self.journal is not None and not _journal.same_file(self.journal, path)
-        for y, idx, X in batches:
-            X = take_rows(state.X, idx) if idx is not None else X
-            if own:
-                rows = None if idx is not None else X
-                self._journal_labels(y, indices=idx, X=rows, source="replay")
-            state.add(X, y, pool_rows=idx)
-        state.journal_replayed = applied
-        if batches:
-            self._refit_if_able()
-        return self
-
-    def save(self, path, *, include_X=True):
-        """Save the session to a zip file that loads without running code.
-
-        Labels, pool, history, random state, the state of a running
-        simulation and the model are saved as JSON, npz, ``torch.save``
-        state dicts (weights only) or skops; see :meth:`load`.
-
-        Parameters
-        ----------
-        path : str or path-like
-            The file to write (replaced atomically).
-        include_X : bool, default=True
-            Store ``fit``'s ``X`` (the pool). With False only its SHA-256 is
-            stored and :meth:`load` needs ``X=``.
-        """
-        check_is_fitted(self)
-        save_learner(self, path, include_X=include_X)
-
-    @classmethod
-    def load(cls, path, estimator=None, *, X=None, params=None):
-        """Load a session saved by :meth:`save`; executes no code from the file.
-
-        A session file is untrusted input: only classes on an explicit
-        allow-list are rebuilt (never a namespace, never a function), member
-        sizes are checked before anything is read, and ``journal`` and
-        ``executor`` (a path, a remote service) are never taken from the
-        file: pass them in ``params`` to keep them.
-
-        Parameters
-        ----------
-        path : str or path-like
-        estimator : estimator, default=None
-            What the file cannot describe without code: needed for a skorch
-            net unless its classes are all on the allow-list and its
-            parameters are plain values (the saved weights are loaded into a
-            clone of it), and for a scikit-learn model holding types skops
-            reports as untrusted and skal does not allow. A scikit-learn
-            estimator given here is refit on the saved labels (with a
-            warning) unless it equals the saved one (same class and
-            parameters), whose saved model is then used.
-        X : array-like, default=None
-            ``fit``'s ``X``; needed when saved with ``include_X=False``
-            (checked against the saved SHA-256).
-        params : dict, default=None
-            Parameters replacing saved ones: needed for those that could not
-            be saved (a ``FunctionStrategy``, say), and the only way to set
-            ``journal`` and ``executor`` on a loaded learner.
-
-        Returns
-        -------
-        learner : ActiveLearner
-            Continues where the saved one stopped: ``query``/``teach``, or
-            :meth:`resume` for a simulation.
-
-        Raises
-        ------
-        skal.SessionFileError
-            The file is truncated, tampered with (checksums in its manifest),
-            malformed (the message names the member), over the size cap, or
-            names classes or types that could run code.
-        """
-        return load_learner(cls, path, estimator, X=X, params=params)
 
     # ------------------------------------------------------------- delegation
     def _check_model(self, X):

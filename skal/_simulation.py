@@ -19,12 +19,15 @@ import time
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
+from ._persistence._journal import JournalError, simulation_script
+from .backends._base import in_executor_session
 from .callbacks import default_callbacks, notify
 from .utils._arrays import take_rows
 from .utils._seeding import draw_seed
 
-__all__ = ["paired_run", "run_rounds", "simulate"]
+__all__ = ["SimulationMixin", "paired_run", "run_rounds", "simulate"]
 
 
 def round_record(learner, round_, indices, query_seconds, fit_start, eval_set=None):
@@ -73,6 +76,52 @@ def run_rounds(learner, sizes, play, *, callbacks, total, initial):
             notify(callbacks, "on_round_end", learner, **rec)
     finally:
         notify(callbacks, "on_simulation_end", learner)
+
+
+class SimulationMixin:
+    """:meth:`resume` of an ActiveLearner: continue a simulation."""
+
+    @in_executor_session
+    def resume(self, X=None, y=None):
+        """Continue a simulation that was interrupted, or loaded from disk.
+
+        A refit that failed (CUDA out of memory, ``KeyboardInterrupt``, …)
+        aborts ``fit`` with every selected label recorded; ``resume`` picks
+        up exactly where it stopped, with the same draws, so the final
+        ``history_`` and model equal those of an uninterrupted run with the
+        same ``random_state``. Raising ``budget`` with ``set_params`` first
+        continues a finished simulation.
+
+        Parameters
+        ----------
+        X, y : array-like, default=None
+            Resume from the journal alone (a process killed without a save):
+            give ``fit``'s ``X`` and ``y`` to a learner with the same
+            parameters and ``journal``. The rounds the journal records are
+            taken from it instead of queried (each still refit, with the
+            same draws), then the simulation goes on; with an int
+            ``random_state`` the result equals an uninterrupted run's.
+
+        Returns
+        -------
+        self : ActiveLearner
+        """
+        if X is not None or y is not None:
+            return resume_from_journal(self, X, y)
+        check_is_fitted(self)
+        if self._state.sim is None:
+            raise ValueError(
+                "resume continues a simulation (fit with budget set); this "
+                "learner was fitted without a budget. Use refit() to recover "
+                "from a failed teach."
+            )
+        self._check_params()
+        if self.budget is None:
+            raise ValueError(
+                "The 'budget' parameter must be an int to resume a simulation; "
+                "got None."
+            )
+        return simulate(self)
 
 
 # ------------------------------------------------------------ fit(budget)
@@ -188,6 +237,48 @@ def pending_round(state, pool_rows):
     ):
         return None
     return p
+
+
+# -------------------------------------------------------- resume(X, y)
+def resume_from_journal(learner, X, y):
+    """Re-run ``fit(X, y)`` taking each round the journal records from it.
+
+    The simulation recorded in ``journal`` on this ``X`` and ``y`` (the
+    one with the most labels) gives the rows of its rounds; each round
+    still draws its seeds and refits exactly as the original did, so
+    ``history_`` (but its timings), the model and the journal's new
+    session equal an uninterrupted run's; rounds past the journal are
+    queried.
+    """
+    if learner.budget is None or learner.journal is None:
+        raise ValueError(
+            "resume(X, y) continues the simulation recorded in the learner's "
+            "journal: set 'budget' and 'journal' as in the interrupted run. "
+            f"Got budget={learner.budget!r}, journal={learner.journal!r}."
+        )
+    learner._check_params()
+    Xv = learner._validate_X(X, reset=True)
+    yv = learner._validate_y(y, _num_samples(Xv))
+    script = simulation_script(learner.journal, Xv, yv)
+    return learner._fit(Xv, yv, None, {}, script=script)
+
+def scripted_round(learner, k):
+    """The rows of the next round from the journal (``resume(X, y)``)."""
+    state = learner._state
+    r = len(learner.history_)
+    if r not in state.sim_script:
+        state.sim_script = None  # the journal ends here: query from now on
+        return learner._query_stored(k)
+    state.draw_seed()  # the query's own draw, as the original round took it
+    idx = state.sim_script.pop(r)
+    if len(idx) != k or not np.isin(idx, state.pool_indices).all():
+        raise JournalError(
+            f"Round {r} of the journal's simulation labeled {len(idx)} rows; "
+            f"this learner asks for {k} rows of its pool there. Resume with "
+            "the parameters of the interrupted run (n_instances, n_initial, "
+            "random_state, strategy)."
+        )
+    return idx
 
 
 # -------------------------------------------------------------- evaluation

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .utils._arrays import concat_rows, take_rows
-from .utils._seeding import draw_seed
+from .utils._seeding import SEED_MAX, draw_seed
 
 __all__ = ["LabelState", "encoded_classes", "labels_for_fit"]
 
@@ -201,6 +201,45 @@ class LabelState:
             f"that are not labels of this session's dtype {old} (the dtype of "
             "the first labels seen). Pass labels of that dtype."
         )
+
+    def with_pool(self, y, seed, cap):
+        """The labeled rows plus the pool marked -1 (semi-supervised training).
+
+        ``y`` are the labels as the estimator wants them; a pool larger than
+        ``cap`` is subsampled, seeded by ``seed``.
+        """
+        X, pool, X_all = self.X_labeled, self.pool_indices, self.X
+        if not len(pool):
+            return X, y
+        if cap is not None and len(pool) > cap:
+            rng = np.random.RandomState(seed % SEED_MAX)
+            pool = np.sort(rng.choice(pool, cap, replace=False))
+        if y.dtype.kind in "iuf":
+            marks = np.full(len(pool), -1, dtype=y.dtype)
+        else:
+            y = y.astype(object)
+            marks = np.full(len(pool), -1, dtype=object)
+        return concat_rows(X, take_rows(X_all, pool)), np.concatenate([y, marks])
+
+    def check_pool_indices(self, indices):
+        """``indices`` (``teach``'s) as distinct rows of the pool, or an error."""
+        idx = np.asarray(indices)
+        if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+            raise TypeError(
+                "The 'indices' parameter of teach must be a 1-D array of int "
+                f"indices into fit's X. Got {idx!r} instead."
+            )
+        idx = idx.astype(np.intp)
+        if np.unique(idx).size != idx.size:
+            raise ValueError("The 'indices' parameter of teach has duplicates.")
+        unknown = idx[~np.isin(idx, self.pool_indices)]
+        if unknown.size:
+            raise ValueError(
+                "The 'indices' parameter of teach must name rows of the stored "
+                f"pool; {unknown[:10].tolist()} are not in it (already labeled "
+                "or not an index of fit's X)."
+            )
+        return idx
 
     # ------------------------------------------------------------ persistence
     def to_dict(self):

@@ -42,7 +42,7 @@ import sys
 
 from sklearn.base import BaseEstimator
 
-__all__ = ["Callback", "History", "PrintLog", "ProgressBar", "notify"]
+__all__ = ["Callback", "History", "PrintLog", "ProgressBar"]
 
 
 class Callback(BaseEstimator):

@@ -11,6 +11,13 @@ Layer: above :mod:`skal._state` (they read and write a
 """
 
 from ._journal import JournalError
+from ._mixin import SessionMixin
 from ._session import SessionFileError, load_learner, save_learner
 
-__all__ = ["JournalError", "SessionFileError", "load_learner", "save_learner"]
+__all__ = [
+    "JournalError",
+    "SessionFileError",
+    "SessionMixin",
+    "load_learner",
+    "save_learner",
+]

@@ -13,6 +13,7 @@ PUBLIC_MODULES = (
     "skal.metrics",
     "skal.datasets",
     "skal.evaluation",
+    "skal.callbacks",
     "skal.backends",
     "skal.utils.estimator_checks",
 )
