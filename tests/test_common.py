@@ -1,8 +1,10 @@
 """Both check suites over everything public.
 
-* skal's strategy check suite (:func:`skal.utils.estimator_checks.check_strategy`)
-  over every public strategy, discovered from ``skal.strategies.__all__``, so a
-  new strategy is tested the moment it exists;
+* skal's strategy check suite
+  (:func:`skal.utils.estimator_checks.parametrize_with_checks`: one test per
+  property) over every public strategy, discovered from
+  ``skal.strategies.__all__``, so a new strategy is tested the moment it
+  exists;
 * scikit-learn's ``parametrize_with_checks`` over ActiveLearner configurations.
 """
 
@@ -19,6 +21,7 @@ import skal.strategies as S
 from skal import ActiveLearner
 from skal.base import BaseStrategy
 from skal.stopping import BudgetExhausted, StabilizingPredictions
+from skal.utils import estimator_checks as skal_checks
 from skal.utils._testing import MLP, make_net
 from skal.utils.estimator_checks import check_strategy
 
@@ -66,13 +69,27 @@ def test_every_public_strategy_is_discovered():
     assert expected <= names
 
 
-@pytest.mark.parametrize(
-    "strategy",
-    STRATEGIES,
-    ids=[f"{i}-{type(s).__name__}" for i, s in enumerate(STRATEGIES)],
-)
-def test_strategy_check_suite(strategy):
-    check_strategy(strategy, max_examples=15)
+@skal_checks.parametrize_with_checks(STRATEGIES, max_examples=15)
+def test_strategy_check_suite(strategy, check):
+    check(strategy)
+
+
+def test_one_test_per_property():
+    """Each property is its own test id; those that do not apply under the
+    strategy's tags are skipped with the reason."""
+    marker = skal_checks.parametrize_with_checks(
+        [S.MarginSampling(), S.RandomSampling()]
+    )
+    params = marker.args[1]
+    ids = [p.id for p in params]
+    assert len(ids) == len(set(ids)) == 12
+    assert "0-MarginSampling-check_strategy_permutation" in ids
+    skipped = {p.id: p.marks[0].kwargs["reason"] for p in params if p.marks}
+    assert skipped == {
+        "0-MarginSampling-check_strategy_class_balance": "tag class_balanced is False",
+        "1-RandomSampling-check_strategy_class_balance": "tag class_balanced is False",
+        "1-RandomSampling-check_strategy_permutation": "tag deterministic is False",
+    }
 
 
 def _ignores_candidates(learner, X, *, n_instances, candidates, random_state):

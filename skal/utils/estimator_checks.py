@@ -23,16 +23,20 @@ from __future__ import annotations
 
 import copy
 import pickle
+from functools import partial
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils.validation import _num_samples
 
 from ..base import get_strategy_tags
 
 __all__ = [
     "ProbaFromX",
+    "StoredPool",
+    "parametrize_with_checks",
     "check_strategy",
     "check_strategy_budget",
     "check_strategy_contract",
@@ -150,24 +154,82 @@ def scenarios(draw, *, max_rows=2000, distinct=False):
     }
 
 
-def _default_learner(X, labeled, n_classes):
-    from .._learner import ActiveLearner
+class StoredPool(BaseEstimator):
+    """What a strategy reads of a fitted learner, on a pool with labeled rows.
 
-    # ProbaFromX ignores the labels, but the learner fits no model on a single
-    # class: label with two classes.
-    y = np.full(X.shape[0], -1)
-    y[labeled] = np.arange(labeled.size) % 2
-    if labeled.size < 2:  # too few labeled rows: prepend two outside the pool
-        learner = ActiveLearner(ProbaFromX(n_classes), random_state=0)
-        return learner.fit(np.vstack([X[:1], X[:1], X]), np.r_[0, 1, y])
-    return ActiveLearner(ProbaFromX(n_classes), random_state=0).fit(X, y)
+    The learner protocol (the attributes and model that skal's strategies and
+    stopping criteria read from a fitted :class:`~skal.ActiveLearner`, through
+    :mod:`skal.models` adapters): ``X_labeled_``, ``y_labeled_``,
+    ``labeled_indices_``, ``pool_indices_``, ``classes_`` and the fitted
+    ``estimator_``, here a :class:`ProbaFromX`. The check suite's default
+    learner, so that the suite needs nothing from the layer above.
+
+    Parameters
+    ----------
+    n_classes : int, default=2
+        Width of the model's probability output.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skal.strategies import MarginSampling
+    >>> from skal.utils.estimator_checks import StoredPool
+    >>> X = np.array([[0.9, 0.1], [0.5, 0.5], [0.6, 0.4], [0.2, 0.8]])
+    >>> learner = StoredPool(n_classes=2).fit(X, labeled=[0])
+    >>> learner.pool_indices_
+    array([1, 2, 3])
+    >>> MarginSampling()(learner, X, n_instances=1, candidates=learner.pool_indices_)
+    array([1])
+    """
+
+    _is_skal_learner = True
+
+    def __init__(self, n_classes=2):
+        self.n_classes = n_classes
+
+    def fit(self, X, labeled):
+        """Store ``X`` with the rows ``labeled`` labeled (0, 1, 0, ...); with
+        fewer than two, two rows labeled 0 and 1 outside the pool come first.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            The stored data (``fit``'s ``X`` of a learner).
+        labeled : array-like of int
+            Labeled rows of ``X``; the others are the pool.
+
+        Returns
+        -------
+        self : StoredPool
+        """
+        labeled = np.asarray(labeled, dtype=np.intp).reshape(-1)
+        X_labeled, y = np.asarray(X)[labeled], np.arange(labeled.size) % 2
+        if labeled.size < 2:
+            # a learner has a model from two classes on: two rows taught
+            # outside the stored pool (as ``teach`` of new rows does)
+            X_labeled = np.concatenate([X_labeled[:0], X[:1], X[:1], X_labeled])
+            y = np.r_[0, 1, y]
+        self.estimator_ = ProbaFromX(self.n_classes).fit(X_labeled, y)
+        self.model_fitted_ = True
+        self.classes_ = self.estimator_.classes_
+        self.labeled_indices_ = labeled
+        self.X_labeled_ = X_labeled
+        self.y_labeled_ = y
+        self.pool_indices_ = np.setdiff1d(np.arange(_num_samples(X)), labeled)
+        return self
+
+
+def _stored_pool(X, labeled, n_classes):
+    """The default ``make_learner``: a :class:`StoredPool`."""
+    return StoredPool(n_classes).fit(X, labeled)
 
 
 def _learner_and_pool(case, make_learner):
+    """The learner fitted on the case's pool (``make_learner`` or a
+    :class:`StoredPool`), ``X`` and the learner's pool indices."""
     X, labeled = case["X"], case["labeled"]
-    learner = (make_learner or _default_learner)(X, labeled, case["n_classes"])
-    X_fit = learner._X_fit
-    return learner, X_fit, learner.pool_indices_
+    learner = (make_learner or _stored_pool)(X, labeled, case["n_classes"])
+    return learner, X, learner.pool_indices_
 
 
 def _fingerprint(strategy):
@@ -311,7 +373,7 @@ def check_strategy_permutation(strategy, *, make_learner=None, max_examples=10):
     @given(case=scenarios(max_rows=500, distinct=True))
     def run(case):
         X, labeled = case["X"], case["labeled"]
-        make = make_learner or _default_learner
+        make = make_learner or _stored_pool
         learner = make(X, labeled, case["n_classes"])
         perm = np.random.RandomState(case["seed"]).permutation(X.shape[0])
         inv = np.argsort(perm)
@@ -319,20 +381,18 @@ def check_strategy_permutation(strategy, *, make_learner=None, max_examples=10):
         k = case["n_instances"]
         a = strategy(
             learner,
-            learner._X_fit,
+            X,
             n_instances=k,
             candidates=learner.pool_indices_,
             random_state=1,
         )
         b = strategy(
             learner_p,
-            learner_p._X_fit,
+            X[perm],
             n_instances=k,
             candidates=learner_p.pool_indices_,
             random_state=2,
         )
-        if learner._X_fit.shape[0] != X.shape[0]:  # one-row pool padding
-            return
         np.testing.assert_array_equal(
             np.sort(a),
             np.sort(perm[b]),
@@ -360,19 +420,52 @@ def check_strategy_clone(strategy):
     assert repr(restored) == repr(strategy)
 
 
+def _yield_strategy_checks(strategy, *, make_learner=None, max_examples=20):
+    """Every property of the suite as ``(check, reason)``: ``check(strategy)``
+    runs it; ``reason`` says why it does not apply (None: it does)."""
+    kw = dict(make_learner=make_learner)
+    few = max(1, max_examples // 2)
+    tags = get_strategy_tags(strategy)
+    yield check_strategy_clone, None
+    yield partial(check_strategy_contract, max_examples=max_examples, **kw), None
+    yield partial(check_strategy_budget, max_examples=max_examples, **kw), None
+    yield partial(check_strategy_determinism, max_examples=few, **kw), None
+    yield (
+        partial(check_strategy_class_balance, max_examples=max_examples, **kw),
+        None if tags.class_balanced else "tag class_balanced is False",
+    )
+    yield (
+        partial(check_strategy_permutation, max_examples=few, **kw),
+        None if tags.deterministic else "tag deterministic is False",
+    )
+
+
+def _check_name(check):
+    return getattr(check, "func", check).__name__
+
+
 def check_strategy(strategy, *, make_learner=None, max_examples=20):
     """Run the whole check suite on ``strategy``; raise on the first failure.
+
+    The properties that apply follow the strategy's tags
+    (:func:`skal.base.get_strategy_tags`): class balance for
+    ``class_balanced``, permutation equivariance for ``deterministic``.
 
     Parameters
     ----------
     strategy : BaseStrategy
         The strategy to check.
     make_learner : callable, default=None
-        ``make_learner(X, labeled, n_classes)`` returning a fitted
-        :class:`~skal.ActiveLearner` whose stored pool is ``X`` with the rows
-        ``labeled`` labeled; None uses a :class:`ProbaFromX` model.
+        ``make_learner(X, labeled, n_classes)`` returning a fitted learner
+        (an :class:`~skal.ActiveLearner` fitted on ``X`` with the rows
+        ``labeled`` labeled, or any object with the same protocol); None uses
+        a :class:`StoredPool` with a :class:`ProbaFromX` model.
     max_examples : int, default=20
         Hypothesis examples per property.
+
+    See Also
+    --------
+    parametrize_with_checks : the same properties, one pytest test each.
 
     Examples
     --------
@@ -380,18 +473,63 @@ def check_strategy(strategy, *, make_learner=None, max_examples=20):
     >>> from skal.utils.estimator_checks import check_strategy
     >>> check_strategy(MarginSampling(), max_examples=3)
     """
-    kw = dict(make_learner=make_learner)
-    check_strategy_clone(strategy)
-    check_strategy_contract(strategy, max_examples=max_examples, **kw)
-    check_strategy_budget(strategy, max_examples=max_examples, **kw)
-    check_strategy_determinism(strategy, max_examples=max(1, max_examples // 2), **kw)
-    tags = get_strategy_tags(strategy)
-    if tags.class_balanced:
-        check_strategy_class_balance(strategy, max_examples=max_examples, **kw)
-    if tags.deterministic:
-        check_strategy_permutation(
-            strategy, max_examples=max(1, max_examples // 2), **kw
-        )
+    for check, reason in _yield_strategy_checks(
+        strategy, make_learner=make_learner, max_examples=max_examples
+    ):
+        if reason is None:
+            check(strategy)
+
+
+def parametrize_with_checks(strategies, *, make_learner=None, max_examples=20):
+    """Pytest decorator: every property of the suite as its own test.
+
+    Like scikit-learn's and imbalanced-learn's ``parametrize_with_checks``:
+    the decorated test takes ``strategy`` and ``check`` and calls
+    ``check(strategy)``. Each test id names the strategy (its position in
+    ``strategies`` and its class) and the property, so a failure says which
+    property broke; a property that does not apply under the strategy's tags
+    is reported as skipped, with the reason.
+
+    Parameters
+    ----------
+    strategies : list of BaseStrategy
+        The strategies to check.
+    make_learner : callable, default=None
+        See :func:`check_strategy`.
+    max_examples : int, default=20
+        Hypothesis examples per property.
+
+    Returns
+    -------
+    decorator : pytest.mark.parametrize
+        Parametrizes ``strategy, check``.
+
+    Examples
+    --------
+    >>> from skal.strategies import MarginSampling, RandomSampling
+    >>> from skal.utils.estimator_checks import parametrize_with_checks
+    >>> @parametrize_with_checks([MarginSampling(), RandomSampling()])
+    ... def test_strategies(strategy, check):
+    ...     check(strategy)
+    >>> [p.id for p in test_strategies.pytestmark[0].args[1]][:2]
+    ['0-MarginSampling-check_strategy_clone', '0-MarginSampling-check_strategy_contract']
+    """  # noqa: E501
+    import pytest
+
+    params = []
+    for i, strategy in enumerate(strategies):
+        for check, reason in _yield_strategy_checks(
+            strategy, make_learner=make_learner, max_examples=max_examples
+        ):
+            params.append(
+                pytest.param(
+                    strategy,
+                    check,
+                    id=f"{i}-{type(strategy).__name__}-{_check_name(check)}",
+                    marks=[pytest.mark.skip(reason=reason)] if reason else [],
+                )
+            )
+    return pytest.mark.parametrize("strategy, check", params)
 
 
 # --------------------------------------------------------------------------
@@ -401,7 +539,7 @@ def _observations(criterion, case, make_learner, n_rounds):
     """Observe ``n_rounds`` learners whose labeled set grows on one pool."""
     n = case["X"].shape[0]
     order = np.random.RandomState(case["seed"]).permutation(n)
-    # from 2 labeled rows up: a single one pads the pool (see _default_learner)
+    # from 2 labeled rows up (two classes), as a learner fits a model
     low = 2 if n >= 3 else 1
     sizes = np.unique(np.linspace(low, max(low, n - 1), n_rounds).astype(int))
     observations = []
