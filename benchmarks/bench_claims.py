@@ -331,12 +331,9 @@ def default_choice_text(name, pools):
 
     parts = []
     for pool in pools:
-        path = DEFAULT_CHOICE / f"{pool}.csv"
-        if not path.exists():
-            continue
         recs = [
             r
-            for r in ble.read_csv(path)
+            for r in bdc.read_pool(DEFAULT_CHOICE, pool)
             if r["n_labels"] <= bdc.MAX_BUDGET and r["strategy"] in (name, "random")
         ]
         rows = {r["strategy"]: r for r in bdc.pool_rows(recs)} if recs else {}

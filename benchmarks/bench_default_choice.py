@@ -150,6 +150,22 @@ def run(pool, names, seeds, n_jobs, out, max_budget=MAX_BUDGET):
         )
 
 
+def read_pool(out, pool):
+    """Records of ``pool``: ``<pool>.csv`` and those of the runs that wrote
+    beside it (``parts/*/<pool>.csv``, two processes never share a file);
+    a (strategy, seed) is taken from one file only."""
+    paths = [out / f"{pool}.csv"] + sorted(out.glob(f"parts/*/{pool}.csv"))
+    records, seen = [], set()
+    for path in paths:
+        if not path.exists():
+            continue
+        rows = ble.read_csv(path)
+        keys = {(r["strategy"], r["seed"]) for r in rows} - seen
+        records += [r for r in rows if (r["strategy"], r["seed"]) in keys]
+        seen |= keys
+    return records
+
+
 def pool_rows(records, margin=0.005, baseline="random"):
     """Per strategy: AULC, paired difference with ``baseline``, TOST, power.
 
@@ -213,10 +229,9 @@ def summary(out, margin=0.005):
     ]
     all_rows = {}
     for pool in POOLS:
-        path = out / f"{pool}.csv"
-        if not path.exists():
+        records = [r for r in read_pool(out, pool) if r["n_labels"] <= MAX_BUDGET]
+        if not records:
             continue
-        records = [r for r in ble.read_csv(path) if r["n_labels"] <= MAX_BUDGET]
         rows = pool_rows(records, margin)
         all_rows[pool] = rows
         kind = "selection" if pool in SELECTION else "held-out"
