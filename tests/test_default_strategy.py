@@ -4,7 +4,12 @@ from sklearn.base import clone
 from sklearn.naive_bayes import GaussianNB
 
 from skal import ActiveLearner
-from skal.strategies import ColdStartHybrid, default_strategy, margin_score
+from skal.strategies import (
+    ColdStartHybrid,
+    TypiClust,
+    default_strategy,
+    margin_score,
+)
 
 
 @pytest.fixture
@@ -60,6 +65,26 @@ def test_cold_start_picks_typical_rows_of_uncovered_clusters(blobs):
     dist = np.linalg.norm(X - centres[y], axis=1)
     assert np.median(dist[idx]) < np.median(dist)
     assert not np.isin(idx, learner.labeled_indices_).any()
+
+
+@pytest.mark.parametrize("embedding", ["model", "input"])
+@pytest.mark.parametrize("normalize", [True, False])
+def test_cold_start_is_typiclust(blobs, embedding, normalize):
+    """The cold-start phase composes TypiClust: the same picks on the same
+    seed (the random share is drawn before it)."""
+    X, y = blobs
+    learner = _learner(X, y, 8)
+    pool = learner.pool_indices_
+    for seed in range(3):
+        for n in (1, 6, 30):
+            hybrid = ColdStartHybrid(
+                k=7, random_share=0.0, embedding=embedding, normalize=normalize
+            )
+            typical = TypiClust(n_neighbors=7, embedding=embedding, normalize=normalize)
+            np.testing.assert_array_equal(
+                hybrid(learner, X, n_instances=n, candidates=pool, random_state=seed),
+                typical(learner, X, n_instances=n, candidates=pool, random_state=seed),
+            )
 
 
 def test_hybrid_picks_uncertain_and_diverse_rows(blobs):

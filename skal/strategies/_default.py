@@ -15,15 +15,17 @@ from numbers import Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._kernels import badge_kmeans_pp, kmeans, typiclust
+from .._kernels import badge_kmeans_pp, kmeans
 from ..base import BaseStrategy, top_k
 from ..models import get_adapter
 from ..utils._seeding import draw_seed
 from ..utils._validation import Count, Described
+from ._coldstart import TypiClust
 from ._common import EMBEDDING_CONSTRAINT, NORMALIZE_CONSTRAINT, embed_rows
 from ._uncertainty import margin_score
 
 __all__ = ["ColdStartHybrid"]
+
 
 def _labeled(learner):
     """The learner's labeled rows and labels, or (None, None) for a bare model."""
@@ -233,9 +235,19 @@ class ColdStartHybrid(BaseStrategy):
     def _select(self, learner, X, *, n_instances, candidates, random_state):
         adapter = get_adapter(learner, strategy=self)
         proba = adapter.predict_proba(X, candidates)
-        seed = draw_seed(random_state)
         if self.phase(learner, n_classes=proba.shape[1]) == "cold_start":
-            return self._typical(adapter, learner, X, n_instances, candidates, seed)
+            # TypiClust itself, on the same stream of ``random_state``
+            typical = TypiClust(
+                n_neighbors=self.k, embedding=self.embedding, normalize=self.normalize
+            )
+            return typical._query(
+                learner,
+                X,
+                n_instances=n_instances,
+                candidates=candidates,
+                random_state=random_state,
+            )
+        seed = draw_seed(random_state)
         if self.hybrid == "badge":
             emb = self._embed(adapter, X, candidates)
             pos = badge_kmeans_pp(proba, emb, n_instances, generator=seed)
@@ -265,12 +277,3 @@ class ColdStartHybrid(BaseStrategy):
             rest = np.setdiff1d(np.arange(m), picked, assume_unique=True)
             picked = np.concatenate([picked, rest[: n_instances - picked.shape[0]]])
         return top[np.sort(picked[:n_instances])]
-
-    def _typical(self, adapter, learner, X, n_instances, candidates, seed):
-        emb = self._embed(adapter, X, candidates, normalize=self.normalize, owner=X)
-        X_lab, _ = _labeled(learner)
-        init = None
-        if X_lab is not None:
-            init = self._embed(adapter, X_lab, None, normalize=self.normalize, owner=X)
-        picked = typiclust(emb, n_instances, init=init, k=self.k, generator=seed)
-        return candidates[picked.numpy()]
