@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import Interval
 from .._kernels import badge_kmeans_pp, default_chunk_size, k_center_greedy, kmeans
 from ..base import BaseStrategy
 from ..models import get_adapter
+from ..utils._validation import Count
 from ._common import (
     EMBEDDING_CONSTRAINT,
     NORMALIZE_CONSTRAINT,
@@ -308,7 +309,7 @@ class ClusterMargin(BaseStrategy):
 
     _parameter_constraints = {
         "margin_factor": [Interval(Real, 1, None, closed="left")],
-        "n_clusters": [Interval(Integral, 1, None, closed="left"), None],
+        "n_clusters": [Count(1), None],
         **_SPACE,
     }
 

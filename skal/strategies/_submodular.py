@@ -9,7 +9,7 @@ mean pairwise squared distance of the candidates (``metric="rbf"``), or
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -25,6 +25,7 @@ from .._kernels._submodular import (
 )
 from ..base import BaseStrategy, top_k
 from ..models import get_adapter
+from ..utils._validation import Count
 from ._common import (
     EMBEDDING_CONSTRAINT,
     NORMALIZE_CONSTRAINT,
@@ -88,7 +89,7 @@ class FacilityLocation(BaseStrategy):
     """
 
     _parameter_constraints = {
-        "n_representatives": [Interval(Integral, 1, None, closed="left"), None],
+        "n_representatives": [Count(1), None],
         **_METRIC,
     }
 
