@@ -605,3 +605,37 @@ def taught_labels(y, n, missing_label):
     refuse_mixed_labels(y)
     check_classification_targets(y)
     return y
+
+
+def check_nested_params(learner, params):
+    """``strategy__<param>`` (``set_params``) needs a strategy object, not None.
+
+    With ``strategy=None`` the default is built at query time, so it has no
+    parameters to set: the error says to pass it explicitly.
+    """
+    for key in params:
+        name = key.split("__", 1)[0]
+        if "__" in key and name in ("strategy", "initial_strategy"):
+            if params.get(name, getattr(learner, name)) is None:
+                default = {
+                    "strategy": "ColdStartHybrid()",
+                    "initial_strategy": "RandomSampling()",
+                }[name]
+                raise ValueError(
+                    f"Cannot set {key!r}: the '{name}' parameter of "
+                    f"ActiveLearner is None (the default, {default}, is built "
+                    f"when needed). Pass {name}={default} (from skal.strategies) "
+                    f"to tune it, e.g. set_params({name}={default}, {key}=...)."
+                )
+
+
+def index_labels(index, positions, stored):
+    """``query(return_index=True)``: the pandas index labels of ``positions``."""
+    if index is None:
+        raise ValueError(
+            "query(return_index=True) returns pandas index labels, but "
+            + ("fit's X" if stored else "X")
+            + " is not a DataFrame or Series; use the positions it returns "
+            "with return_index=False."
+        )
+    return index[positions]

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import numbers
 import os
-import time
-import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
@@ -14,11 +11,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, InvalidParameterError
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    _num_samples,
-    check_is_fitted,
-)
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from . import _inputs, _simulation
 from ._inputs import (
@@ -30,17 +23,16 @@ from ._inputs import (
     unlabeled_mask,
 )
 from ._persistence import SessionMixin, _journal
+from ._refit import RefitMixin
 from ._simulation import SimulationMixin
-from ._state import LabelState, encoded_classes, labels_for_fit
+from ._state import LabelState
 from .backends import resolve_executor
 from .backends._base import EXECUTOR_CONSTRAINTS, in_executor_session
 from .base import check_n_instances
-from .callbacks import notify
+from .callbacks import check_callbacks
 from .models import is_skorch_net
-from .semi_supervised import is_semi_supervised
 from .strategies import RandomSampling, default_strategy
 from .utils._arrays import take_rows
-from .utils._interrupts import sigint_watch
 from .utils._seeding import SEED_MAX, seeded_torch
 from .utils._validation import Count, Described, StrategyInstance
 
@@ -57,7 +49,12 @@ def _estimator_has(attr):
 
 
 class ActiveLearner(
-    SessionMixin, SimulationMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator
+    RefitMixin,
+    SessionMixin,
+    SimulationMixin,
+    MetaEstimatorMixin,
+    ClassifierMixin,
+    BaseEstimator,
 ):
     """Pool-based active learning around any probabilistic classifier.
 
@@ -280,20 +277,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         is built at query time, so it has no parameters to set: pass
         ``strategy=ColdStartHybrid()`` to tune it.
         """
-        for key in params:
-            name = key.split("__", 1)[0]
-            if "__" in key and name in ("strategy", "initial_strategy"):
-                if params.get(name, getattr(self, name)) is None:
-                    default = {
-                        "strategy": "ColdStartHybrid()",
-                        "initial_strategy": "RandomSampling()",
-                    }[name]
-                    raise ValueError(
-                        f"Cannot set {key!r}: the '{name}' parameter of "
-                        f"ActiveLearner is None (the default, {default}, is built "
-                        f"when needed). Pass {name}={default} (from skal.strategies) "
-                        f"to tune it, e.g. set_params({name}={default}, {key}=...)."
-                    )
+        _inputs.check_nested_params(self, params)
         return super().set_params(**params)
 
     # ------------------------------------------------------------ validation
@@ -307,14 +291,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
                     f"{s.__name__}()."
                 )
         self._validate_params()
-        hooks = ("on_round_begin", "on_round_end")
-        for cb in self.callbacks or ():
-            if isinstance(cb, type) or not any(hasattr(cb, h) for h in hooks):
-                raise InvalidParameterError(
-                    "The 'callbacks' parameter of ActiveLearner must be a list of "
-                    "callbacks (objects with on_round_begin / on_round_end, "
-                    f"skal.callbacks). Got {cb!r} in it instead."
-                )
+        check_callbacks(self.callbacks)
 
     def _validate_X(self, X, *, reset):
         """Check ``X`` without copying it (:func:`skal._inputs.validate_rows`)."""
@@ -325,9 +302,6 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
     def _allow_nan(self):
         return get_tags(self.estimator).input_tags.allow_nan
 
-    def _validate_y(self, y, n):
-        return _inputs.validate_labels(y, n)
-
     # ---------------------------------------------------------------- helpers
     def _draw_seed(self):
         return self._state.draw_seed()
@@ -336,148 +310,27 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         return is_skorch_net(self.estimator)
 
     def _active_strategy(self):
-        if not self.model_fitted_:
-            s = (
-                self.initial_strategy
-                if self.initial_strategy is not None
-                else (RandomSampling())
+        if self.model_fitted_:
+            return self.strategy if self.strategy is not None else default_strategy()
+        s = self.initial_strategy
+        s = RandomSampling() if s is None else s
+        if getattr(s, "_needs_model", True):
+            raise NotFittedError(
+                "There is no model yet (no labeled rows, or a single class), and "
+                f"the 'initial_strategy' {s!r} needs one. Pass labeled rows to "
+                "fit, or use an initial_strategy that needs no model, such as "
+                "RandomSampling()."
             )
-            if getattr(s, "_needs_model", True):
-                raise NotFittedError(
-                    "There is no model yet (no labeled rows, or a single class), "
-                    f"and the "
-                    f"'initial_strategy' {s!r} needs one. Pass labeled rows to "
-                    "fit, or use an initial_strategy that needs no model, such "
-                    "as RandomSampling()."
-                )
-            return s
-        return self.strategy if self.strategy is not None else default_strategy()
+        return s
 
     @property
     def _executor_(self):
         """The executor in use: ``executor``, else the entered one, else local."""
         return resolve_executor(self.executor)
 
-    def _fit_model(self, seed=None):
-        """Fit a fresh model on the labeled set; swap it in only on success."""
-        state = self._state
-        y = labels_for_fit(state.y_labeled, self._is_net())
-        warm = bool(self.warm_start) and self.model_fitted_
-        if warm:  # a class the model has not seen needs a full refit
-            encoded = encoded_classes(state.y_labeled, self._is_net())
-            if encoded is not None:
-                warm = np.array_equal(encoded, state.label_classes)
-            else:
-                known = getattr(self.estimator_, "classes_", None)
-                warm = known is not None and bool(np.isin(y, known).all())
-        if warm and hasattr(self.estimator_, "partial_fit"):
-            est = copy.deepcopy(self.estimator_)
-            fit = est.partial_fit
-        else:
-            est = clone(self.estimator)
-            fit = est.fit
-        seed = self._draw_seed() if seed is None else seed
-        X_fit, y_fit = (  # the pool marked -1 for a semi-supervised estimator
-            state.with_pool(y, seed, self.max_unlabeled)
-            if is_semi_supervised(self.estimator)
-            else (state.X_labeled, y)
-        )
-        est = self._executor_.fit(
-            est, X_fit, y_fit, state.fit_params, seed=seed, method=fit.__name__
-        )
-        self.estimator_ = est
-        state.label_classes = encoded_classes(state.y_labeled, self._is_net())
-        self.model_fitted_ = True
-        self.model_stale_ = False
-
-    def _refit_keep_labels(self, seed=None):
-        """Refit; on any failure mark the model stale and re-raise.
-
-        skorch swallows a ``KeyboardInterrupt`` during training (its early
-        stopping raises one) and returns a half-trained net; a Ctrl-C (SIGINT)
-        seen during the refit therefore restores the previous model and is
-        re-raised, like any other interruption.
-        """
-        state = self._state
-        previous = (self.estimator_, self.model_fitted_, state.label_classes)
-        try:
-            with sigint_watch() as seen:
-                self._fit_model(seed)
-            if seen:
-                (self.estimator_, self.model_fitted_, state.label_classes) = previous
-                raise KeyboardInterrupt
-        except BaseException as exc:
-            self.model_stale_ = True
-            hint = (
-                _inputs.refit_hint(exc, self.X_labeled_, self.y_labeled_)
-                if self._is_net()
-                else None
-            )
-            if hint is not None:
-                raise hint from exc
-            raise
-        self._observe_stopping()
-
-    def _observe_stopping(self):
-        """Show the new model to ``stopping``; set ``stop_reason_``."""
-        if self.stopping is None:
-            return
-        obs = self.stopping.observe(self, self._state.X, self.pool_indices_)
-        # a loaded session starts a new window of observations
-        self.stop_observations_ = getattr(self, "stop_observations_", [])
-        self.stop_observations_.append(obs)
-        self.stop_reason_ = self.stopping.decide(self.stop_observations_)
-
-    def should_stop(self):
-        """Whether ``stopping`` says the labeling can stop (after the last refit).
-
-        The reason is in ``stop_reason_``. Teaching more labels stays
-        possible; each refit asks the criterion again.
-
-        Returns
-        -------
-        stop : bool
-            False when ``stopping`` is None.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from sklearn.datasets import load_iris
-        >>> from sklearn.linear_model import LogisticRegression
-        >>> from skal import ActiveLearner
-        >>> from skal.stopping import BudgetExhausted
-        >>> X, y = load_iris(return_X_y=True)
-        >>> y_seed = np.full_like(y, -1)
-        >>> y_seed[[0, 50, 100]] = y[[0, 50, 100]]
-        >>> learner = ActiveLearner(LogisticRegression(), n_instances=5,
-        ...                         stopping=BudgetExhausted(8)).fit(X, y_seed)
-        >>> learner.should_stop()
-        False
-        >>> idx = learner.query()
-        >>> learner.teach(y=y[idx], indices=idx).should_stop()
-        True
-        >>> learner.stop_reason_
-        'BudgetExhausted: 8 labels >= budget 8'
-        """
-        check_is_fitted(self)
-        return getattr(self, "stop_reason_", None) is not None
-
-    def _refit_if_able(self, seed=None):
-        """Refit, unless the labels hold a single class (no model from one)."""
-        if np.unique(self.y_labeled_).size < 2:
-            return False
-        self._refit_keep_labels(seed)
-        return True
-
-    def _journal_labels(self, y, *, indices=None, X=None, source="teach", round_=None):
+    def _journal_labels(self, y, **kw):
         """Append labels to the journal (locked, fsynced, whole or not at all)."""
-        _journal.write_labels(
-            self._state, self.journal, y, indices=indices, X=X, source=source,
-            round_=round_,
-        )
-
-    def _add_labels(self, X_new, y_new, pool_rows=None):
-        self._state.add(X_new, y_new, pool_rows=pool_rows)
+        _journal.write_labels(self._state, self.journal, y, **kw)
 
     # the labels, as the state holds them (one owner: skal._state.LabelState)
     X_labeled_ = property(lambda self: self._state.X_labeled)
@@ -516,8 +369,10 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         index = X.index if _inputs.is_pandas(X) else None
         X = self._validate_X(X, reset=True)
         n = _num_samples(X)
-        y = self._validate_y(y, n)
-        seed = check_random_state(self.random_state).randint(SEED_MAX)
+        y = _inputs.validate_labels(y, n)
+        rng = np.random.RandomState(
+            check_random_state(self.random_state).randint(SEED_MAX)
+        )
         self.estimator_ = clone(self.estimator)
         self.model_fitted_ = False
         self.model_stale_ = False
@@ -534,41 +389,16 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             y_labeled = concrete_labels(y[labeled])
             pool = np.flatnonzero(unlabeled)
         self._state = LabelState(
-            X,
-            labeled,
-            y_labeled,
-            pool,
-            rng=np.random.RandomState(seed),
-            fit_params=fit_params,
-            index=index,
+            X, labeled, y_labeled, pool, rng=rng, fit_params=fit_params, index=index
         )
-        self._state.sim_script = script
+        self._state.sim_script = script  # resume(X, y): rounds from the journal
         if self.journal is not None:
             n_labeled = int((~unlabeled).sum())
             _journal.open_session(self._state, self.journal, X, y, n_labeled)
         if self.budget is not None:
             return _simulation.start(self, y, unlabeled, eval_set)
-        if labeled.size:
-            check_classification_targets(self.y_labeled_)
-            callbacks = _simulation.callbacks_of(self)
-            info = {"round": 0, "n_labels": 0, "n_instances": int(labeled.size)}
-            notify(callbacks, "on_round_begin", self, **info)
-            t0 = time.perf_counter()
-            if unlabeled.any() and np.unique(self.y_labeled_).size < 2:
-                # A session may start from one class; no model until a second.
-                warnings.warn(
-                    "The labeled rows hold a single class "
-                    f"({self.y_labeled_[:1].tolist()[0]!r}): no model is fitted "
-                    "until a second "
-                    "class is taught, and queries use 'initial_strategy' "
-                    "meanwhile.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-            else:
-                self._refit_keep_labels()
-            rec = _simulation.round_record(self, 0, labeled, 0.0, t0, eval_set)
-            notify(callbacks, "on_round_end", self, **rec)
+        if labeled.size:  # round 0: the labels fit was given
+            _simulation.first_round(self, labeled, unlabeled.any(), eval_set)
         return self
 
     # ------------------------------------------------------------ query/teach
@@ -628,16 +458,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             index = self._state.index
         else:
             idx = self._run_strategy(self._validate_X(X, reset=False), n)
-        if not return_index:
-            return idx
-        if index is None:
-            raise ValueError(
-                "query(return_index=True) returns pandas index labels, but "
-                + ("fit's X" if X is None else "X")
-                + " is not a DataFrame or Series; use the positions it returns "
-                "with return_index=False."
-            )
-        return index[idx]
+        return _inputs.index_labels(index, idx, X is None) if return_index else idx
 
     @in_executor_session
     def teach(self, X=None, y=None, *, indices=None):
@@ -686,13 +507,10 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         if y.shape[0] == 0:
             return self
         y = self._match_labels(y)
-        if pool_rows is None:
-            # teach(X_pool[idx], y), modAL's way
+        if pool_rows is None:  # teach(X_pool[idx], y), modAL's way
             pool_rows = _inputs.pool_rows_of(X, self._state.X, self.pool_indices_)
-            if pool_rows is not None:
-                X = take_rows(self._state.X, pool_rows)
-        if pool_rows is None:
-            X = match_dtype(X, self.X_labeled_)
+            pool_X = None if pool_rows is None else take_rows(self._state.X, pool_rows)
+            X = match_dtype(X, self.X_labeled_) if pool_X is None else pool_X
         # journal (fsynced), then record, then refit: a crash or a failed
         # refit at any point loses no label
         p = _simulation.pending_round(self._state, pool_rows)  # a simulation's
@@ -703,7 +521,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             source="teach" if p is None else "simulation",
             round_=None if p is None else p["round"],
         )
-        self._add_labels(X, y, pool_rows=pool_rows)
+        self._state.add(X, y, pool_rows=pool_rows)
         self._refit_if_able(None if p is None else p["fit_seed"])  # 1 class: none
         return self
 
@@ -744,22 +562,14 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             return encoded
         return self.estimator_.classes_
 
-    def _decoded_proba(self, X):
-        """Probabilities of a net trained on encoded labels, one per class."""
-        proba = np.asarray(self.estimator_.predict_proba(X))
-        m = len(self._state.label_classes)
-        if proba.shape[1] != m:  # more output units than labeled classes
-            proba = proba[:, :m]
-            proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
-        return proba
-
     @available_if(_estimator_has("predict"))
     def predict(self, X):
         """Predict class labels with the fitted model."""
         X = self._check_model(X)
         classes = self._state.label_classes
         if classes is not None:
-            return classes[np.argmax(self._decoded_proba(X), axis=1)]
+            proba = self._state.decode_proba(self.estimator_.predict_proba(X))
+            return classes[np.argmax(proba, axis=1)]
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
@@ -767,7 +577,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         """Class probabilities from the fitted model."""
         X = self._check_model(X)
         if self._state.label_classes is not None:
-            return self._decoded_proba(X)
+            return self._state.decode_proba(self.estimator_.predict_proba(X))
         return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("predict_log_proba"))

@@ -16,11 +16,13 @@ and :meth:`~skal.ActiveLearner.teach`, and tells the callbacks
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
+from ._inputs import validate_labels
 from ._persistence._journal import JournalError, simulation_script
 from .backends._base import in_executor_session
 from .callbacks import default_callbacks, notify
@@ -44,6 +46,29 @@ def round_record(learner, round_, indices, query_seconds, fit_start, eval_set=No
     if learner.stopping is not None:
         rec["stop_reason"] = getattr(learner, "stop_reason_", None)
     return rec
+
+
+def first_round(learner, labeled, has_pool, eval_set):
+    """Round 0 of ``fit`` without ``budget``: the labels it was given."""
+    check_classification_targets(learner.y_labeled_)
+    callbacks = callbacks_of(learner)
+    info = {"round": 0, "n_labels": 0, "n_instances": int(labeled.size)}
+    notify(callbacks, "on_round_begin", learner, **info)
+    t0 = time.perf_counter()
+    if has_pool and np.unique(learner.y_labeled_).size < 2:
+        # A session may start from one class; no model until a second.
+        warnings.warn(
+            "The labeled rows hold a single class "
+            f"({learner.y_labeled_[:1].tolist()[0]!r}): no model is fitted "
+            "until a second class is taught, and queries use "
+            "'initial_strategy' meanwhile.",
+            UserWarning,
+            stacklevel=5,  # fit's caller
+        )
+    else:
+        learner._refit_keep_labels()
+    rec = round_record(learner, 0, labeled, 0.0, t0, eval_set)
+    notify(callbacks, "on_round_end", learner, **rec)
 
 
 def callbacks_of(learner):
@@ -258,7 +283,7 @@ def resume_from_journal(learner, X, y):
         )
     learner._check_params()
     Xv = learner._validate_X(X, reset=True)
-    yv = learner._validate_y(y, _num_samples(Xv))
+    yv = validate_labels(y, _num_samples(Xv))
     script = simulation_script(learner.journal, Xv, yv)
     return learner._fit(Xv, yv, None, {}, script=script)
 

@@ -241,6 +241,15 @@ class LabelState:
             )
         return idx
 
+    def decode_proba(self, proba):
+        """A net's probabilities (trained on encoded labels), one per class."""
+        proba = np.asarray(proba)
+        m = len(self.label_classes)
+        if proba.shape[1] != m:  # more output units than labeled classes
+            proba = proba[:, :m]
+            proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
+        return proba
+
     # ------------------------------------------------------------ persistence
     def to_dict(self):
         """The saved fields (``SAVED``) as plain values: arrays, dicts, tuples."""

@@ -41,6 +41,7 @@ from __future__ import annotations
 import sys
 
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import InvalidParameterError
 
 __all__ = ["Callback", "History", "PrintLog", "ProgressBar"]
 
@@ -178,6 +179,18 @@ def default_callbacks(verbose):
     if verbose:
         out.append(PrintLog())
     return out
+
+
+def check_callbacks(callbacks):
+    """Each of ``callbacks`` has a hook, or an InvalidParameterError says so."""
+    hooks = ("on_round_begin", "on_round_end")
+    for cb in callbacks or ():
+        if isinstance(cb, type) or not any(hasattr(cb, h) for h in hooks):
+            raise InvalidParameterError(
+                "The 'callbacks' parameter of ActiveLearner must be a list of "
+                "callbacks (objects with on_round_begin / on_round_end, "
+                f"skal.callbacks). Got {cb!r} in it instead."
+            )
 
 
 def notify(callbacks, event, learner, **info):
