@@ -17,6 +17,10 @@ The pools are built so that a generated row *is* its class-probability vector
 (followed by free embedding features): :class:`ProbaFromX` returns the first
 ``n_classes`` columns as ``predict_proba``, so the tests control exactly what
 the model predicts.
+
+The suite reads the strategy protocol (:mod:`skal.base`: tags) and the model
+adapters (:mod:`skal.models`), never the learner: its default learner is a
+:class:`StoredPool`, and ``make_learner`` brings a real one.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import _num_samples
 
 from ..base import get_strategy_tags
+from ..models import get_adapter
 
 __all__ = [
     "ProbaFromX",
@@ -343,8 +348,6 @@ def check_strategy_class_balance(strategy, *, make_learner=None, max_examples=20
             candidates=pool,
             random_state=case["seed"],
         )
-        from ..models import get_adapter
-
         pred_pool = get_adapter(learner).predict_proba(X, pool).argmax(axis=1)
         pred_sel = get_adapter(learner).predict_proba(X, sel).argmax(axis=1)
         classes, available = np.unique(pred_pool, return_counts=True)
