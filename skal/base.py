@@ -535,6 +535,17 @@ class StrategyPipeline(_BaseComposition, BaseStrategy):
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         strategies = self._validate_steps()
         for step in strategies[:-1]:
+            if callable(getattr(step, "_narrow", None)):
+                # a step that decides how many candidates pass (OODFilter's
+                # contamination="auto"): at least n_instances, in the pool
+                candidates = step._narrow(
+                    learner,
+                    X,
+                    n_final=n_instances,
+                    candidates=candidates,
+                    random_state=draw_seed(random_state),
+                )
+                continue
             keep = _narrow_size(step, n_instances, candidates.shape[0])
             candidates = step(
                 learner,

@@ -251,9 +251,7 @@ def test_typiclust_and_probcover_cold_start_and_coverage():
     X = np.r_[np.full((10, 2), 0.0), np.full((7, 2), 5.0), np.full((4, 2), 9.0)]
     X = X + np.random.RandomState(0).normal(scale=0.05, size=X.shape)
     # the clusters lie on one ray: distances in the raw space (normalize=False)
-    sel = ProbCover(radius=1.0, normalize=False)(
-        None, X, n_instances=3, random_state=0
-    )
+    sel = ProbCover(radius=1.0, normalize=False)(None, X, n_instances=3, random_state=0)
     assert sel.tolist()[0] < 10 and sorted(X[sel, 0].round()) == [0, 5, 9]
     sel = TypiClust(n_neighbors=3, normalize=False)(
         None, X, n_instances=3, random_state=0
@@ -523,3 +521,71 @@ def test_gpu_and_cpu_select_the_same_rows(strategy, net_learner, blobs):
     a = strategy(net_learner, X, n_instances=12, candidates=pool, random_state=0)
     b = strategy(gpu, X, n_instances=12, candidates=pool, random_state=0)
     np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------- issue 13: fixes held to papers
+def test_batchbald_blocks_reuse_the_joint_selection_within_a_block(net_learner, blobs):
+    X, _ = blobs
+    pool = net_learner.pool_indices_
+    kw = dict(candidates=pool, random_state=5)
+    joint = BatchBALD(n_mc_samples=6, n_joint_samples=200, block_size=None)
+    # a batch within one block is the paper's joint selection, exactly
+    for n in (1, 4):
+        small = BatchBALD(n_mc_samples=6, n_joint_samples=200, block_size=4)
+        np.testing.assert_array_equal(
+            small(net_learner, X, n_instances=n, **kw),
+            joint(net_learner, X, n_instances=n, **kw),
+        )
+    # beyond it: blocks of 4 under fresh masks, the first block unchanged
+    blocked = BatchBALD(n_mc_samples=6, n_joint_samples=200, block_size=4)
+    sel = blocked(net_learner, X, n_instances=10, **kw)
+    assert len(set(sel)) == 10 and np.isin(sel, pool).all()
+    np.testing.assert_array_equal(sel[:4], joint(net_learner, X, n_instances=4, **kw))
+    with pytest.raises(ValueError, match="'block_size' parameter"):
+        BatchBALD(block_size=0)(net_learner, X, n_instances=2)
+
+
+def test_ood_filter_auto_adapts_to_the_ood_share():
+    # scores: in-distribution rows near 0, OOD rows far; a share of OOD
+    # rows (35 %) above a fixed contamination (20 %)
+    rng = np.random.RandomState(0)
+    ID = rng.normal(size=(130, 4)).astype(np.float32)
+    OOD = (rng.normal(size=(70, 4)) + 12.0).astype(np.float32)
+    X = np.r_[ID, OOD]
+    is_ood = np.r_[np.zeros(130, bool), np.ones(70, bool)]
+    y = np.full(len(X), -1)
+    y[:10] = np.arange(10) % 2
+    learner = ActiveLearner(LogisticRegression(), random_state=0).fit(X, y)
+    pool = learner.pool_indices_
+    kept = {}
+    for c in ("auto", 0.2):
+        f = OODFilter(contamination=c, embedding="input")
+        kept[c] = f._narrow(learner, X, n_final=5, candidates=pool, random_state=0)
+    assert is_ood[kept[0.2]].sum() == 70 - int(0.2 * len(pool))  # the leak
+    assert not is_ood[kept["auto"]].any()  # auto drops every OOD row
+    assert (~is_ood[kept["auto"]]).sum() >= 0.9 * 120  # and few ID rows
+    # in a pipeline, the step decides the size: no OOD pick behind auto
+    pipe = OODFilter(embedding="input") | MarginSampling()
+    sel = pipe(learner, X, n_instances=20, candidates=pool, random_state=0)
+    assert not is_ood[sel].any()
+    with pytest.raises(ValueError, match="'contamination' parameter"):
+        OODFilter(contamination="always")(learner, X, n_instances=2)
+
+
+def test_auto_threshold_is_the_median_mad_rule():
+    from skal.strategies._ood import auto_threshold
+
+    s = np.r_[np.arange(11.0), 100.0]
+    kept = s[:11]  # the first pass drops 100; the rule on the rest is stable
+    med = np.median(kept)
+    mad = np.median(np.abs(kept - med))
+    assert auto_threshold(s) == pytest.approx(med + 2.5 * 1.4826 * mad)
+    assert auto_threshold(np.ones(5)) == 1.0
+    # 30 % outliers around 5: one pass keeps most of them, the iteration none
+    rng = np.random.RandomState(0)
+    mixed = np.r_[rng.normal(size=350), rng.normal(5.0, 1.0, size=150)]
+    med = np.median(mixed)
+    one_pass = med + 2.5 * 1.4826 * np.median(np.abs(mixed - med))
+    assert (mixed[350:] <= one_pass).mean() > 0.5
+    t = auto_threshold(mixed)
+    assert (mixed[350:] <= t).mean() < 0.05 and (mixed[:350] <= t).mean() > 0.98

@@ -12,13 +12,14 @@ from numbers import Real
 
 import numpy as np
 import torch
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._kernels import default_chunk_size, knn
 from ..base import BaseStrategy, top_k
 from ..models import get_adapter
 from ..utils._validation import Count
-from ._common import labeled_set
+from ._common import EMBEDDING_CONSTRAINT, embed_rows, labeled_set
 
 __all__ = ["OODFilter", "energy_score", "mahalanobis_score"]
 
@@ -52,6 +53,38 @@ def energy_score(logits, *, temperature=1.0):
         )
     T = float(temperature)
     return (-T * torch.logsumexp(z / T, dim=1)).cpu().numpy()
+
+
+def auto_threshold(scores, z=2.5, max_iter=50):
+    """Largest in-distribution score of the iterated median/MAD outlier rule.
+
+    ``median + z * 1.4826 * MAD`` (a robust mean plus ``z`` standard
+    deviations; Leys, Ley, Klein, Bernard & Licata, "Detecting outliers: Do
+    not use standard deviation around the mean, use absolute deviation around
+    the median", J. Exp. Soc. Psychol. 2013, who recommend ``z = 2.5``),
+    recomputed on the scores below the threshold until it stops moving: a
+    large share of outliers inflates the first median and MAD, the iteration
+    removes their pull. With a zero MAD (mostly tied scores), the median.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skal.strategies._ood import auto_threshold
+    >>> s = np.r_[np.linspace(1.0, 2.0, 60), np.full(40, 50.0)]
+    >>> bool(2.0 <= auto_threshold(s) < 50.0)
+    True
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    keep = np.ones(s.shape[0], dtype=bool)
+    thr = np.inf
+    for _ in range(max_iter):
+        med = float(np.median(s[keep]))
+        thr = med + z * 1.4826 * float(np.median(np.abs(s[keep] - med)))
+        new = s <= thr
+        if not new.any() or (new == keep).all():
+            break
+        keep = new
+    return thr
 
 
 def _precision_factor(resid):
@@ -129,11 +162,12 @@ def mahalanobis_score(emb, emb_labeled, y_labeled):
 class OODFilter(BaseStrategy):
     """Drop the candidates most likely out-of-distribution.
 
-    A pipeline step: ``OODFilter(contamination=0.1) | MarginSampling()``
-    scores every candidate for being out-of-distribution and passes on all
-    but the ``contamination`` fraction that scores highest (always at least
-    ``n_instances``), so the uncertainty step never spends labels on OOD
-    rows. This is the idea of POAL (Zhan, Wang, Li & Chan, "Pareto
+    A pipeline step: ``OODFilter() | MarginSampling()`` scores every
+    candidate for being out-of-distribution and passes on those whose score
+    is not an outlier among the candidates' scores (``contamination="auto"``)
+    or all but the ``contamination`` fraction that scores highest (always at
+    least ``n_instances``), so the uncertainty step never spends labels on
+    OOD rows. This is the idea of POAL (Zhan, Wang, Li & Chan, "Pareto
     Optimization for Active Learning under Out-of-Distribution Data
     Scenarios", TMLR 2023), which weighs an ID score against uncertainty; the
     filter makes it composable with any strategy. On its own it returns the
@@ -154,17 +188,31 @@ class OODFilter(BaseStrategy):
           ICML 2022; needs a labeled set);
         * ``"energy"``: :func:`energy_score` of a net's logits (constant for
           scikit-learn models, which expose no logits).
-    contamination : float, default=0.1
-        Fraction of the candidates dropped, in ``[0, 1)``.
+    contamination : "auto" or float in [0, 1), default="auto"
+        Which candidates are dropped. ``"auto"``: those whose score lies more
+        than ``2.5`` robust standard deviations above the candidates' median
+        (``1.4826 * MAD``, iterated on the rows kept; :func:`auto_threshold`),
+        the score being the Mahalanobis *distance* (the
+        square root of :func:`mahalanobis_score`), the k-NN distance or the
+        energy. It adapts to the share of OOD rows, which grows round after
+        round as in-distribution rows get labeled; it assumes OOD rows are a
+        minority of the candidates. A float: that fraction of the
+        candidates, whatever their scores (the OOD rows beyond it reach the
+        next step, which, if it is an uncertainty step, prefers them: with
+        ``0.2`` on a pool whose OOD share had grown to 30 %, a third of the
+        margin picks were OOD; ``benchmarks/results/claims/oodfilter.md``).
     n_neighbors : int, default=1
         Neighbour used by ``method="knn"``.
     layer : str, default=None
         Where embeddings are taken (see :class:`~skal.strategies.CoreSet`).
+    embedding : {"model", "input"}, transformer or callable, default="model"
+        The space of ``"mahalanobis"`` and ``"knn"`` (see
+        :class:`~skal.strategies.CoreSet`).
 
     Examples
     --------
     >>> from skal.strategies import MarginSampling, OODFilter
-    >>> pipe = OODFilter(contamination=0.2) | MarginSampling()
+    >>> pipe = OODFilter() | MarginSampling()
     >>> [name for name, _ in pipe.steps]
     ['oodfilter', 'marginsampling']
     """
@@ -176,22 +224,54 @@ class OODFilter(BaseStrategy):
 
     _parameter_constraints = {
         "method": [StrOptions({"mahalanobis", "knn", "energy"})],
-        "contamination": [Interval(Real, 0, 1, closed="left")],
+        "contamination": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, 1, closed="left"),
+        ],
         "n_neighbors": [Count(1)],
         "layer": [str, None],
+        **EMBEDDING_CONSTRAINT,
     }
 
     def __init__(
-        self, method="mahalanobis", contamination=0.1, n_neighbors=1, layer=None
+        self,
+        method="mahalanobis",
+        contamination="auto",
+        n_neighbors=1,
+        layer=None,
+        embedding="model",
     ):
         self.method = method
         self.contamination = contamination
         self.n_neighbors = n_neighbors
         self.layer = layer
+        self.embedding = embedding
 
     def _narrow_size(self, n_final, n_candidates):
         dropped = int(np.floor(self.contamination * n_candidates))
         return min(n_candidates, max(n_final, n_candidates - dropped))
+
+    def _narrow(self, learner, X, *, n_final, candidates, random_state):
+        """The candidates passed on as a pipeline step (at least ``n_final``)."""
+        self._check_params()
+        rng = check_random_state(random_state)
+        N = candidates.shape[0]
+        if N <= n_final:
+            return candidates
+        scores = self._ood_scores(learner, X, candidates)
+        order = top_k(-scores, N, rng)  # most in-distribution first
+        if self.contamination == "auto":
+            spread = self._spread(scores)
+            keep = int((spread <= auto_threshold(spread)).sum())
+        else:
+            keep = N - int(np.floor(self.contamination * N))
+        return candidates[order[: min(N, max(n_final, keep))]]
+
+    def _spread(self, scores):
+        """Scores on the scale of the outlier rule (distances, not squares)."""
+        if self.method == "mahalanobis":
+            return np.sqrt(np.maximum(scores, 0.0))
+        return scores
 
     def ood_scores(self, learner, X, candidates):
         """OOD score of each candidate (higher: more likely OOD)."""
@@ -209,8 +289,9 @@ class OODFilter(BaseStrategy):
                 "labeled rows, but the learner has none (pass an ActiveLearner "
                 "with labels), or use method='energy'."
             )
-        emb = adapter.embed(X, candidates, layer=self.layer, as_tensor=True)
-        lab = adapter.embed(X_lab, layer=self.layer, as_tensor=True).to(emb.device)
+        kw = {"embedding": self.embedding, "layer": self.layer, "adapter": adapter}
+        emb = embed_rows(self, learner, X, candidates, owner=X, **kw)
+        lab = embed_rows(self, learner, X_lab, owner=X, **kw).to(emb.device)
         if self.method == "mahalanobis":
             return mahalanobis_score(emb, lab, y_lab)
         emb = emb / emb.norm(dim=1, keepdim=True).clamp_min(1e-12)
