@@ -9,17 +9,19 @@
 """
 
 import inspect
+from numbers import Real
 
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skal.strategies as S
 from skal import ActiveLearner
-from skal.base import BaseStrategy
+from skal.base import BaseStrategy, top_k
 from skal.stopping import BudgetExhausted, StabilizingPredictions
 from skal.utils import estimator_checks as skal_checks
 from skal.utils._testing import MLP, make_net
@@ -58,6 +60,20 @@ def _instances():
     # composites worth checking on their own
     yield S.ClassBalanced(S.RandomSampling())
     yield S.TopK(S.EntropySampling(), k=0.3) | S.ClassBalanced(S.MarginSampling())
+    # a user's strategy: _parameter_constraints and _query, nothing else
+    yield _FarFromTheMean(power=2.0)
+
+
+class _FarFromTheMean(BaseStrategy):
+    _parameter_constraints = {"power": [Interval(Real, 0, None, closed="left")]}
+
+    def __init__(self, power=1.0):
+        self.power = power
+
+    def _query(self, learner, X, *, n_instances, candidates, random_state):
+        rows = np.asarray(X)[candidates]
+        far = np.linalg.norm(rows - rows.mean(0), axis=1) ** self.power
+        return candidates[top_k(far, n_instances, random_state)]
 
 
 STRATEGIES = list(_instances())
