@@ -14,13 +14,15 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from . import _inputs, _simulation
-from ._inputs import (
+from ._inputs import frame_like, match_dtype
+from ._labels import (
     check_label_kind,
+    check_no_lookalike,
     concrete_labels,
-    frame_like,
-    match_dtype,
     refuse_mixed_labels,
+    taught_labels,
     unlabeled_mask,
+    validate_labels,
 )
 from ._persistence import SessionMixin, _journal
 from ._refit import RefitMixin
@@ -369,7 +371,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         index = X.index if _inputs.is_pandas(X) else None
         X = self._validate_X(X, reset=True)
         n = _num_samples(X)
-        y = _inputs.validate_labels(y, n)
+        y = validate_labels(y, n)
         rng = np.random.RandomState(
             check_random_state(self.random_state).randint(SEED_MAX)
         )
@@ -380,7 +382,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         self.stop_reason_, self.stop_observations_ = None, []
         missing = self.missing_label  # its type: _parameter_constraints
         unlabeled = unlabeled_mask(y, missing)
-        _inputs.check_no_lookalike(y, unlabeled, missing)
+        check_no_lookalike(y, unlabeled, missing)
         refuse_mixed_labels(y[~unlabeled])
         if self.budget is not None:  # a simulation: every row starts in the pool
             labeled, y_labeled, pool = [], y[:0], np.arange(n)
@@ -503,7 +505,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             raise ValueError("teach needs X (new rows) or indices (stored pool rows).")
         else:
             X = self._validate_X(frame_like(X, self.X_labeled_), reset=False)
-        y = _inputs.taught_labels(y, _num_samples(X), self.missing_label)
+        y = taught_labels(y, _num_samples(X), self.missing_label)
         if y.shape[0] == 0:
             return self
         y = self._match_labels(y)

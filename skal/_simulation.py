@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from ._inputs import validate_labels
+from ._labels import validate_labels
 from ._persistence._journal import JournalError, simulation_script
 from .backends._base import in_executor_session
 from .callbacks import default_callbacks, notify

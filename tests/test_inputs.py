@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from skal import ActiveLearner
-from skal._inputs import unlabeled_mask
+from skal._labels import unlabeled_mask
 from skal.strategies import ColdStartHybrid, MarginSampling
 from skal.utils._testing import MLP, make_net
 
