@@ -25,6 +25,7 @@ from contextlib import contextmanager
 import numpy as np
 from sklearn.utils.validation import _num_samples
 
+from ..models import is_skorch_net
 from ..utils._arrays import _is_torch_tensor, take_rows
 from ._base import BackendError, BaseExecutor, assemble, check_positive_int, plan_chunks
 from ._workers import PoolChunk, StagedFile, dumps, fit_estimator, score_chunk
@@ -166,8 +167,6 @@ def _on_device(estimator, device):
     copy sent to a GPU container loads onto the GPU even if this machine's
     copy was mapped to the CPU (skorch does that where CUDA is missing).
     """
-    from ..models import is_skorch_net
-
     if device is None or not is_skorch_net(estimator) or estimator.device == device:
         return estimator
     estimator = copy.copy(estimator)

@@ -23,6 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
+from .._kernels import _Blocks, _is_out_of_core, _RowSubset
 from ..utils._arrays import take_rows
 from ..utils._seeding import draw_seed, seeded_torch
 from ..utils._sparse import is_sparse, sparse_embedding
@@ -110,8 +111,6 @@ def _sk_rows(X, candidates):
     """Rows for a scikit-learn model; those of a pool larger than memory (an
     ``np.memmap``, an h5py / zarr dataset) stay on disk as a lazy view that
     is read in row blocks (see :mod:`skal._kernels`)."""
-    from .._kernels import _is_out_of_core, _RowSubset
-
     if isinstance(X, _RowSubset):
         if candidates is None:
             return X
@@ -128,15 +127,11 @@ def _sk_rows(X, candidates):
 
 
 def _is_lazy(Xc):
-    from .._kernels import _RowSubset
-
     return isinstance(Xc, _RowSubset)
 
 
 def _raw_blocks(Xc):
     """The row blocks of a lazy view, as read (dtype and sample shape kept)."""
-    from .._kernels import _Blocks
-
     for _, _, blk in _Blocks(Xc).raw():
         # writable (a copy of a read-only memmap's block): torch refuses to
         # wrap read-only arrays without a warning
@@ -145,8 +140,6 @@ def _raw_blocks(Xc):
 
 def _by_blocks(func, Xc):
     """``func`` applied to the row blocks of a lazy view, stacked."""
-    from .._kernels import _Blocks
-
     out = None
     for s, e, blk in _Blocks(Xc).raw():
         r = np.asarray(func(blk))
