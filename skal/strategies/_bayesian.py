@@ -160,6 +160,14 @@ class BALD(_MCScoreStrategy):
     Not deterministic: the dropout masks come from ``random_state``. With a
     scikit-learn model (no dropout) every score is 0 and the pick is random.
 
+    Large batches: the top-``n`` rows by BALD carry much the same information
+    (near-duplicates score alike). Draw the batch instead, ``PowerSampling(
+    BALD())`` (PowerBALD: rows with probability proportional to ``score **
+    beta``; Kirsch, Farquhar, Atighehchian, Jesson, Branchaud-Charron & Gal,
+    "Stochastic Batch Acquisition", TMLR 2023), or select it jointly with
+    :class:`BatchBALD`; ``benchmarks/results/claims/bald.md`` measures both on
+    a near-duplicated pool.
+
     Parameters
     ----------
     n_mc_samples : int, default=20
