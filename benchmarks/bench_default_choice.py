@@ -169,37 +169,38 @@ def read_pool(out, pool):
 def pool_rows(records, margin=0.005, baseline="random"):
     """Per strategy: AULC, paired difference with ``baseline``, TOST, power.
 
-    Only seeds that every strategy of the pool has finished are used, so all
-    rows of a pool compare the same seeds.
+    Each strategy is compared with the baseline on the seeds both have
+    finished (every budget); its AULC is the mean over those seeds.
     """
     from skal.evaluation import equivalence_test, paired_differences, paired_t_power
 
     names = list(dict.fromkeys(r["strategy"] for r in records))
+    top = max(r["n_labels"] for r in records)
     done = {}
     for r in records:
-        done.setdefault(r["strategy"], {}).setdefault(r["seed"], set()).add(
-            r["n_labels"]
-        )
-    top = max(done[baseline][next(iter(done[baseline]))])
-    common = set.intersection(
-        *({s for s, b in done[n].items() if top in b} for n in names)
-    )
-    records = [r for r in records if r["seed"] in common]
-    absolute = {
-        r["strategy"]: r for r in paired_differences(records, None, "aulc", scale="log")
-    }
-    tests = {
-        r["strategy"]: r
-        for r in equivalence_test(
-            records, baseline, margin=margin, metric="aulc", scale="log"
-        )
-    }
+        if r["n_labels"] == top:
+            done.setdefault(r["strategy"], set()).add(r["seed"])
     rows = []
     for name in names:
-        a = absolute[name]
+        seeds = done.get(name, set()) & done.get(baseline, set())
+        if name == baseline:
+            seeds = done.get(name, set())
+        recs = [
+            r
+            for r in records
+            if r["seed"] in seeds and r["strategy"] in (name, baseline)
+        ]
+        if not recs:
+            continue
+        a = {
+            r["strategy"]: r
+            for r in paired_differences(recs, None, "aulc", scale="log")
+        }[name]
         row = {"strategy": name, "aulc": a["mean"], "n_seeds": a["n_seeds"]}
         if name != baseline:
-            t = tests[name]
+            (t,) = equivalence_test(
+                recs, baseline, margin=margin, metric="aulc", scale="log"
+            )
             row.update(t, strategy=name)
             row["power"] = [
                 paired_t_power(m, t["sd"], t["n_seeds"]) if t["n_seeds"] > 1 else np.nan
