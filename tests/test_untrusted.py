@@ -416,7 +416,8 @@ def test_disk_full_mid_teach_leaves_no_record(tmp_path, monkeypatch, fail):
     X, y, y_seed = _data()
     learner = _learner(tmp_path, journal=True)
     path = learner.journal
-    size, n, seq = os.path.getsize(path), len(learner.y_labeled_), learner._state.journal_seq
+    size, n = os.path.getsize(path), len(learner.y_labeled_)
+    seq = learner._state.journal_seq
     real_write, real_fsync = os.write, os.fsync
     calls = []
 
