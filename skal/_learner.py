@@ -98,7 +98,9 @@ class ActiveLearner(
         :class:`~skal.strategies.RandomSampling`. Must not need a model.
     warm_start : bool, default=False
         Refit by continuing training (``partial_fit``) where the estimator
-        supports it, instead of a full refit from scratch.
+        supports it, instead of a full refit from scratch. For nets it does
+        not pay: measured on MNIST-1D it is 0.015 accuracy worse at 640
+        labels and no faster (see the training page).
     executor : executor, default=None
         Where fits and pool scoring run: :class:`~skal.backends.LocalExecutor`
         or :class:`~skal.backends.ModalExecutor` (Modal GPUs). None uses the
