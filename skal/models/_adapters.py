@@ -272,7 +272,14 @@ class SklearnAdapter:
         return _out(Xc.reshape(Xc.shape[0], -1), as_tensor)
 
     def mc_proba(
-        self, X, candidates=None, *, n_samples=20, random_state=None, as_tensor=False
+        self,
+        X,
+        candidates=None,
+        *,
+        n_samples=20,
+        random_state=None,
+        as_tensor=False,
+        consistent=False,
     ):
         """``n_samples`` copies of ``predict_proba`` (no dropout to sample).
 
@@ -505,7 +512,14 @@ class SkorchAdapter:
         return probas.result(np.float64), embs.result(np.float32)
 
     def mc_proba(
-        self, X, candidates=None, *, n_samples=20, random_state=None, as_tensor=False
+        self,
+        X,
+        candidates=None,
+        *,
+        n_samples=20,
+        random_state=None,
+        as_tensor=False,
+        consistent=False,
     ):
         """MC-dropout probability samples (Gal & Ghahramani, ICML 2016).
 
@@ -521,6 +535,15 @@ class SkorchAdapter:
             Stochastic forward passes per row.
         random_state : int, RandomState instance or None
             Seeds the dropout masks.
+        consistent : bool, default=False
+            One dropout mask per sample shared by every row (and batch): sample
+            ``k`` of every row is then the prediction of the same thinned
+            network ``w_k``, as a joint over rows needs (BatchBALD's
+            "consistent MC dropout", Kirsch et al., 2019). ``nn.Dropout``
+            draws a mask per element and row: fine for one row's scores
+            (BALD), but rows' samples are then independent, and a joint
+            over rows sees no shared parameters. Applies to ``nn.Dropout``
+            and ``nn.Dropout1d/2d/3d``; other dropout modules keep theirs.
 
         Returns
         -------
@@ -532,12 +555,53 @@ class SkorchAdapter:
         n_samples = _check_n_samples(n_samples, self)
         nonlin = self._nonlin()
         out = _Gather(X, candidates, as_tensor)
-        with seeded_torch(_seed_from(random_state), self.device):
-            for outs, _ in self._outputs(
-                X, candidates, dropout=True, n_passes=n_samples
-            ):
-                out.add(torch.stack([nonlin(o) for o in outs], dim=1))
+        seed = _seed_from(random_state)
+        handles = (
+            _consistent_dropout(self.net.module_, n_samples, seed) if consistent else []
+        )
+        try:
+            with seeded_torch(seed, self.device):
+                for outs, _ in self._outputs(
+                    X, candidates, dropout=True, n_passes=n_samples
+                ):
+                    out.add(torch.stack([nonlin(o) for o in outs], dim=1))
+        finally:
+            for h in handles:
+                h.remove()
         return out.result(np.float64)
+
+
+def _consistent_dropout(module, n_passes, seed):
+    """Forward hooks making every dropout module apply, in pass ``k`` (its
+    ``k``-th call modulo ``n_passes``), one mask shared by all rows and
+    batches; returns the hook handles (remove them afterwards)."""
+    import torch
+    from torch import nn
+
+    gen = torch.Generator().manual_seed(int(seed))
+    handles = []
+    for m in module.modules():
+        if type(m) not in (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d):
+            continue
+        masks, calls = {}, [0]
+
+        def hook(mod, inputs, _out, masks=masks, calls=calls):
+            x = inputs[0]
+            k = calls[0] % n_passes
+            calls[0] += 1
+            if mod.p == 0:
+                return x
+            if k not in masks:
+                if isinstance(mod, nn.Dropout):
+                    shape = x.shape[1:]
+                else:  # channel dropout: one draw per channel
+                    shape = (x.shape[1],) + (1,) * (x.ndim - 2)
+                keep = torch.rand(shape, generator=gen) >= mod.p
+                masks[k] = keep.to(x.dtype) / (1.0 - mod.p)
+            return x * masks[k].to(x.device)
+
+        handles.append(m.register_forward_hook(hook))
+    return handles
 
 
 class _Gather:

@@ -222,6 +222,14 @@ class BatchBALD(BaseStrategy):
     ``random_state``. On a large pool, narrow the candidates first, e.g.
     ``TopK(BALD(), k=2000) | BatchBALD()``.
 
+    The samples come from *consistent* MC dropout: in pass ``k`` every row
+    goes through the same thinned network (``consistent=True`` of
+    :meth:`~skal.models.SkorchAdapter.mc_proba`). With ``nn.Dropout``'s own
+    per-row masks the rows' samples are independent, the joint entropy
+    sees no shared parameters, and the selection degrades to a noisy top-k
+    BALD that picks near-duplicates (measured in
+    ``benchmarks/results/claims/batchbald.md``).
+
     A batch larger than ``block_size`` is acquired in blocks of at most
     ``block_size`` rows, each a BatchBALD selection among the rows not yet
     picked, under fresh dropout masks. The joint mutual information of one
@@ -278,6 +286,7 @@ class BatchBALD(BaseStrategy):
                 n_samples=self.n_mc_samples,
                 random_state=draw_seed(random_state),
                 as_tensor=True,
+                consistent=True,  # sample k: one network for every row
             )
             pos = batchbald_select(
                 P,
