@@ -76,7 +76,7 @@ def _fit(X, y, lab, seed):
     return ActiveLearner(make_net("signal", N_CLASSES), random_state=seed).fit(X, ys)
 
 
-def picks_dup(seed):
+def picks_dup(seed, only=None):
     """Near-duplicated pool: redundancy of BALD / BatchBALD / PowerBALD picks."""
     from skal.datasets import add_near_duplicates
     from skal.strategies import (
@@ -102,6 +102,8 @@ def picks_dup(seed):
         "batchbald_joint": TopK(BALD(), k=500) | BatchBALD(block_size=None),
         "batchbald": TopK(BALD(), k=500) | BatchBALD(),
     }
+    if only:
+        strategies = {k: v for k, v in strategies.items() if k in only}
     bald = dict(zip(pool, bald_score(_mc(L, X, pool, seed))))
     out = []
     for n in (10, 160):
@@ -132,7 +134,7 @@ def _mc(L, X, rows, seed):
     return get_adapter(L).mc_proba(X, rows, n_samples=20, random_state=seed)
 
 
-def picks_ood(seed):
+def picks_ood(seed, only=None):
     """OOD share of margin picks behind OODFilter, by contamination rule."""
     from skal.datasets import add_ood
     from skal.strategies import MarginSampling, OODFilter
@@ -162,7 +164,7 @@ def picks_ood(seed):
     return out
 
 
-def picks_smi(seed):
+def picks_smi(seed, only=None):
     """SMI's picks: rare-class share on a long-tailed pool, concentration on a
     balanced one, with and without normalised embeddings."""
     from skal.datasets import make_imbalanced
@@ -209,9 +211,9 @@ def picks_smi(seed):
 PICKS = {"picks_dup": picks_dup, "picks_ood": picks_ood, "picks_smi": picks_smi}
 
 
-def run_picks(name, seeds):
+def run_picks(name, seeds, only=None, tag=""):
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"{name}.csv"
+    path = OUT / f"{name}{tag}.csv"
     done = set()
     if path.exists():
         with open(path) as f:
@@ -220,7 +222,7 @@ def run_picks(name, seeds):
         if seed in done:
             continue
         t = time.time()
-        recs = PICKS[name](seed)
+        recs = PICKS[name](seed, only=only)
         new = not path.exists()
         with open(path, "a", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(recs[0]))
@@ -230,10 +232,10 @@ def run_picks(name, seeds):
         print(f"{name} seed {seed}: {time.time() - t:.0f} s", flush=True)
 
 
-def report_picks(name):
+def report_picks(name, tag=""):
     import pandas as pd
 
-    df = pd.read_csv(OUT / f"{name}.csv")
+    df = pd.read_csv(OUT / f"{name}{tag}.csv")
     keys = [c for c in ("pool", "ood_fraction", "n") if c in df.columns]
     metrics = [c for c in df.columns if c not in {"seed", "strategy", "seconds", *keys}]
     g = df.groupby([*keys, "strategy"], sort=False)[metrics]
@@ -244,7 +246,7 @@ def report_picks(name):
         f"Command: `python benchmarks/bench_strategy_fixes.py {name} "
         f"--seeds {seeds[0]}-{seeds[-1]}`.\n\n" + table.to_markdown() + "\n"
     )
-    (OUT / f"{name}.md").write_text(text)
+    (OUT / f"{name}{tag}.md").write_text(text)
     print(text)
 
 
@@ -410,11 +412,16 @@ def main(argv=None):
     p.add_argument("experiment", choices=sorted(EXPERIMENTS) + sorted(PICKS))
     p.add_argument("--seeds", default="0-9")
     p.add_argument("--report", action="store_true")
+    p.add_argument(
+        "--only", default="", help="picks_*: these strategies (comma-separated)"
+    )
+    p.add_argument("--tag", default="", help="picks_*: suffix of the result files")
     a = p.parse_args(argv)
     if a.experiment in PICKS:
+        only = [x for x in a.only.split(",") if x] or None
         if not a.report:
-            run_picks(a.experiment, parse_seeds(a.seeds))
-        report_picks(a.experiment)
+            run_picks(a.experiment, parse_seeds(a.seeds), only, a.tag)
+        report_picks(a.experiment, a.tag)
     elif a.report:
         report(a.experiment)
     else:
