@@ -225,10 +225,10 @@ class BatchBALD(BaseStrategy):
     The samples come from *consistent* MC dropout: in pass ``k`` every row
     goes through the same thinned network (``consistent=True`` of
     :meth:`~skal.models.SkorchAdapter.mc_proba`). With ``nn.Dropout``'s own
-    per-row masks the rows' samples are independent, the joint entropy
-    sees no shared parameters, and the selection degrades to a noisy top-k
-    BALD that picks near-duplicates (measured in
-    ``benchmarks/results/claims/batchbald.md``).
+    per-row masks the rows' samples are independent and the joint entropy
+    sees no shared parameters: as the number of samples grows, the batch's
+    joint information becomes the sum of its rows' BALD scores, i.e. top-k
+    BALD.
 
     A batch larger than ``block_size`` is acquired in blocks of at most
     ``block_size`` rows, each a BatchBALD selection among the rows not yet
