@@ -387,6 +387,11 @@ def decision(all_rows, margin=0.005, incumbent="default"):
             lines.append(
                 f"* `{p}` / `{n}` ({r['n_seeds']} seeds): {text} → "
                 + ("**holds**" if ok else "**does not hold**")
+                + (
+                    f" (provisional: {r['n_seeds']} of the 10 seeds the protocol asks)"
+                    if r["n_seeds"] < 10
+                    else ""
+                )
             )
     lines.append("")
     return lines
