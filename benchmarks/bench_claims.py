@@ -356,10 +356,19 @@ def write_rows():
 
     def verdict_suite(up, down, n=5):
         if down >= 3:
-            return "not reproduced here: significantly below random on most pools"
+            return (
+                "not reproduced in the suite (short net): significantly below "
+                "random on most pools"
+            )
         if up >= 1 and down == 0:
-            return "partly: above random on some pools, never below"
-        return "not shown: no significant difference from random on most pools"
+            return (
+                "partly, in the suite (short net): above random on some pools, "
+                "never below"
+            )
+        return (
+            "not shown in the suite (short net): no significant difference from "
+            "random on most pools"
+        )
 
     uncertainty = {
         "least_confidence": (
@@ -386,8 +395,7 @@ def write_rows():
     for key, (cls, claim) in uncertainty.items():
         st, up, down = suite_text(key)
         extra = default_choice_text(key, sel) if key == "margin" else None
-        if extra:
-            extra += " (too few seeds for a test)"
+        conv_row = _pair("sel_mnist1d", key, "random") if key == "margin" else None
         measured = "; ".join(x for x in (extra, st, round_text(key, o)) if x)
         verdict = verdict_suite(up, down)
         if o[key]["error_rate_ci"][1] > 0:
@@ -395,11 +403,18 @@ def write_rows():
                 "; the mechanism holds (its picks are the model's errors far more "
                 "often than random's)"
             )
-        verdict += (
-            "; not re-measured on curves under the converged net (no time)"
-            if key != "margin"
-            else "; under the converged net: 2 seeds only (see measured)"
-        )
+        if conv_row is None:
+            verdict += "; not re-measured on curves under the converged net (no time)"
+        elif conv_row["n_seeds"] < 10:
+            verdict += f"; under the converged net: {conv_row['n_seeds']} seeds only"
+        else:
+            verdict += "; under the converged net on sel_mnist1d " + (
+                "above random (significant)"
+                if conv_row["ci_low"] > 0
+                else "below random (significant)"
+                if conv_row["ci_high"] < 0
+                else "no significant difference from random"
+            )
         write_row(
             key,
             [
@@ -426,6 +441,12 @@ def write_rows():
     )
     st, up, down = suite_text("badge")
     dc = default_choice_text("badge", sel)
+    bm = _pair("sel_mnist1d", "badge", "margin")
+    if bm is not None and bm["n_seeds"] >= 2:
+        dc = (dc or "") + (
+            f"; BADGE − margin on sel_mnist1d {bm['mean']:+.4f} [{bm['ci_low']:+.4f}, "
+            f"{bm['ci_high']:+.4f}] ({bm['n_seeds']} seeds)"
+        )
     write_row(
         "badge",
         [
@@ -481,7 +502,7 @@ def write_rows():
             "holds against top-k of the same score (entropy is far below random, "
             "power near it); "
             + verdict_suite(up, down).split(":")[0]
-            + " against random",
+            + " against random in the suite",
         ],
     )
     st, up, down = suite_text("facility_location")
@@ -578,6 +599,31 @@ def write_rows():
     )
 
 
+def _pair(pool, name, baseline):
+    """equivalence_test's row of ``name`` against ``baseline`` on a pool of
+    results/default_choice (budgets up to 320), or None."""
+    import bench_default_choice as bdc
+
+    from skal.evaluation import equivalence_test
+
+    recs = [
+        r
+        for r in bdc.read_pool(DEFAULT_CHOICE, pool)
+        if r["n_labels"] <= bdc.MAX_BUDGET and r["strategy"] in (name, baseline)
+    ]
+    top = max((r["n_labels"] for r in recs), default=0)
+    done = {}
+    for r in recs:
+        if r["n_labels"] == top:
+            done.setdefault(r["strategy"], set()).add(r["seed"])
+    seeds = done.get(name, set()) & done.get(baseline, set())
+    recs = [r for r in recs if r["seed"] in seeds]
+    if len(seeds) < 2:
+        return None
+    (row,) = equivalence_test(recs, baseline, margin=0.005, scale="log")
+    return row
+
+
 def default_verdict():
     """The issue's bar on the held-out pools, in words."""
     import bench_default_choice as bdc
@@ -608,13 +654,39 @@ def default_verdict():
 
 
 def _badge_verdict(dc, up, down):
-    if dc and dc.startswith("sel_mnist1d"):
-        first = dc.split(";")[0]
-        lo = float(first.split("[")[1].split(",")[0])
-        if lo > 0:
-            return "holds against random under the converged net (sel_mnist1d)"
-        return "not shown under the converged net on sel_mnist1d"
-    return "suite: " + ("above random on some pools" if up else "no clear gain")
+    """BADGE against random and against margin under the converged net."""
+    parts = []
+    for pool in ("sel_mnist1d", "ho_mnist1d"):
+        r = _pair(pool, "badge", "random")
+        if r is None or r["n_seeds"] < 10:
+            continue
+        parts.append(
+            f"vs random on {pool}: "
+            + (
+                "above (significant)"
+                if r["ci_low"] > 0
+                else "below (significant)"
+                if r["ci_high"] < 0
+                else "no significant gain"
+            )
+        )
+    bm = _pair("sel_mnist1d", "badge", "margin")
+    if bm is not None and bm["n_seeds"] >= 10:
+        parts.append(
+            "vs margin (the best uncertainty score here): "
+            + (
+                "above (significant)"
+                if bm["ci_low"] > 0
+                else "below (significant)"
+                if bm["ci_high"] < 0
+                else f"no significant difference, equivalence within ±0.005 "
+                f"{'shown' if bm['equivalent'] else 'not shown'} (TOST p "
+                f"{bm['tost_p_value']:.2f})"
+            )
+        )
+    if not parts:
+        return "suite: " + ("above random on some pools" if up else "no clear gain")
+    return "under the converged net: " + "; ".join(parts)
 
 
 def main(argv=None):
