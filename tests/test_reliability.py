@@ -56,8 +56,11 @@ class _Fault:
             return
         exc, cls.exc = cls.exc, None
         if exc == "sigint":
-            os.kill(os.getpid(), signal.SIGINT)
-            for _ in range(10_000):  # the handler runs between bytecodes
+            # raise() signals this thread (os.kill may hand the signal to a
+            # busy torch thread of a loaded machine, and it arrives late)
+            signal.raise_signal(signal.SIGINT)
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline:  # the handler runs between bytecodes
                 pass
             raise AssertionError("SIGINT was not delivered")  # pragma: no cover
         raise exc
