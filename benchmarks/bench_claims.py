@@ -673,7 +673,7 @@ def _badge_verdict(dc, up, down):
     bm = _pair("sel_mnist1d", "badge", "margin")
     if bm is not None and bm["n_seeds"] >= 10:
         parts.append(
-            "vs margin (the best uncertainty score here): "
+            "vs margin (the uncertainty strategy run under the converged net): "
             + (
                 "above (significant)"
                 if bm["ci_low"] > 0
