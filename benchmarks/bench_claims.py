@@ -394,8 +394,8 @@ def write_rows():
     }
     for key, (cls, claim) in uncertainty.items():
         st, up, down = suite_text(key)
-        extra = default_choice_text(key, sel) if key == "margin" else None
-        conv_row = _pair("sel_mnist1d", key, "random") if key == "margin" else None
+        extra = default_choice_text(key, sel)
+        conv_row = _pair("sel_mnist1d", key, "random")
         measured = "; ".join(x for x in (extra, st, round_text(key, o)) if x)
         verdict = verdict_suite(up, down)
         if o[key]["error_rate_ci"][1] > 0:
