@@ -68,9 +68,17 @@ class _Fault:
 
 @pytest.fixture(autouse=True)
 def _disarm():
+    # a run started in the background of a non-interactive shell (``cmd &``)
+    # inherits SIGINT ignored, and Python then installs no Ctrl-C handler:
+    # give these tests the handler an interactive run has
+    inherited = signal.getsignal(signal.SIGINT)
+    if inherited is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     _Fault.exc = None
     yield
     _Fault.exc = None
+    if inherited is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, inherited)
 
 
 class FaultCallback(Callback):
