@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import Callback
+from skorch.utils import multi_indexing
 from torch import nn
 
 from ..augment import ImageAugment, SignalAugment, TabularAugment
@@ -436,12 +437,10 @@ class PretrainedBody(Callback):
             isinstance(p, nn.parameter.UninitializedParameter)
             for p in module.parameters()
         ):  # lazy layers (skal.nets.MLP): one forward pass gives their shapes
-            dataset = net.get_dataset(X)
-            batch = next(iter(net.get_iterator(dataset, training=False)))
             mode = module.training
             module.eval()
             with torch.no_grad():
-                net.infer(batch[0])
+                net.infer(multi_indexing(X, slice(0, 1)))
             module.train(mode)
         target = module.state_dict()
         bad = [
