@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +108,6 @@ def make_candidates(names):
 
 
 def run(pool, names, seeds, n_jobs, out, max_budget=MAX_BUDGET):
-    from skal.evaluation import evaluate
 
     Xp, yp, Xt, yt, dim, budgets = load_pool(pool)
     budgets = [b for b in budgets if b <= max_budget]
@@ -120,37 +118,17 @@ def run(pool, names, seeds, n_jobs, out, max_budget=MAX_BUDGET):
         f"{list(strategies)} x seeds {seeds}",
         flush=True,
     )
-    path = out / f"{pool}.csv"
-    for seed in seeds:  # one seed at a time: results as they come
-        t0 = time.perf_counter()
-        records = evaluate(
-            est,
-            strategies,
-            Xp,
-            yp,
-            Xt,
-            yt,
-            budgets=budgets,
-            seeds=[seed],
-            n_jobs=n_jobs,
-            progress=False,
-        )
-        for r in records:
-            r["pool"] = pool
-        done = ble.read_csv(path) if path.exists() else []
-        done = [
-            r for r in done if int(r["seed"]) != seed or r["strategy"] not in strategies
-        ]
-        ble.write_csv(done + records, path)
-        print(
-            f"[{pool}] seed {seed}: {time.perf_counter() - t0:.0f} s; final acc "
-            + ", ".join(
-                f"{r['strategy']} {float(r['accuracy']):.3f}"
-                for r in records
-                if r["n_labels"] == budgets[-1]
-            ),
-            flush=True,
-        )
+    ble.evaluate_seed_by_seed(
+        est,
+        strategies,
+        (Xp, yp, Xt, yt),
+        budgets,
+        seeds,
+        out / f"{pool}.csv",
+        n_jobs=n_jobs,
+        tag=pool,
+        extra=dict(pool=pool),
+    )
 
 
 def read_pool(out, pool):

@@ -738,9 +738,51 @@ def make_estimator(training, dim, quick=False):
     raise ValueError(f"unknown training regime {training!r}; one of {TRAININGS}")
 
 
+def evaluate_seed_by_seed(
+    est, strategies, data, budgets, seeds, path, *, n_jobs, tag, extra
+):
+    """Run :func:`skal.evaluation.evaluate` one seed at a time and merge each
+    seed's records (with the ``extra`` columns) into the CSV at ``path`` as
+    it finishes (replacing that seed's earlier rows of these strategies), so
+    an interrupted run keeps every finished seed."""
+    from skal.evaluation import evaluate
+
+    Xp, yp, Xt, yt = data
+    for seed in seeds:
+        t0 = time.perf_counter()
+        records = evaluate(
+            est,
+            strategies,
+            Xp,
+            yp,
+            Xt,
+            yt,
+            budgets=budgets,
+            seeds=[seed],
+            n_jobs=n_jobs,
+            progress=False,
+        )
+        for r in records:
+            r.update(extra)
+        done = read_csv(path) if path.exists() else []
+        done = [
+            r for r in done if int(r["seed"]) != seed or r["strategy"] not in strategies
+        ]
+        write_csv(done + records, path)
+        print(
+            f"[{tag}] seed {seed}: {time.perf_counter() - t0:.0f} s; final acc "
+            + ", ".join(
+                f"{r['strategy']} {float(r['accuracy']):.3f}"
+                for r in records
+                if r["n_labels"] == budgets[-1]
+            ),
+            flush=True,
+        )
+
+
 def run_training(args, out):
     """``--training``: every regime x strategy x seed on each data set."""
-    from skal.evaluation import evaluate, geometric_budgets
+    from skal.evaluation import geometric_budgets
 
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     for name in args.datasets:
@@ -759,42 +801,17 @@ def run_training(args, out):
                 f"{list(strategies)} x seeds {seeds}",
                 flush=True,
             )
-            path = out / f"{name}_{training}.csv"
-            for seed in seeds:  # one seed at a time: results as they come
-                t0 = time.perf_counter()
-                records = evaluate(
-                    est,
-                    strategies,
-                    Xp,
-                    yp,
-                    Xt,
-                    yt,
-                    budgets=b,
-                    seeds=[seed],
-                    n_jobs=args.n_jobs,
-                    progress=False,
-                )
-                for r in records:
-                    r["training"] = training
-                    r["dataset"] = name
-                    r["data_seed"] = DATA_SEED
-                done = read_csv(path) if path.exists() else []
-                done = [
-                    r
-                    for r in done
-                    if int(r["seed"]) != seed or r["strategy"] not in strategies
-                ]
-                write_csv(done + records, path)
-                print(
-                    f"[{name} / {training}] seed {seed}: "
-                    f"{time.perf_counter() - t0:.0f} s; final acc "
-                    + ", ".join(
-                        f"{r['strategy']} {float(r['accuracy']):.3f}"
-                        for r in records
-                        if r["n_labels"] == b[-1]
-                    ),
-                    flush=True,
-                )
+            evaluate_seed_by_seed(
+                est,
+                strategies,
+                (Xp, yp, Xt, yt),
+                b,
+                seeds,
+                out / f"{name}_{training}.csv",
+                n_jobs=args.n_jobs,
+                tag=f"{name} / {training}",
+                extra=dict(training=training, dataset=name, data_seed=DATA_SEED),
+            )
     training_summary(out)
 
 
