@@ -211,25 +211,39 @@ def picks_smi(seed, only=None):
 PICKS = {"picks_dup": picks_dup, "picks_ood": picks_ood, "picks_smi": picks_smi}
 
 
-def run_picks(name, seeds, only=None, tag=""):
+def append_seeds(path, seeds, records_of, label, *, sort_keys=False):
+    """Append ``records_of(seed)`` to the CSV at ``path`` for every seed it
+    does not hold yet, one seed at a time (an interrupted run keeps them);
+    appended rows follow the file's header."""
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"{name}{tag}.csv"
-    done = set()
+    done, header = set(), None
     if path.exists():
         with open(path) as f:
-            done = {int(r["seed"]) for r in csv.DictReader(f)}
+            reader = csv.DictReader(f)
+            done = {int(r["seed"]) for r in reader}
+            header = reader.fieldnames
     for seed in seeds:
         if seed in done:
             continue
         t = time.time()
-        recs = PICKS[name](seed, only=only)
+        recs = records_of(seed)
+        keys = header or list(dict.fromkeys(k for r in recs for k in r))
+        if sort_keys and header is None:
+            keys = sorted(keys)
+        header = keys
         new = not path.exists()
         with open(path, "a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(recs[0]))
+            w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
             if new:
                 w.writeheader()
             w.writerows(recs)
-        print(f"{name} seed {seed}: {time.time() - t:.0f} s", flush=True)
+        print(f"{label} seed {seed}: {time.time() - t:.0f} s", flush=True)
+
+
+def run_picks(name, seeds, only=None, tag=""):
+    append_seeds(
+        OUT / f"{name}{tag}.csv", seeds, lambda seed: PICKS[name](seed, only=only), name
+    )
 
 
 def report_picks(name, tag=""):
@@ -263,17 +277,9 @@ def run(name, seeds):
     from skal.nets import make_net
 
     strategies, (Xp, yp, Xt, yt), budgets, kw = EXPERIMENTS[name]()
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"{name}.csv"
-    done = set()
-    if path.exists():
-        with open(path) as f:
-            done = {int(r["seed"]) for r in csv.DictReader(f)}
-    for seed in seeds:
-        if seed in done:
-            continue
-        t = time.time()
-        recs = evaluate(
+
+    def records_of(seed):
+        return evaluate(
             make_net("signal", N_CLASSES),
             strategies,
             Xp,
@@ -285,14 +291,8 @@ def run(name, seeds):
             progress=False,
             **kw,
         )
-        keys = sorted({k for r in recs for k in r})
-        new = not path.exists()
-        with open(path, "a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
-            if new:
-                w.writeheader()
-            w.writerows(recs)
-        print(f"{name} seed {seed}: {time.time() - t:.0f} s", flush=True)
+
+    append_seeds(OUT / f"{name}.csv", seeds, records_of, name, sort_keys=True)
 
 
 def read(name):
