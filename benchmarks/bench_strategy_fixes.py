@@ -18,6 +18,16 @@ Experiments
 coreset
     CoreSet on L2-normalised embeddings (the default) and on raw ones
     (``normalize=False``) against random sampling, 20 -> 320 labels.
+bald_batch, ood, smi, diversity
+    Learning curves (budgets 20 -> 320, random sampling as the paired
+    reference, one fixed pool per experiment): BALD, ``PowerSampling(BALD())``
+    and ``TopK(BALD(), k=500) | BatchBALD()`` on the near-duplicated pool of
+    picks_dup; margin with and without ``OODFilter()`` on the 35 % OOD pool
+    of picks_ood (the report adds the share of labels spent on OOD rows);
+    SMI and margin on the long-tailed pool of picks_smi (balanced test rows;
+    the report counts the three rarest classes); KMeans, facility location
+    and Cluster-Margin on the standard pool. The report adds the AULC over
+    log(labels) and the contrasts of ``CONTRASTS``.
 picks_dup, picks_ood, picks_smi
     One round each (a converged net on random labels, then each strategy's
     picks): redundancy of BALD / BatchBALD / PowerBALD on a near-duplicated
@@ -60,7 +70,102 @@ def _coreset():
     return strategies, mnist1d_split(), [20, 40, 80, 160, 320], {}
 
 
-EXPERIMENTS = {"coreset": _coreset}
+BUDGETS = [20, 40, 80, 160, 320]
+
+
+def _bald_batch():
+    """BALD, PowerBALD and BatchBALD on the near-duplicated pool of picks_dup
+    (3000 rows, 30 % of them copied 5 times with noise 0.05; pool fixed by
+    random_state=0), scored on the clean test rows."""
+    from skal.datasets import add_near_duplicates
+    from skal.strategies import BALD, BatchBALD, PowerSampling, RandomSampling, TopK
+
+    Xp, yp, Xt, yt = mnist1d_split(3000)
+    X, y, _ = add_near_duplicates(
+        Xp, yp, fraction=0.3, n_copies=5, noise=0.05, random_state=0
+    )
+    strategies = {
+        "random": RandomSampling(),
+        "bald": BALD(),
+        "powerbald": PowerSampling(BALD()),
+        "batchbald": TopK(BALD(), k=500) | BatchBALD(),
+    }
+    return strategies, (X, y, Xt, yt), BUDGETS, {}
+
+
+def _ood():
+    """Margin sampling with and without OODFilter (contamination="auto") on
+    the 4000-row pool with 35 % noise rows (add_ood, label -2: a query
+    answered "none of these" costs a label and is not taught)."""
+    from skal.datasets import add_ood
+    from skal.strategies import MarginSampling, OODFilter, RandomSampling
+
+    Xp, yp, Xt, yt = mnist1d_split()
+    X, y, _ = add_ood(Xp, yp, fraction=0.35, random_state=0)
+    strategies = {
+        "random": RandomSampling(),
+        "margin": MarginSampling(),
+        "oodfilter_margin": OODFilter() | MarginSampling(),
+    }
+    return strategies, (X, y, Xt, yt), BUDGETS, {}
+
+
+def _smi():
+    """SMI (default query set: the rarest labeled classes) against margin
+    and random sampling on the long-tailed pool of picks_smi (ratio 10),
+    scored on the (balanced) test rows."""
+    from skal.datasets import make_imbalanced
+    from skal.strategies import (
+        MarginSampling,
+        RandomSampling,
+        SubmodularMutualInformation,
+    )
+
+    Xb, yb, Xt, yt = mnist1d_split(8000)
+    X, y, _ = make_imbalanced(Xb, yb, ratio=10, random_state=0)
+    strategies = {
+        "random": RandomSampling(),
+        "smi": SubmodularMutualInformation(),
+        "margin": MarginSampling(),
+    }
+    return strategies, (X, y, Xt, yt), BUDGETS, {}
+
+
+def _diversity():
+    """KMeans, facility location and Cluster-Margin on the standard pool."""
+    from skal.strategies import (
+        ClusterMargin,
+        FacilityLocation,
+        KMeansSampling,
+        RandomSampling,
+    )
+
+    strategies = {
+        "random": RandomSampling(),
+        "kmeans": KMeansSampling(),
+        "facility_location": FacilityLocation(),
+        "cluster_margin": ClusterMargin(),
+    }
+    return strategies, mnist1d_split(), BUDGETS, {}
+
+
+EXPERIMENTS = {
+    "coreset": _coreset,
+    "bald_batch": _bald_batch,
+    "ood": _ood,
+    "smi": _smi,
+    "diversity": _diversity,
+}
+# pairs of strategies compared with each other in the report (default: the
+# first two that are not random)
+# classes summed in the report's class-balance table (smi: the three rarest
+# classes of the long-tailed pool; others: the high-norm classes of coreset)
+RARE = {"smi": [7, 8, 9]}
+CONTRASTS = {
+    "bald_batch": [("batchbald", "bald"), ("powerbald", "bald")],
+    "ood": [("oodfilter_margin", "margin")],
+    "smi": [("smi", "margin")],
+}
 
 
 # --------------------------------------------------------------------------
@@ -310,6 +415,65 @@ def _t_interval(d):
     return float(d.mean()), float(h)
 
 
+def _aulc(acc, s, seed, budgets):
+    from skal.metrics import aulc
+
+    return aulc(budgets, [acc[(s, seed, b)] for b in budgets], scale="log")
+
+
+def paired_summary(name, a, b="random"):
+    """``a`` − ``b`` on the learning curves of experiment ``name``, paired by
+    seed: ``{"n_seeds", "budgets", "per_budget": [(mean, half-width)],
+    "aulc": (mean, half-width)}`` (AULC over log(labels), 95 % t), over the
+    seeds where both curves are complete; None without such seeds."""
+    if not (OUT / f"{name}.csv").exists():
+        return None
+    rows = read(name)
+    budgets = sorted({int(r["n_labels"]) for r in rows})
+    acc = {
+        (r["strategy"], int(r["seed"]), int(r["n_labels"])): float(r["accuracy"])
+        for r in rows
+    }
+    seeds = sorted(
+        k
+        for k in {int(r["seed"]) for r in rows}
+        if all((s, k, x) in acc for s in (a, b) for x in budgets)
+    )
+    if not seeds:
+        return None
+    return {
+        "n_seeds": len(seeds),
+        "budgets": budgets,
+        "per_budget": [
+            _t_interval([acc[(a, k, x)] - acc[(b, k, x)] for k in seeds])
+            for x in budgets
+        ],
+        "aulc": _t_interval(
+            [_aulc(acc, a, k, budgets) - _aulc(acc, b, k, budgets) for k in seeds]
+        ),
+    }
+
+
+def summary_text(name, a, b="random"):
+    """:func:`paired_summary` in words for a claims row, or None."""
+    r = paired_summary(name, a, b)
+    if r is None:
+        return None
+    m, h = r["aulc"]
+    word = (
+        "above" if m - h > 0 else "below" if m + h < 0 else "no significant difference"
+    )
+    per = ", ".join(
+        f"{pm:+.3f} ± {ph:.3f} ({x})"
+        for x, (pm, ph) in zip(r["budgets"], r["per_budget"])
+        if x != r["budgets"][0]
+    )
+    return (
+        f"{a} − {b} AULC {m:+.3f} ± {h:.3f} ({word}); per budget {per}; "
+        f"{r['n_seeds']} seeds (`bench_strategy_fixes.py {name}`)"
+    )
+
+
 def report(name):
     rows = read(name)
     strategies = list(dict.fromkeys(r["strategy"] for r in rows))
@@ -319,17 +483,22 @@ def report(name):
         for r in rows
     }
     seeds = sorted({int(r["seed"]) for r in rows})
+
+    def complete(s, k):
+        return all((s, k, b) in acc for b in budgets)
+
     lines = [
         f"# {name}: paired differences with random sampling",
         "",
         f"MNIST-1D, converged `make_net('signal', 10)`, seeds {seeds[0]}-"
         f"{seeds[-1]} ({len(seeds)}); accuracy on the 2000 test rows; "
         "difference = strategy - random on the same seed, mean and 95 % t "
-        "interval. Command: `python benchmarks/bench_strategy_fixes.py "
+        "interval; AULC over log(labels) (`skal.metrics.aulc`, "
+        "`scale='log'`). Command: `python benchmarks/bench_strategy_fixes.py "
         f"{name} --seeds {seeds[0]}-{seeds[-1]}`.",
         "",
-        "| strategy | " + " | ".join(f"{b} labels" for b in budgets) + " |",
-        "|---|" + "---|" * len(budgets),
+        "| strategy | " + " | ".join(f"{b} labels" for b in budgets) + " | AULC |",
+        "|---|" + "---|" * (len(budgets) + 1),
     ]
     for s in strategies:
         cells = []
@@ -341,22 +510,64 @@ def report(name):
                 continue
             m, h = _t_interval([acc[(s, k, b)] - acc[("random", k, b)] for k in have])
             cells.append(f"{a:.3f} ({m:+.3f} ± {h:.3f})")
+        have = [k for k in seeds if complete(s, k) and complete("random", k)]
+        if not have:
+            cells.append("")
+        elif s == "random":
+            cells.append(f"{np.mean([_aulc(acc, s, k, budgets) for k in have]):.3f}")
+        else:
+            a = np.mean([_aulc(acc, s, k, budgets) for k in have])
+            m, h = _t_interval(
+                [
+                    _aulc(acc, s, k, budgets) - _aulc(acc, "random", k, budgets)
+                    for k in have
+                ]
+            )
+            cells.append(f"{a:.3f} ({m:+.3f} ± {h:.3f})")
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
     others = [s for s in strategies if s != "random"]
-    if len(others) >= 2:  # the two variants against each other, paired
-        a, b = others[:2]
+    pairs = CONTRASTS.get(name) or ([tuple(others[:2])] if len(others) >= 2 else [])
+    for a, b in pairs:  # two strategies against each other, paired
+        if a not in strategies or b not in strategies:
+            continue
         cells = []
         for x in budgets:
             have = [k for k in seeds if (a, k, x) in acc and (b, k, x) in acc]
             m, h = _t_interval([acc[(a, k, x)] - acc[(b, k, x)] for k in have])
             cells.append(f"{m:+.3f} ± {h:.3f}")
+        have = [k for k in seeds if complete(a, k) and complete(b, k)]
+        m, h = _t_interval(
+            [_aulc(acc, a, k, budgets) - _aulc(acc, b, k, budgets) for k in have]
+        )
+        cells.append(f"{m:+.3f} ± {h:.3f}")
         lines.append(f"| {a} − {b} | " + " | ".join(cells) + " |")
+    if any(float(r.get("n_ood") or 0) for r in rows):
+        lines += [
+            "",
+            "Share of the labels spent on out-of-distribution rows (answered "
+            "'none of these', not taught), mean over seeds; the random initial "
+            f"set of {budgets[0]} labels is drawn from the whole pool:",
+            "",
+            "| strategy | " + " | ".join(f"{b} labels" for b in budgets) + " |",
+            "|---|" + "---|" * len(budgets),
+        ]
+        for s in strategies:
+            cells = []
+            for b in budgets:
+                v = [
+                    float(r["n_ood"]) / int(r["n_labels"])
+                    for r in rows
+                    if r["strategy"] == s and int(r["n_labels"]) == b
+                ]
+                cells.append(f"{100 * np.mean(v):.1f} %" if v else "")
+            lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    rare = RARE.get(name, [0, 6])
     lines += [
         "",
         "Class balance of the labeled set at the last budget "
         "(labels of the most and least picked class; mean over seeds):",
         "",
-        "| strategy | most | least | classes 0 and 6 |",
+        f"| strategy | most | least | classes {', '.join(map(str, rare))} |",
         "|---|---|---|---|",
     ]
     last = budgets[-1]
@@ -371,8 +582,24 @@ def report(name):
         if counts.size:
             lines.append(
                 f"| {s} | {counts.max(1).mean():.1f} | {counts.min(1).mean():.1f} "
-                f"| {counts[:, [0, 6]].sum(1).mean():.1f} |"
+                f"| {counts[:, rare].sum(1).mean():.1f} |"
             )
+    secs = {}
+    for r in rows:
+        k = (r["strategy"], r["seed"])
+        secs[k] = secs.get(k, 0.0) + sum(
+            float(r.get(c) or 0)
+            for c in ("query_seconds", "fit_seconds", "inference_seconds")
+        )
+    lines += [
+        "",
+        "Seconds per seed (query + fit + scoring, all budgets; mean over seeds): "
+        + ", ".join(
+            f"{s} {np.mean([v for (t, _), v in secs.items() if t == s]):.0f}"
+            for s in strategies
+        )
+        + ".",
+    ]
     (OUT / f"{name}.md").write_text("\n".join(lines) + "\n")
     (OUT / f"{name}_summary.rst").write_text(_rst(lines))
     print("\n".join(lines))
