@@ -15,8 +15,10 @@ fitted on 100 random labels, then every strategy picks 100 rows from the
 rest; the picks' composition is recorded (share from the 3 rarest classes,
 classes covered, the current model's error rate and mean margin on the
 picks), 5 seeds, paired by seed (same labels, same model for every
-strategy). ``--rows`` writes the rows this script owns from that CSV and
-from ``results/default_choice/``::
+strategy). ``--rows`` writes the rows this script owns from that CSV, from
+``results/default_choice/`` and from the learning curves of
+``bench_strategy_fixes.py`` (``results/strategies/diversity.csv``,
+``bald_batch.csv``)::
 
     python benchmarks/bench_claims.py --measure --seeds 5
     python benchmarks/bench_claims.py --rows
@@ -245,6 +247,11 @@ def _md_to_rst(text):
 
 SUITE_POOLS = ["mnist1d", "mnist1d_lt", "mnist1d_ood", "digits", "digits_dup"]
 DEFAULT_CHOICE = HERE / "results" / "default_choice"
+CURVES = (
+    "learning curves on MNIST-1D (4000-row pool, 2000 test rows), converged "
+    "net, 20 → 320 labels, 10 seeds paired with random "
+    "(`bench_strategy_fixes.py diversity`)"
+)
 
 
 def suite_text(name):
@@ -434,9 +441,20 @@ def write_rows():
             "KMeansSampling",
             "representative sampling (k-means centres; Zhdanov 2019's diverse "
             "mini-batch without the uncertainty): picks cover the pool's modes",
-            "one-round class coverage on a long-tailed pool; suite AULC",
-            f"{round_text('kmeans', o)}; {st}",
-            verdict_suite(up, down),
+            f"{CURVES}; one-round class coverage on a long-tailed pool; suite AULC",
+            "; ".join(
+                x
+                for x in (_curves("diversity", "kmeans"), round_text("kmeans", o), st)
+                if x
+            ),
+            "; ".join(
+                x
+                for x in (
+                    _curve_verdict("diversity", "kmeans"),
+                    verdict_suite(up, down),
+                )
+                if x
+            ),
         ],
     )
     st, up, down = suite_text("badge")
@@ -466,10 +484,11 @@ def write_rows():
             "ClusterMargin",
             "Citovsky et al. (2021): margin within diverse HAC clusters beats "
             "margin, BADGE and CoreSet with very large batches",
-            "suite (batches doubling up to 1280); one round",
+            f"{CURVES}; suite (batches doubling up to 1280); one round",
             "; ".join(
                 x
                 for x in (
+                    _curves("diversity", "cluster_margin"),
                     _conv("sel_mnist1d", "cluster_margin"),
                     _conv("sel_mnist1d", "cluster_margin", "margin"),
                     st,
@@ -477,7 +496,14 @@ def write_rows():
                 )
                 if x
             ),
-            verdict_suite(up, down)
+            "; ".join(
+                x
+                for x in (
+                    _curve_verdict("diversity", "cluster_margin"),
+                    verdict_suite(up, down),
+                )
+                if x
+            )
             + "; batches here (≤ 1280) are far below the paper's (≥ 100k)",
         ],
     )
@@ -516,18 +542,32 @@ def write_rows():
             "PowerSampling",
             "Kirsch et al. (2023): sampling rows with probability ∝ score^β beats "
             "top-k of the same score in batches and matches costly batch methods",
-            "suite: power(entropy) vs top-k entropy, both vs random; one round",
+            "suite: power(entropy) vs top-k entropy, both vs random; one round; "
+            "`PowerSampling(BALD())` vs top-k BALD on curves over a near-duplicated "
+            "MNIST-1D pool (3000 rows + 30 % copied 5× with noise 0.05, converged "
+            "net, 20 → 320 labels)",
             "; ".join(
                 x
                 for x in (
                     _conv("sel_mnist1d", "power"),
                     _conv("sel_mnist1d", "power", "entropy"),
+                    _curves("bald_batch", "powerbald", "bald"),
+                    _curves("bald_batch", "powerbald"),
                     f"power: {st}; top-k entropy: {st_e}",
                     round_text("power", o),
                 )
                 if x
             ),
-            _power_verdict(up, down),
+            "; ".join(
+                x
+                for x in (
+                    _power_verdict(up, down),
+                    _curve_verdict(
+                        "bald_batch", "powerbald", "bald", "the near-duplicated pool"
+                    ),
+                )
+                if x
+            ),
         ],
     )
     st, up, down = suite_text("facility_location")
@@ -537,9 +577,24 @@ def write_rows():
             "FacilityLocation",
             "facility location (Wei, Iyer & Bilmes 2015; SIMILAR, Kothawade et "
             "al. 2021): a representative subset that covers the pool",
-            "one-round class coverage on a long-tailed pool; suite AULC",
-            f"{round_text('facility_location', o)}; {st}",
-            verdict_suite(up, down),
+            f"{CURVES}; one-round class coverage on a long-tailed pool; suite AULC",
+            "; ".join(
+                x
+                for x in (
+                    _curves("diversity", "facility_location"),
+                    round_text("facility_location", o),
+                    st,
+                )
+                if x
+            ),
+            "; ".join(
+                x
+                for x in (
+                    _curve_verdict("diversity", "facility_location"),
+                    verdict_suite(up, down),
+                )
+                if x
+            ),
         ],
     )
     dc = default_choice_text("default", sel)
@@ -665,6 +720,34 @@ def _conv(pool, name, baseline="random"):
     return (
         f"converged net, {pool}: {name} − {baseline} {r['mean']:+.4f} "
         f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}], {r['n_seeds']} seeds ({word})"
+    )
+
+
+def _curves(exp, name, baseline="random"):
+    """Learning curves of ``bench_strategy_fixes.py <exp>`` (converged net,
+    20 -> 320 labels): ``name`` − ``baseline`` in words, or None."""
+    import bench_strategy_fixes as bsf
+
+    return bsf.summary_text(exp, name, baseline)
+
+
+def _curve_verdict(exp, name, baseline="random", where="MNIST-1D"):
+    """``name`` against ``baseline`` on those curves, as a verdict clause, or
+    None under 10 seeds."""
+    import bench_strategy_fixes as bsf
+
+    r = bsf.paired_summary(exp, name, baseline)
+    if r is None or r["n_seeds"] < 10:
+        return None
+    m, h = r["aulc"]
+    word = (
+        "above" if m - h > 0 else "below" if m + h < 0 else "no significant difference"
+    )
+    if word == "no significant difference":
+        word += " from"
+    return (
+        f"under the converged net on {where} (curves, {r['n_seeds']} seeds): "
+        f"{word} {baseline} (AULC {m:+.3f} ± {h:.3f})"
     )
 
 
