@@ -23,6 +23,8 @@ rows. The classifiers are the three frameworks of the TypiClust paper:
   supervised only, torch seeded with the seed;
 - ``linear``: logistic regression on the SSL features (of the seed's
   encoder) of the picks;
+- ``nn``: 1-nearest-neighbour on those features (parameter-free; the
+  classifier of ProbCover's coverage argument);
 - ``fixmatch``: :class:`skal.semi_supervised.FixMatchClassifier` on the picks
   plus the rest of the pool as unlabeled rows (the label-efficiency suite's
   settings; by default MNIST-1D at 10 labels only, for CPU time).
@@ -42,6 +44,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -139,6 +142,17 @@ def train_linear(F, y, Ft, yt):
     return float(np.mean(clf.predict(Ft) == yt)), sec
 
 
+def train_nn(F, y, Ft, yt):
+    """1-nearest-neighbour on the (normalised) SSL features of the picks:
+    parameter-free, and the classifier of ProbCover's coverage argument."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    t0 = time.perf_counter()
+    clf = KNeighborsClassifier(1).fit(F, y)
+    sec = time.perf_counter() - t0
+    return float(np.mean(clf.predict(Ft) == yt)), sec
+
+
 def train_fixmatch(kind, X, y, Xpool, Xt, yt, seed, **params):
     """FixMatch on the picks plus the whole pool as unlabeled rows (the
     papers' semi-supervised framework), with the label-efficiency suite's
@@ -215,6 +229,8 @@ def summary(rows, path, meta):
         "(reference: random)",
         "linear": "Selection, logistic regression on the SSL features of the "
         "picks (reference: random)",
+        "nn": "Selection, 1-nearest-neighbour on the SSL features of the "
+        "picks (reference: random)",
         "fixmatch": "Selection, FixMatch on the picks plus the pool as "
         "unlabeled rows (reference: random)",
         "warm": "Warm start from the pretrained body, random picks "
@@ -279,7 +295,7 @@ def summary(rows, path, meta):
     path.with_name(path.stem + "_summary.rst").write_text(rst)
 
 
-PARTS = {"cold": "net", "linear": "linear", "fixmatch": "fixmatch"}
+PARTS = {"cold": "net", "linear": "linear", "nn": "nn", "fixmatch": "fixmatch"}
 
 
 def main(argv=None):
@@ -320,9 +336,16 @@ def main(argv=None):
         "--learners",
         nargs="+",
         choices=sorted(PARTS.values()),
-        default=["net", "linear", "fixmatch"],
+        default=["net", "linear", "nn", "fixmatch"],
         help="net: make_net from scratch; linear: logistic regression on the "
-        "SSL features; fixmatch: FixMatch with the pool as unlabeled rows",
+        "SSL features; nn: 1-nearest-neighbour on them; fixmatch: FixMatch "
+        "with the pool as unlabeled rows",
+    )
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="a folder where fitted encoders are pickled and reused",
     )
     p.add_argument("--fixmatch-labels", nargs="+", type=int, default=[10])
     p.add_argument("--fixmatch-datasets", nargs="+", default=["mnist1d"])
@@ -371,8 +394,23 @@ def main(argv=None):
                 batch_size=args.batch_size,
                 random_state=k,
                 **extra_params,
-            ).fit(Xp)
-            enc_s = time.perf_counter() - t0
+            )
+            cached = None
+            if args.cache is not None:
+                key = "_".join(
+                    f"{v}" for v in (name, args.data_seed, steps, enc.temperature)
+                )
+                cached = args.cache / f"{key}_{args.batch_size}_{k}.pkl"
+            if cached is not None and cached.exists():
+                with open(cached, "rb") as f:  # our own cache, not outside input
+                    enc, enc_s = pickle.load(f)
+            else:
+                enc.fit(Xp)
+                enc_s = time.perf_counter() - t0
+                if cached is not None:
+                    args.cache.mkdir(parents=True, exist_ok=True)
+                    with open(cached, "wb") as f:
+                        pickle.dump((enc, enc_s), f)
             F, Ft = unit_rows(enc.transform(Xp)), unit_rows(enc.transform(Xt))
             probe, _ = train_linear(F, yp, Ft, yt)
             metas[f"{name}/{k}"] = (
@@ -441,6 +479,8 @@ def main(argv=None):
             small = {} if args.min_steps is None else {"min_steps": args.min_steps}
             if part == "linear":
                 acc, fit_s = train_linear(feats[idx], yp[idx], feats_t, yt)
+            elif part == "nn":
+                acc, fit_s = train_nn(feats[idx], yp[idx], feats_t, yt)
             elif part == "fixmatch":
                 rest = np.setdiff1d(np.arange(len(Xp)), idx)
                 acc, fit_s = train_fixmatch(
