@@ -561,6 +561,30 @@ def report(name):
                 ]
                 cells.append(f"{100 * np.mean(v):.1f} %" if v else "")
             lines.append(f"| {s} | " + " | ".join(cells) + " |")
+        # the labels the strategy picked itself: after the shared initial set
+        n_ood = {
+            (r["strategy"], r["seed"], int(r["n_labels"])): float(r["n_ood"])
+            for r in rows
+        }
+        b0 = budgets[0]
+        lines += [
+            "",
+            "The same share among the labels the strategy picked itself (all "
+            f"labels after the initial {b0}):",
+            "",
+            "| strategy | " + " | ".join(f"{b} labels" for b in budgets[1:]) + " |",
+            "|---|" + "---|" * (len(budgets) - 1),
+        ]
+        for s in strategies:
+            cells = []
+            for b in budgets[1:]:
+                v = [
+                    (n_ood[(t, k, b)] - n_ood[(t, k, b0)]) / (b - b0)
+                    for (t, k, x) in n_ood
+                    if t == s and x == b and (t, k, b0) in n_ood
+                ]
+                cells.append(f"{100 * np.mean(v):.1f} %" if v else "")
+            lines.append(f"| {s} | " + " | ".join(cells) + " |")
     rare = RARE.get(name, [0, 6])
     lines += [
         "",
