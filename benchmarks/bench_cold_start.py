@@ -21,6 +21,8 @@ rows. The classifiers are the three frameworks of the TypiClust paper:
 
 - ``net`` (part ``cold``): :func:`skal.nets.make_net`, the converged recipe,
   supervised only, torch seeded with the seed;
+- ``pretrained``: the same net warm-started from the seed's encoder body
+  (:meth:`SimCLREncoder.init_net`), i.e. the whole self-supervised recipe;
 - ``linear``: logistic regression on the SSL features (of the seed's
   encoder) of the picks;
 - ``nn``: 1-nearest-neighbour on those features (parameter-free; the
@@ -227,6 +229,8 @@ def summary(rows, path, meta):
     titles = {
         "cold": "Selection, `make_net` trained from scratch on the picks "
         "(reference: random)",
+        "pretrained": "Selection, `make_net` warm-started from the pretrained "
+        "body (`SimCLREncoder.init_net`) on the picks (reference: random)",
         "linear": "Selection, logistic regression on the SSL features of the "
         "picks (reference: random)",
         "nn": "Selection, 1-nearest-neighbour on the SSL features of the "
@@ -295,7 +299,13 @@ def summary(rows, path, meta):
     path.with_name(path.stem + "_summary.rst").write_text(rst)
 
 
-PARTS = {"cold": "net", "linear": "linear", "nn": "nn", "fixmatch": "fixmatch"}
+PARTS = {
+    "cold": "net",
+    "pretrained": "pretrained",
+    "linear": "linear",
+    "nn": "nn",
+    "fixmatch": "fixmatch",
+}
 
 
 def main(argv=None):
@@ -336,10 +346,11 @@ def main(argv=None):
         "--learners",
         nargs="+",
         choices=sorted(PARTS.values()),
-        default=["net", "linear", "nn", "fixmatch"],
-        help="net: make_net from scratch; linear: logistic regression on the "
-        "SSL features; nn: 1-nearest-neighbour on them; fixmatch: FixMatch "
-        "with the pool as unlabeled rows",
+        default=["net", "pretrained", "linear", "nn", "fixmatch"],
+        help="net: make_net from scratch; pretrained: make_net warm-started "
+        "from the encoder's body; linear: logistic regression on the SSL "
+        "features; nn: 1-nearest-neighbour on them; fixmatch: FixMatch with "
+        "the pool as unlabeled rows",
     )
     p.add_argument(
         "--cache",
@@ -494,7 +505,7 @@ def main(argv=None):
                     Xt,
                     yt,
                     seed,
-                    encoder=enc if arm == "pretrained" else None,
+                    encoder=enc if "pretrained" in (arm, part) else None,
                     **small,
                 )
             row = dict(
