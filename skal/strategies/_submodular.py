@@ -158,7 +158,12 @@ class SubmodularMutualInformation(BaseStrategy):
     without ``normalize``), which is the paper's claim; on a balanced pool
     half of the batch came from one class (random: 16 %) and only 4-5 of 10
     classes were picked, which is why it falls below random sampling when
-    used for accuracy on a balanced pool.
+    used for accuracy on a balanced pool. Over learning curves on the
+    long-tailed pool (20 to 320 labels, 10 seeds;
+    ``benchmarks/results/strategies/smi.md``) its picks kept twice random's
+    rare-class share, but no more than margin sampling's, and its accuracy
+    stayed below random's (AULC over log(labels) -0.057, 95 % interval
+    [-0.089, -0.026]).
 
     Deterministic (ties broken by ``random_state``).
 
