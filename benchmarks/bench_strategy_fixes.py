@@ -18,12 +18,14 @@ Experiments
 coreset
     CoreSet on L2-normalised embeddings (the default) and on raw ones
     (``normalize=False``) against random sampling, 20 -> 320 labels.
-bald_batch, ood, smi, diversity
+bald_batch, bald_small, ood, smi, diversity
     Learning curves (budgets 20 -> 320, random sampling as the paired
     reference, one fixed pool per experiment): BALD, ``PowerSampling(BALD())``
     and ``TopK(BALD(), k=500) | BatchBALD()`` on the near-duplicated pool of
-    picks_dup; margin with and without ``OODFilter()`` on the 35 % OOD pool
-    of picks_ood (the report adds the share of labels spent on OOD rows);
+    picks_dup (``bald_small``: the same in batches of 10, 20 -> 100 labels,
+    the paper's regime); margin with and without ``OODFilter()`` on the
+    35 % OOD pool of picks_ood (the report adds the share of labels spent on
+    OOD rows);
     SMI and margin on the long-tailed pool of picks_smi (balanced test rows;
     the report counts the three rarest classes); KMeans, facility location
     and Cluster-Margin on the standard pool. The report adds the AULC over
@@ -93,6 +95,13 @@ def _bald_batch():
     return strategies, (X, y, Xt, yt), BUDGETS, {}
 
 
+def _bald_small():
+    """bald_batch's pool and strategies in the paper's regime: batches of 10
+    (BatchBALD's one block), 20 -> 100 labels."""
+    strategies, data, _, kw = _bald_batch()
+    return strategies, data, list(range(20, 101, 10)), kw
+
+
 def _ood():
     """Margin sampling with and without OODFilter (contamination="auto") on
     the 4000-row pool with 35 % noise rows (add_ood, label -2: a query
@@ -152,6 +161,7 @@ def _diversity():
 EXPERIMENTS = {
     "coreset": _coreset,
     "bald_batch": _bald_batch,
+    "bald_small": _bald_small,
     "ood": _ood,
     "smi": _smi,
     "diversity": _diversity,
@@ -163,6 +173,7 @@ EXPERIMENTS = {
 RARE = {"smi": [7, 8, 9]}
 CONTRASTS = {
     "bald_batch": [("batchbald", "bald"), ("powerbald", "bald")],
+    "bald_small": [("batchbald", "bald"), ("powerbald", "bald")],
     "ood": [("oodfilter_margin", "margin")],
     "smi": [("smi", "margin")],
 }
