@@ -432,23 +432,41 @@ def _aulc(acc, s, seed, budgets):
     return aulc(budgets, [acc[(s, seed, b)] for b in budgets], scale="log")
 
 
-def paired_summary(name, a, b="random"):
+def paired_summary(name, a, b="random", b_experiment=None):
     """``a`` − ``b`` on the learning curves of experiment ``name``, paired by
     seed: ``{"n_seeds", "budgets", "per_budget": [(mean, half-width)],
     "aulc": (mean, half-width)}`` (AULC over log(labels), 95 % t), over the
-    seeds where both curves are complete; None without such seeds."""
-    if not (OUT / f"{name}.csv").exists():
+    seeds where both curves are complete; None without such seeds.
+
+    ``b_experiment`` takes ``b`` from another experiment's CSV; the two runs
+    pair only on the seeds where their random-sampling curves are identical
+    (same pool, test rows and initial sets)."""
+    names = [name] + ([b_experiment] if b_experiment else [])
+    if not all((OUT / f"{n}.csv").exists() for n in names):
         return None
-    rows = read(name)
-    budgets = sorted({int(r["n_labels"]) for r in rows})
-    acc = {
-        (r["strategy"], int(r["seed"]), int(r["n_labels"])): float(r["accuracy"])
-        for r in rows
-    }
+    accs = []
+    for n in names:
+        accs.append(
+            {
+                (r["strategy"], int(r["seed"]), int(r["n_labels"])): float(
+                    r["accuracy"]
+                )
+                for r in read(n)
+            }
+        )
+    acc = dict(accs[0])
+    if b_experiment:
+        acc.update({k: v for k, v in accs[1].items() if k[0] == b})
+    budgets = sorted({k[2] for k in accs[0]})
     seeds = sorted(
         k
-        for k in {int(r["seed"]) for r in rows}
+        for k in {k[1] for k in accs[0]}
         if all((s, k, x) in acc for s in (a, b) for x in budgets)
+        and all(
+            accs[0].get(("random", k, x)) == d.get(("random", k, x))
+            for d in accs
+            for x in budgets
+        )
     )
     if not seeds:
         return None
@@ -465,9 +483,9 @@ def paired_summary(name, a, b="random"):
     }
 
 
-def summary_text(name, a, b="random"):
+def summary_text(name, a, b="random", b_experiment=None):
     """:func:`paired_summary` in words for a claims row, or None."""
-    r = paired_summary(name, a, b)
+    r = paired_summary(name, a, b, b_experiment)
     if r is None:
         return None
     m, h = r["aulc"]
@@ -481,7 +499,9 @@ def summary_text(name, a, b="random"):
     )
     return (
         f"{a} − {b} AULC {m:+.3f} ± {h:.3f} ({word}); per budget {per}; "
-        f"{r['n_seeds']} seeds (`bench_strategy_fixes.py {name}`)"
+        f"{r['n_seeds']} seeds (`bench_strategy_fixes.py {name}`"
+        + (f", {b} from `{b_experiment}`, same random curves" if b_experiment else "")
+        + ")"
     )
 
 
