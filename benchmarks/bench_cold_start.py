@@ -190,10 +190,11 @@ def read(path):
         return list(csv.DictReader(f))
 
 
-def append(path, row):
+def append(path, row, fields=FIELDS):
+    """Append ``row`` to the CSV at ``path`` (with a header if it is new)."""
     new = not path.exists()
     with open(path, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w = csv.DictWriter(f, fieldnames=fields)
         if new:
             w.writeheader()
         w.writerow(row)

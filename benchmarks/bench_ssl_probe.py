@@ -18,7 +18,6 @@ re-run skips the settings it holds), the table to ``ssl_probe.md``::
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -104,16 +103,14 @@ def report(rows):
 def main(argv=None):
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     import torch
+    from bench_cold_start import append, read
 
     from skal.representations import SimCLREncoder
 
     torch.set_num_threads(1)
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / "ssl_probe.csv"
-    rows = []
-    if path.exists():
-        with open(path) as f:
-            rows = list(csv.DictReader(f))
+    rows = read(path)
     done = {(r["dataset"], r["steps"], r["temperature"]) for r in rows}
     for name, steps, temp in SETTINGS:
         if (name, str(steps), str(temp or "")) in done:
@@ -140,12 +137,7 @@ def main(argv=None):
             fit_s=fit_s if steps else "",
         )
         print(row, flush=True)
-        new = not path.exists()
-        with open(path, "a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=FIELDS)
-            if new:
-                w.writeheader()
-            w.writerow(row)
+        append(path, row, FIELDS)
         rows.append({k: str(v) for k, v in row.items()})
         report(rows)
     report(rows)
