@@ -84,7 +84,9 @@ def report(rows):
         "TypiClust's first 10 picks (mean of 5 seeds). One encoder per "
         "setting (random_state=0), batch 256. These pools chose "
         "SimCLREncoder's temperature (0.1); the cold-start results are "
-        "reported on other rows.",
+        "reported on other rows. fit s: wall seconds of the encoder's fit at "
+        "low priority on a 2-core machine busy with other benchmarks (not "
+        "comparable between rows).",
         "",
         "| data | SimCLR steps | temperature | 10-NN | linear | classes in "
         "TypiClust's 10 | final NT-Xent | fit s |",
