@@ -14,13 +14,13 @@ MNIST-1D long-tailed pool of the suite (``bench_label_efficiency``'s
 fitted on 100 random labels, then every strategy picks 100 rows from the
 rest; the picks' composition is recorded (share from the 3 rarest classes,
 classes covered, the current model's error rate and mean margin on the
-picks), 5 seeds, paired by seed (same labels, same model for every
+picks), 10 seeds, paired by seed (same labels, same model for every
 strategy). ``--rows`` writes the rows this script owns from that CSV, from
 ``results/default_choice/`` and from the learning curves of
 ``bench_strategy_fixes.py`` (``results/strategies/diversity.csv``,
 ``bald_batch.csv``)::
 
-    python benchmarks/bench_claims.py --measure --seeds 5
+    python benchmarks/bench_claims.py --measure --seeds 10
     python benchmarks/bench_claims.py --rows
     python benchmarks/bench_claims.py --report
 """
@@ -903,7 +903,7 @@ def main(argv=None):
     p.add_argument("--measure", action="store_true")
     p.add_argument("--rows", action="store_true")
     p.add_argument("--report", action="store_true")
-    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--first-seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.measure:
