@@ -251,7 +251,9 @@ class BatchBALD(BaseStrategy):
     below top-k BALD (-0.012 [-0.021, -0.003]): on this net (one dropout
     layer) the joint selection does not avoid near-duplicates;
     ``PowerSampling(BALD())`` did (``benchmarks/results/strategies/
-    bald_batch.md``).
+    bald_batch.md``). In batches of 10 (one block, 20 to 100 labels) it was
+    still below random (-0.017 [-0.032, -0.002]) and no better than top-k
+    BALD (+0.003 [-0.012, +0.017]; ``bald_small.md``).
 
     Parameters
     ----------
