@@ -25,7 +25,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from skal import ActiveLearner, JournalError, SessionFileError
-from skal._persistence import _journal, _session
+from skal._persistence import (
+    _codec,
+    _container,
+    _journal,
+    _journal_replay,
+    _model_io,
+)
 from skal.strategies import MarginSampling
 
 
@@ -146,20 +152,20 @@ def test_builtins_eval_is_not_a_trusted_type():
 
     evil = make_pipeline(CountVectorizer(analyzer=builtins.eval), LogisticRegression())
     assert sio.get_untrusted_types(data=sio.dumps(evil)) == ["builtins.eval"]
-    assert "builtins.eval" not in _session.SKOPS_ALLOWED_TYPES
-    obj, foreign = _session._skops_load(sio.dumps(evil), "estimator.skops")
+    assert "builtins.eval" not in _codec.SKOPS_ALLOWED_TYPES
+    obj, foreign = _model_io._skops_load(sio.dumps(evil), "estimator.skops")
     assert obj is None and foreign == ["builtins.eval"]
 
 
 def test_allow_lists_hold_classes_only():
     import importlib
 
-    for name in _session.SKOPS_ALLOWED_TYPES:
+    for name in _codec.SKOPS_ALLOWED_TYPES:
         module, _, attr = name.rpartition(".")
         obj = getattr(importlib.import_module(module), attr)
         assert isinstance(obj, type), name
     for kind in ("skal", "class"):
-        allowed = _session.allowed_classes(kind)
+        allowed = _codec.allowed_classes(kind)
         assert allowed and all(isinstance(c, type) for c in allowed.values())
         assert not any(":" not in k or k.endswith(":") for k in allowed)
         assert not any(k.startswith("skal.backends") for k in allowed)
@@ -235,7 +241,7 @@ def test_member_size_is_checked_before_reading(tmp_path, monkeypatch):
     m["state.json"] = big
     _write(path, m)
     assert path.stat().st_size < 1 << 20
-    monkeypatch.setattr(_session, "MAX_BYTES", 8 << 20)
+    monkeypatch.setattr(_container, "MAX_BYTES", 8 << 20)
     tracemalloc.start()
     try:
         with pytest.raises(SessionFileError, match="over the cap"):
@@ -408,7 +414,9 @@ def test_two_copies_of_one_session_do_not_share_sequence_numbers(tmp_path):
     a.teach(y=y[idx], indices=idx)
     with pytest.raises(JournalError, match="another writer"):
         b.teach(y=y[idx], indices=idx)
-    _journal._check_continuity(learner.journal, _journal._read_lines(learner.journal))
+    _journal_replay._check_continuity(
+        learner.journal, _journal_replay._read_lines(learner.journal)
+    )
 
 
 @pytest.mark.parametrize("fail", ["write", "fsync"])
@@ -566,8 +574,8 @@ def test_load_then_resume_journals_a_new_session(tmp_path):
     with pytest.warns(UserWarning, match="taught after it was saved"):
         loaded = ActiveLearner.load(tmp_path / "s.skal", params={"journal": path})
     loaded.set_params(budget=32).resume()
-    lines = _journal._read_lines(path)
-    _journal._check_continuity(path, lines)  # no sequence number repeats
+    lines = _journal_replay._read_lines(path)
+    _journal_replay._check_continuity(path, lines)  # no sequence number repeats
     assert len({r["session"] for _, r in lines}) == 2
     np.testing.assert_array_equal(loaded.y_labeled_, learner.y_labeled_)
 

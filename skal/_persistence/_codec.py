@@ -1,0 +1,342 @@
+"""The allow-listed JSON codec of a session file: a small skops of its own.
+
+:class:`_Writer` encodes values as JSON (arrays go to ``arrays.npz``);
+:class:`_Reader` decodes only what :class:`_Writer` wrote, and rebuilds only
+classes on an explicit allow-list (:func:`allowed_classes`), compared by name
+so that no module a file names is imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from ._format import SessionFileError, _is_shape
+
+# Types a skops file may hold beyond skops' own defaults (scikit-learn's
+# estimators, numpy dtypes and ufuncs, builtin containers): exact class
+# names, each checked to be a class by the tests. Never a prefix: skops
+# reports functions as types, and ``builtins.eval`` is one.
+SKOPS_ALLOWED_TYPES = frozenset(
+    {
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neighbors._ball_tree.BallTree",
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        *(
+            f"sklearn.metrics._dist_metrics.{m}Distance{b}"
+            for m in ("Euclidean", "Manhattan", "Chebyshev", "Minkowski")
+            for b in ("32", "64")
+        ),
+    }
+)
+# The members a session file may hold, and caps on what is read.
+_MAX_DEPTH = 64  # nesting of JSON values
+
+
+class _Unsaveable(Exception):
+    pass
+
+
+# ------------------------------------------------------------------ encoding
+def _class_path(cls):
+    return {"module": cls.__module__, "name": cls.__qualname__}
+
+
+class _Writer:
+    """JSON-encodes values; arrays go to ``self.arrays`` (saved as npz)."""
+
+    def __init__(self):
+        self.arrays = {}
+
+    def _key(self, A):
+        key = f"a{len(self.arrays)}"
+        if A.dtype.kind == "O":
+            # labels of one Python type (strings, say) in an object array
+            types = {type(v) for v in A.flat}
+            B = np.array(A.tolist()) if len(types) == 1 else None
+            if (
+                types <= {str, int, float, bool}
+                and B is not None
+                and B.dtype.kind in "biufUS"
+                and B.shape == A.shape
+            ):
+                A = B
+            else:
+                raise _Unsaveable(f"an array of dtype object, shape {A.shape}")
+        self.arrays[key] = A
+        return key
+
+    def value(self, v):
+        torch = sys.modules.get("torch")
+        if isinstance(v, np.generic):
+            v = v.item()
+        if v is None or isinstance(v, bool | int | float | str):
+            return v
+        if isinstance(v, list):
+            return [self.value(x) for x in v]
+        if isinstance(v, tuple):
+            return {"__tuple__": [self.value(x) for x in v]}
+        if isinstance(v, dict):
+            if not all(isinstance(k, str) for k in v):
+                raise _Unsaveable(f"a dict with non-str keys {list(v)[:3]}")
+            return {"__dict__": {k: self.value(x) for k, x in v.items()}}
+        if isinstance(v, np.ndarray):
+            return {"__array__": self._key(v)}
+        if torch is not None and isinstance(v, torch.Tensor):
+            A = v.detach().cpu()
+            if A.dtype == torch.bfloat16:
+                raise _Unsaveable("a bfloat16 tensor")
+            return {"__tensor__": self._key(A.numpy()), "device": str(v.device)}
+        if getattr(v, "format", None) in ("csr", "csc") and hasattr(v, "indptr"):
+            return {
+                "__sparse__": v.format,
+                "shape": list(v.shape),
+                "data": self._key(np.asarray(v.data)),
+                "indices": self._key(np.asarray(v.indices)),
+                "indptr": self._key(np.asarray(v.indptr)),
+            }
+        if hasattr(v, "iloc") and hasattr(v, "columns"):
+            cols = list(v.columns)
+            if not all(isinstance(c, str) for c in cols):
+                raise _Unsaveable("a DataFrame with non-str column names")
+            return {"__dataframe__": [[c, self._key(v[c].to_numpy())] for c in cols]}
+        if isinstance(v, np.random.RandomState):
+            return {"__random_state__": self.value(v.get_state())}
+        if inspect.isclass(v):
+            return {"__class__": _class_path(v)}
+        if isinstance(v, BaseEstimator) and type(v).__module__.startswith("skal."):
+            params = {k: self.value(x) for k, x in v.get_params(deep=False).items()}
+            return {"__skal__": _class_path(type(v)), "params": params}
+        raise _Unsaveable(f"{v!r:.200} of type {type(v).__name__}")
+
+
+# --------------------------------------------------------------- allow-list
+# Classes a session file may name, by exact "module:qualname" — never a
+# namespace, never a function. Built from the classes themselves, so the
+# name in the file is compared as a string and no module it names is
+# imported.
+_SKAL_ESTIMATOR_MODULES = (
+    "skal.strategies",
+    "skal.base",
+    "skal.models",
+    "skal.stopping",
+    "skal.augment",
+    "skal.callbacks",
+)
+_SKAL_CLASS_MODULES = ("skal.nets", "skal.semi_supervised", "skal.utils._testing")
+_REFUSED_SKAL = {"FunctionStrategy"}  # wraps a function
+_allowed_cache = {}
+
+
+def _key(cls):
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _public_classes(module_name, base):
+    try:
+        mod = importlib.import_module(module_name)
+    except ImportError:  # pragma: no cover - a module of this installation
+        return []
+    names = getattr(mod, "__all__", None) or [
+        n for n, v in vars(mod).items() if getattr(v, "__module__", "") == module_name
+    ]
+    out = []
+    for n in names:
+        obj = getattr(mod, n, None)
+        if inspect.isclass(obj) and issubclass(obj, base) and n not in _REFUSED_SKAL:
+            out.append(obj)
+    return out
+
+
+def allowed_classes(kind):
+    """The classes a session file may name: ``"skal"`` objects or ``"class"`` values.
+
+    ``"skal"``: the public estimators of skal's strategies, base, models,
+    stopping and augment modules (never an executor: those reach remote
+    services, and never ``FunctionStrategy``: it wraps a function).
+    ``"class"``: the classes a skorch net takes as parameters: skorch's nets,
+    torch's layers and losses, optimizers, ``DataLoader`` and skorch's
+    ``Dataset``, and the modules and nets of ``skal.nets`` and
+    ``skal.semi_supervised``.
+    """
+    if kind in _allowed_cache:
+        return _allowed_cache[kind]
+    classes = []
+    if kind == "skal":
+        for m in _SKAL_ESTIMATOR_MODULES:
+            classes += _public_classes(m, BaseEstimator)
+    else:
+        import skorch
+        import torch
+        import torch.nn.modules as nn_modules
+        from skorch.dataset import Dataset as SkorchDataset
+
+        classes += [getattr(skorch, n) for n in skorch.__all__]
+        classes += _public_classes(nn_modules.__name__, torch.nn.Module)
+        classes += [
+            getattr(torch.optim, n)
+            for n in torch.optim.__all__
+            if inspect.isclass(getattr(torch.optim, n, None))
+            and issubclass(getattr(torch.optim, n), torch.optim.Optimizer)
+        ]
+        classes += [torch.utils.data.DataLoader, SkorchDataset]
+        for m in _SKAL_CLASS_MODULES:
+            classes += _public_classes(m, (torch.nn.Module, skorch.NeuralNet))
+    allowed = {}
+    for cls in classes:
+        if inspect.isclass(cls):
+            allowed[_key(cls)] = cls
+    _allowed_cache[kind] = allowed
+    return allowed
+
+
+def _resolve_class(path, *, kind="class", base=None):
+    if not (
+        isinstance(path, dict)
+        and isinstance(path.get("module"), str)
+        and isinstance(path.get("name"), str)
+    ):
+        raise SessionFileError(
+            f"A class in the saved session is malformed: {path!r:.200}."
+        )
+    module, name = path["module"], path["name"]
+    cls = allowed_classes(kind).get(f"{module}:{name}")
+    if cls is None:
+        raise SessionFileError(
+            f"The saved session names the class {module}.{name}, which is not on "
+            "skal's allow-list: only classes of skal, torch, skorch are rebuilt "
+            "from a file, and only those listed (no functions, no executors). "
+            "Pass the object itself (estimator= or params=) instead."
+        )
+    if base is not None and not issubclass(cls, base):
+        raise SessionFileError(
+            f"The saved session names {module}.{name}, which is not a "
+            f"{getattr(base, '__name__', 'class')} subclass."
+        )
+    return cls
+
+
+class _Reader:
+    """Decodes the JSON of :class:`_Writer`; refuses anything it did not write."""
+
+    def __init__(self, arrays, member):
+        self.arrays = arrays
+        self.member = member
+
+    def _bad(self, what):
+        return SessionFileError(
+            f"The saved session's {self.member} is malformed: {what}."
+        )
+
+    def _get(self, key):
+        if not isinstance(key, str) or key not in self.arrays:
+            raise SessionFileError(
+                f"The saved session's {self.member} names the array {key!r:.80}, "
+                "which arrays.npz lacks."
+            )
+        return self.arrays[key]
+
+    def value(self, v, depth=0):
+        if depth > _MAX_DEPTH:
+            raise self._bad(f"values nested deeper than {_MAX_DEPTH}")
+        if isinstance(v, list):
+            return [self.value(x, depth + 1) for x in v]
+        if not isinstance(v, dict):
+            return v
+        if len(v) == 1 and "__tuple__" in v and isinstance(v["__tuple__"], list):
+            return tuple(self.value(x, depth + 1) for x in v["__tuple__"])
+        if len(v) == 1 and "__dict__" in v and isinstance(v["__dict__"], dict):
+            return {k: self.value(x, depth + 1) for k, x in v["__dict__"].items()}
+        if len(v) == 1 and "__array__" in v:
+            return self._get(v["__array__"])
+        if "__tensor__" in v and set(v) <= {"__tensor__", "device"}:
+            import torch
+
+            A = self._get(v["__tensor__"])
+            if A.dtype.kind not in "biufc":
+                raise self._bad(f"a tensor of dtype {A.dtype}")
+            t = torch.from_numpy(np.array(A))
+            device = v.get("device", "cpu")
+            if not isinstance(device, str):
+                raise self._bad(f"the device {device!r:.80}")
+            if device != "cpu":
+                try:
+                    t = t.to(device)
+                except (RuntimeError, AssertionError, ValueError):
+                    warnings.warn(
+                        f"A tensor saved on {device!r:.80} is loaded on the CPU: "
+                        "that device is not available here.",
+                        UserWarning,
+                        stacklevel=2,
+                    )
+            return t
+        if "__sparse__" in v and set(v) == {
+            "__sparse__",
+            "shape",
+            "data",
+            "indices",
+            "indptr",
+        }:
+            import scipy.sparse as sp
+
+            fmt, shape = v["__sparse__"], v["shape"]
+            if fmt not in ("csr", "csc") or not _is_shape(shape, 2):
+                raise self._bad(f"a sparse matrix ({fmt!r:.20}, shape {shape!r:.80})")
+            data, indices, indptr = (
+                self._get(v[k]) for k in ("data", "indices", "indptr")
+            )
+            n_ptr = shape[0] if fmt == "csr" else shape[1]
+            if (
+                data.ndim != 1
+                or indices.shape != data.shape
+                or indptr.shape != (n_ptr + 1,)
+                or indices.dtype.kind not in "iu"
+                or indptr.dtype.kind not in "iu"
+            ):
+                raise self._bad("a sparse matrix whose arrays do not fit its shape")
+            cls = sp.csr_matrix if fmt == "csr" else sp.csc_matrix
+            M = cls((data, indices, indptr), shape=tuple(shape))
+            M.check_format(full_check=True)
+            return M
+        if len(v) == 1 and "__dataframe__" in v:
+            import pandas as pd
+
+            cols = v["__dataframe__"]
+            if not (
+                isinstance(cols, list)
+                and all(
+                    isinstance(c, list) and len(c) == 2 and isinstance(c[0], str)
+                    for c in cols
+                )
+            ):
+                raise self._bad("a DataFrame")
+            data = {c: self._get(k) for c, k in cols}
+            if (
+                any(a.ndim != 1 for a in data.values())
+                or len({a.shape[0] for a in data.values()}) > 1
+            ):
+                raise self._bad("a DataFrame whose columns differ in length")
+            return pd.DataFrame(data)
+        if len(v) == 1 and "__random_state__" in v:
+            rs = np.random.RandomState()
+            rs.set_state(self.value(v["__random_state__"], depth + 1))
+            return rs
+        if len(v) == 1 and "__class__" in v:
+            return _resolve_class(v["__class__"], kind="class")
+        if "__skal__" in v and set(v) == {"__skal__", "params"}:
+            cls = _resolve_class(v["__skal__"], kind="skal", base=BaseEstimator)
+            if not isinstance(v["params"], dict):
+                raise self._bad(f"the parameters of {cls.__name__}")
+            params = {k: self.value(x, depth + 1) for k, x in v["params"].items()}
+            return cls(**params)
+        raise self._bad(f"an unknown value {v!r:.200}")
