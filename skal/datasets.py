@@ -23,6 +23,7 @@ from sklearn.datasets import load_digits
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from ._text_corpora import load_bbc_news, load_tweet_sentiment
 from .utils._seeding import draw_seed
 from .utils._validation import Count
 
@@ -30,7 +31,9 @@ __all__ = [
     "add_label_noise",
     "add_near_duplicates",
     "add_ood",
+    "load_bbc_news",
     "load_digits_images",
+    "load_tweet_sentiment",
     "make_imbalanced",
     "make_mnist1d",
 ]

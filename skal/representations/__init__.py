@@ -8,11 +8,15 @@
   classifier's warm start (:meth:`SimCLREncoder.init_net`).
 - :class:`PretrainedBody`: the skorch callback that loads a pretrained body
   into a net at the start of every fresh ``fit``.
+- :class:`SentenceEncoder`: raw text to sentence-transformers embeddings,
+  offline when the model ships in a package, cached by content across clones
+  (extra ``skal-learn[text]``).
 
 Layer: beside :mod:`skal.augment` and :mod:`skal.nets` (imports those and
 the utilities, never the strategies or the learner).
 """
 
+from ._sentence import SentenceEncoder
 from ._simclr import PretrainedBody, SimCLREncoder
 
-__all__ = ["PretrainedBody", "SimCLREncoder"]
+__all__ = ["PretrainedBody", "SentenceEncoder", "SimCLREncoder"]

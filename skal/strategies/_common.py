@@ -202,6 +202,34 @@ def embed_rows(
     return l2_normalize(emb) if normalize else emb
 
 
+def _chain(steps, X):
+    for step in steps:
+        X = step.transform(X)
+    return X
+
+
+def stateless_prefix(learner):
+    """The transformers in front of the learner's pipeline as a callable when
+    none of them needs fitting (their ``requires_fit`` tag is False, as for
+    :class:`~skal.representations.SentenceEncoder`), else None: the input
+    space of a cold start on raw data such as text."""
+    from functools import partial
+
+    from sklearn.pipeline import Pipeline
+
+    est = getattr(learner, "estimator", None)
+    if not isinstance(est, Pipeline) or len(est.steps) < 2:
+        return None
+    steps = [s for _, s in est.steps[:-1] if s is not None and s != "passthrough"]
+    if not steps:
+        return None
+    for step in steps:
+        tags = getattr(step, "__sklearn_tags__", None)
+        if tags is None or tags().requires_fit:
+            return None
+    return partial(_chain, steps)
+
+
 def pool_and_labeled_embeddings(
     strategy,
     learner,
@@ -233,7 +261,7 @@ def pool_and_labeled_embeddings(
         and raw_without_model
         and not has_model(learner)
     ):
-        embedding = "input"
+        embedding = stateless_prefix(learner) or "input"
     kw = dict(embedding=embedding, layer=layer, normalize=normalize)
     adapter = None
     if isinstance(embedding, str) and embedding == "model":
