@@ -100,6 +100,13 @@ def _load(model, device):
         return _MODELS[key]
 
 
+def _dimension(st):
+    get = getattr(st, "get_embedding_dimension", None)  # sentence-transformers 6
+    if get is None:
+        get = st.get_sentence_embedding_dimension
+    return int(get())
+
+
 def _texts(X):
     """``X`` as a list of str: a list / tuple / 1-D array of str, a pandas
     Series, or a one-column DataFrame or 2-D array."""
@@ -163,8 +170,8 @@ def _read_disk(directory, model_id):
             try:
                 with np.load(shard, allow_pickle=False) as z:
                     keys, emb = z["keys"], z["embeddings"]
-            except (OSError, ValueError, KeyError):
-                continue  # a torn or foreign file: ignore it, encode again
+            except Exception:  # noqa: BLE001 - torn or foreign: encode again
+                continue
             if emb.ndim != 2 or keys.shape != (emb.shape[0],):
                 continue
             for k, row in zip(keys.tolist(), emb):
@@ -321,8 +328,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     def _encode(self, model, texts):
         st = _load(model, self.device)
         if not texts:
-            dim = st.get_sentence_embedding_dimension()
-            return np.zeros((0, dim), dtype=np.float32)
+            return np.zeros((0, _dimension(st)), dtype=np.float32)
         emb = st.encode(
             texts,
             batch_size=self.batch_size,
@@ -362,6 +368,5 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         """``sentenceencoder0``, ``sentenceencoder1``, ... (one per dimension)."""
-        dim = _load(os.fspath(self.model), self.device)
-        dim = dim.get_sentence_embedding_dimension()
+        dim = _dimension(_load(os.fspath(self.model), self.device))
         return np.asarray([f"sentenceencoder{i}" for i in range(dim)], dtype=object)
