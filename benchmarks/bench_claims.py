@@ -20,9 +20,9 @@ strategy). ``--rows`` writes the rows this script owns from that CSV, from
 ``bench_strategy_fixes.py`` (``results/strategies/diversity.csv``,
 ``bald_batch.csv``)::
 
-    python benchmarks/bench_claims.py --measure --seeds 10
-    python benchmarks/bench_claims.py --rows
-    python benchmarks/bench_claims.py --report
+    python -m benchmarks.bench_claims --measure --seeds 10
+    python -m benchmarks.bench_claims --rows
+    python -m benchmarks.bench_claims --report
 """
 
 from __future__ import annotations
@@ -37,10 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from benchmarks import _common as common
 
-import bench_label_efficiency as ble  # noqa: E402
+HERE = common.HERE
 
 CLAIMS = HERE / "results" / "claims"
 TABLE = HERE / "results" / "claims.md"
@@ -88,12 +87,12 @@ def one_round_strategies():
 def measure(seeds, out):
     from skal import ActiveLearner
 
-    Xp, yp, _, _, dim, _ = ble.load_dataset("mnist1d_lt")
+    Xp, yp, _, _, dim, _ = common.load_dataset("mnist1d_lt")
     counts = np.bincount(yp)
     rare = np.argsort(counts)[:3]
     strategies = one_round_strategies()
     path = out / "one_round.csv"
-    rows = ble.read_csv(path) if path.exists() else []
+    rows = common.read_csv(path) if path.exists() else []
     for seed in seeds:
         t0 = time.perf_counter()
         rng = np.random.RandomState(seed)
@@ -101,7 +100,9 @@ def measure(seeds, out):
         y = np.full(len(yp), -1)
         y[labeled] = yp[labeled]
         learner = ActiveLearner(
-            ble.make_estimator("converged", dim), n_instances=N_QUERY, random_state=seed
+            common.make_estimator("converged", dim),
+            n_instances=N_QUERY,
+            random_state=seed,
         ).fit(Xp, y)
         proba = learner.predict_proba(Xp)
         top2 = np.sort(proba, axis=1)[:, -2:]
@@ -133,7 +134,7 @@ def measure(seeds, out):
                 )
             )
         rows = [r for r in rows if int(r["seed"]) != seed] + new
-        ble.write_csv(rows, path)
+        common.write_csv(rows, path)
         print(f"[one round] seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
 
 
@@ -211,7 +212,7 @@ def report():
     md = [
         "# Every strategy held to its paper",
         "",
-        "Assembled by `python benchmarks/bench_claims.py --report` from the row",
+        "Assembled by `python -m benchmarks.bench_claims --report` from the row",
         "files in `benchmarks/results/claims/` (one per strategy, written by whoever",
         "measured it; commands in each benchmark's README). AULC differences are",
         "paired by seed with 95 % t intervals unless a row says otherwise.",
@@ -261,8 +262,8 @@ def suite_text(name):
 
     diffs, up, down = [], 0, 0
     for pool in SUITE_POOLS:
-        path = ble.RESULTS / f"{pool}.csv"
-        recs = [r for r in ble.read_csv(path) if r["strategy"] in (name, "random")]
+        path = common.RESULTS / "label_efficiency" / f"{pool}.csv"
+        recs = [r for r in common.read_csv(path) if r["strategy"] in (name, "random")]
         if not any(r["strategy"] == name for r in recs):
             continue
         row = [
@@ -288,7 +289,7 @@ def one_round():
     random over the seeds of ``one_round.csv``."""
     from scipy import stats
 
-    rows = ble.read_csv(CLAIMS / "one_round.csv")
+    rows = common.read_csv(CLAIMS / "one_round.csv")
     by = {}
     for r in rows:
         by.setdefault(r["strategy"], {})[r["seed"]] = r
@@ -334,7 +335,7 @@ def round_text(name, o):
 
 def default_choice_text(name, pools):
     """Equivalence-test rows of results/default_choice for ``name``."""
-    import bench_default_choice as bdc
+    from benchmarks import bench_default_choice as bdc
 
     parts = []
     for pool in pools:
@@ -682,8 +683,7 @@ def write_rows():
 def _pair(pool, name, baseline):
     """equivalence_test's row of ``name`` against ``baseline`` on a pool of
     results/default_choice (budgets up to 320), or None."""
-    import bench_default_choice as bdc
-
+    from benchmarks import bench_default_choice as bdc
     from skal.evaluation import equivalence_test
 
     recs = [
@@ -727,7 +727,7 @@ def _curves(exp, name, baseline="random", baseline_exp=None):
     """Learning curves of ``bench_strategy_fixes.py <exp>`` (converged net,
     20 -> 320 labels): ``name`` − ``baseline`` (from ``baseline_exp``'s run
     where given) in words, or None."""
-    import bench_strategy_fixes as bsf
+    from benchmarks import bench_strategy_fixes as bsf
 
     return bsf.summary_text(exp, name, baseline, baseline_exp)
 
@@ -736,7 +736,7 @@ def _curve_verdict(exp, name, baseline="random", where="MNIST-1D", claim=True):
     """``name`` against ``baseline`` on those curves, as a verdict clause, or
     None under 10 seeds; with ``claim`` it opens with whether a claim of
     saving labels over ``baseline`` holds there."""
-    import bench_strategy_fixes as bsf
+    from benchmarks import bench_strategy_fixes as bsf
 
     r = bsf.paired_summary(exp, name, baseline)
     if r is None or r["n_seeds"] < 10:
@@ -758,7 +758,7 @@ def _curve_verdict(exp, name, baseline="random", where="MNIST-1D", claim=True):
 def _cluster_margin_verdict():
     """Cluster-Margin against random and CoreSet on the standard pool's
     curves (CoreSet from the coreset run, same random curves), or None."""
-    import bench_strategy_fixes as bsf
+    from benchmarks import bench_strategy_fixes as bsf
 
     parts = []
     for base, exp in (("random", None), ("coreset", "coreset")):
@@ -780,7 +780,7 @@ def _cluster_margin_verdict():
 def _powerbald_verdict():
     """PowerBALD against top-k BALD, BatchBALD and random on the
     near-duplicated pool's curves, or None under 10 seeds."""
-    import bench_strategy_fixes as bsf
+    from benchmarks import bench_strategy_fixes as bsf
 
     parts = []
     for base, label in (
@@ -835,7 +835,7 @@ def verdict_suite_words(up, down):
 
 def default_verdict():
     """The issue's bar on the held-out pools, in words."""
-    import bench_default_choice as bdc
+    from benchmarks import bench_default_choice as bdc
 
     out = []
     for pool in bdc.HELD_OUT:

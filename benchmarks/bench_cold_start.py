@@ -42,31 +42,36 @@ results come from these runs (``--cache`` keeps the fitted encoders, so the
 later runs reuse them)::
 
     export OMP_NUM_THREADS=1
-    python benchmarks/bench_cold_start.py --datasets mnist1d \
+    python -m benchmarks.bench_cold_start --datasets mnist1d \
         --learners net linear fixmatch --cache /tmp/cs_cache
-    python benchmarks/bench_cold_start.py --datasets mnist1d \
+    python -m benchmarks.bench_cold_start --datasets mnist1d \
         --learners nn pretrained --cache /tmp/cs_cache
-    python benchmarks/bench_cold_start.py --datasets digits \
+    python -m benchmarks.bench_cold_start --datasets digits \
         --learners net linear nn --cache /tmp/cs_cache
-    python benchmarks/bench_cold_start.py --report
+    python -m benchmarks.bench_cold_start --report
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import pickle
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-OUT = HERE / "results" / "cold_start"
+from benchmarks._common import (
+    RESULTS,
+    append_rows,
+    digits_split,
+    make_estimator,
+    md_to_rst,
+    read_rows,
+)
+
+OUT = RESULTS / "cold_start"
 ARMS = [
     "random",
     "typiclust_ssl",
@@ -96,7 +101,6 @@ def load(name, data_seed=2):
 
         X, y = make_mnist1d(6000, random_state=data_seed, return_X_y=True)
         return X[:4000], y[:4000], X[4000:], y[4000:], "signal"
-    from bench_label_efficiency import digits_split
 
     Xp, Xt, yp, yt = digits_split()
     return Xp, yp, Xt, yt, "image"
@@ -169,7 +173,6 @@ def train_fixmatch(kind, X, y, Xpool, Xt, yt, seed, **params):
     """FixMatch on the picks plus the whole pool as unlabeled rows (the
     papers' semi-supervised framework), with the label-efficiency suite's
     settings (``bench_label_efficiency.make_estimator("ssl", ...)``)."""
-    from bench_label_efficiency import make_estimator
 
     net = make_estimator("ssl", 1 if kind == "signal" else 2)
     if params:
@@ -181,23 +184,6 @@ def train_fixmatch(kind, X, y, Xpool, Xt, yt, seed, **params):
     net.fit(Xa, ya)
     sec = time.perf_counter() - t0
     return float(np.mean(net.predict(Xt) == yt)), sec
-
-
-def read(path):
-    if not path.exists():
-        return []
-    with open(path) as f:
-        return list(csv.DictReader(f))
-
-
-def append(path, row, fields=FIELDS):
-    """Append ``row`` to the CSV at ``path`` (with a header if it is new)."""
-    new = not path.exists()
-    with open(path, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        if new:
-            w.writeheader()
-        w.writerow(row)
 
 
 def paired(rows, part, dataset, labels, arm, ref):
@@ -303,10 +289,10 @@ def summary(rows, path, meta):
         lines.append("")
     path.write_text("\n".join(lines))
     # the same tables for the docs' ``.. include::`` (self_supervised.rst)
-    from bench_strategy_fixes import _rst
-
-    rst = _rst([f"**{x[3:]}**" if x.startswith("## ") else x for x in lines])
-    rst = rst.replace("bench_strategy_fixes.py", "bench_cold_start.py", 1)
+    rst = md_to_rst(
+        [f"**{x[3:]}**" if x.startswith("## ") else x for x in lines],
+        "benchmarks/bench_cold_start.py",
+    )
     path.with_name(path.stem + "_summary.rst").write_text(rst)
 
 
@@ -392,7 +378,7 @@ def main(argv=None):
 
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "cold_start.csv"
-    rows = read(path)
+    rows = read_rows(path)
     done = {
         (r["part"], r["dataset"], int(r["labels"]), int(r["seed"]), r["arm"])
         for r in rows
@@ -532,7 +518,7 @@ def main(argv=None):
                 fit_s=round(fit_s, 2),
             )
         print(row, flush=True)
-        append(path, row)
+        append_rows(path, [row], FIELDS)
         row = {k: str(v) for k, v in row.items()}
         rows.append(row)
         by_key[(part, name, n, seed, arm)] = row

@@ -27,8 +27,8 @@ Results are written as they come to ``benchmarks/results/gpu.json`` and
 
 Usage::
 
-    python benchmarks/bench_gpu.py                  # CUDA, ~3-5 minutes
-    python benchmarks/bench_gpu.py --device cpu --quick --out /tmp/gpu  # logic check
+    python -m benchmarks.bench_gpu                  # CUDA, ~3-5 minutes
+    python -m benchmarks.bench_gpu --device cpu --quick --out /tmp/gpu  # logic check
 """
 
 from __future__ import annotations
@@ -42,13 +42,12 @@ import time
 import traceback
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from skal import _kernels as K
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from skal import _kernels as K  # noqa: E402
 
 N_CLASSES = 10
 
@@ -321,7 +320,7 @@ def main(argv=None):
         args.e2e_n, args.e2e_budget, args.e2e_steps = 1000, 150, 40
     args.out.parent.mkdir(parents=True, exist_ok=True)
     res = dict(
-        command="python benchmarks/bench_gpu.py "
+        command="python -m benchmarks.bench_gpu "
         + " ".join(sys.argv[1:] if argv is None else argv),
         torch=torch.__version__,
         device_name=(

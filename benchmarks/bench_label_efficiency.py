@@ -25,7 +25,7 @@ of 50, AULC = mean test accuracy over the 11 rounds.
 Regenerate everything committed in ``benchmarks/results/label_efficiency/``
 (about 75 minutes on 2 idle CPU cores)::
 
-    python benchmarks/bench_label_efficiency.py --mode all
+    python -m benchmarks.bench_label_efficiency --mode all
 
 ``--mode all`` runs the reference (``REFERENCE``, the issue's 3 seeds), then
 the suite with every strategy (``CORE + EXTRA + ABLATIONS``), 10 seeds each,
@@ -44,19 +44,27 @@ in the system's temporary folder.
 from __future__ import annotations
 
 import argparse
-import csv
-import inspect
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results" / "label_efficiency"
-CACHE = Path(tempfile.gettempdir()) / "skal_bench_cache"
+from benchmarks import _common
+from benchmarks._common import (
+    SUITE,
+    TRAININGS,
+    evaluate_seed_by_seed,
+    load_dataset,
+    make_estimator,
+    make_strategies,
+    mnist1d,
+    read_csv,
+    write_csv,
+)
+
+RESULTS = _common.RESULTS / "label_efficiency"
 
 # The strategies drawn in the core learning-curve plots.
 CORE = [
@@ -122,194 +130,16 @@ ISSUE_REFERENCE = {
 # --------------------------------------------------------------------------
 # data
 # --------------------------------------------------------------------------
-DATA_SEED = 0  # the seed that generates MNIST-1D (``--data-seed``)
-
-
-def mnist1d(n, seed=None):
-    """MNIST-1D, cached with numpy (generation takes seconds per 10k rows)."""
-    from skal.datasets import make_mnist1d
-
-    seed = DATA_SEED if seed is None else seed
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"mnist1d_{n}_{seed}.npz"
-    if path.exists():
-        with np.load(path) as d:
-            return d["X"], d["y"]
-    X, y = make_mnist1d(n, random_state=seed, return_X_y=True)
-    np.savez(path, X=X, y=y)
-    return X, y
-
-
-def digits_split():
-    from sklearn.model_selection import train_test_split
-
-    from skal.datasets import load_digits_images
-
-    X, y = load_digits_images(return_X_y=True)
-    return train_test_split(X, y, test_size=450, stratify=y, random_state=0)
-
-
-def load_dataset(name, quick=False):
-    """(X_pool, y_pool, X_test, y_test, dim, budgets) of a suite data set."""
-    from skal.datasets import add_near_duplicates, add_ood, make_imbalanced
-    from skal.evaluation import geometric_budgets
-
-    scale = 4 if quick else 1
-    if name.startswith("mnist1d"):
-        X, y = mnist1d(24000)
-        X_test, y_test = X[22000:], y[22000:]
-        if name == "mnist1d_lt":
-            Xp, yp, _ = make_imbalanced(
-                X[: 20000 // scale], y[: 20000 // scale], ratio=10, random_state=0
-            )
-        else:
-            Xp, yp = X[: 8000 // scale], y[: 8000 // scale]
-        if name == "mnist1d_ood":
-            Xp, yp, _ = add_ood(Xp, yp, fraction=0.2, random_state=0)
-        stop = 2560 if not quick else 80
-        return Xp, yp, X_test, y_test, 1, geometric_budgets(20, stop)
-    if name.startswith("digits"):
-        Xp, X_test, yp, y_test = digits_split()
-        if quick:
-            Xp, yp = Xp[:400], yp[:400]
-        stop = 640 if not quick else 80
-        if name == "digits_dup":
-            Xp, yp, _ = add_near_duplicates(
-                Xp, yp, fraction=0.3, n_copies=5, noise=0.05, random_state=0
-            )
-            stop = 1280 if not quick else 80
-        return Xp, yp, X_test, y_test, 2, geometric_budgets(20, stop)
-    raise ValueError(f"unknown data set {name!r}")
-
-
-SUITE = ["mnist1d", "digits", "mnist1d_lt", "mnist1d_ood", "digits_dup"]
 
 
 # --------------------------------------------------------------------------
 # strategies
 # --------------------------------------------------------------------------
-def _snake(name):
-    out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-    return out.replace("b_a_d_g_e", "badge").replace("b_a_l_d", "bald")
-
-
-def all_strategies():
-    """Every strategy of skal.strategies that runs with its defaults."""
-    import skal.strategies as S
-    from skal.base import BaseStrategy
-
-    skip = {
-        "TopK",
-        "ClassBalanced",
-        "StrategyPipeline",
-        "FunctionStrategy",
-        "OODFilter",
-    }
-    out = {}
-    for name in S.__all__:
-        obj = getattr(S, name)
-        if not (inspect.isclass(obj) and issubclass(obj, BaseStrategy)) or (
-            name in skip
-        ):
-            continue
-        try:
-            out[name] = obj()
-        except TypeError:
-            continue
-    return out
-
-
-ALIASES = {
-    "random": "RandomSampling",
-    "least_confidence": "LeastConfidence",
-    "margin": "MarginSampling",
-    "entropy": "EntropySampling",
-    "bald": "BALD",
-    "variation_ratios": "VariationRatios",
-    "coreset": "CoreSet",
-    "kmeans": "KMeansSampling",
-    "badge": "BADGE",
-    "cluster_margin": "ClusterMargin",
-    "typiclust": "TypiClust",
-    "probcover": "ProbCover",
-    "base": "BalancedSelection",
-    "power": "PowerSampling",
-    "facility_location": "FacilityLocation",
-    "smi": "SubmodularMutualInformation",
-}
-
-
-def make_strategies(names):
-    from sklearn.base import clone
-
-    import skal.strategies as S
-
-    available = all_strategies()
-    by_alias = {a: available[c] for a, c in ALIASES.items() if c in available}
-    default = S.default_strategy()
-    by_alias["default"] = default
-    if "hybrid" in default.get_params():
-        # the default with its other hybrid phase (the first candidate default)
-        by_alias["default_margin_kmeans"] = clone(default).set_params(
-            hybrid="margin_kmeans"
-        )
-    if "random_share" in default.get_params():
-        # the alternatives compared on seeds 0-9 to choose the default
-        variants = {
-            "default_no_random": dict(random_share=0.0),
-            "default_r50": dict(random_share=0.5),
-            # skal 0.1's default: typicality up to 5 labels per class
-            "previous_default": dict(cold_start_per_class=5, random_share=0.0),
-            "previous_default_r50": dict(cold_start_per_class=5, random_share=0.5),
-            # no typicality after a random initial set of 2 labels per class
-            "badge_after_random": dict(cold_start_per_class=2, random_share=0.0),
-            "badge_after_random_r50": dict(cold_start_per_class=2, random_share=0.5),
-        }
-        for alias, params in variants.items():
-            by_alias[alias] = clone(default).set_params(**params)
-    if "BatchBALD" in S.__all__:
-        # greedy joint entropy costs O(batch x candidates x configurations):
-        # BALD's top 500 rows are the candidates (the reference only)
-        by_alias["batchbald"] = S.TopK(S.BALD(), k=500) | S.BatchBALD()
-    if "OODFilter" in S.__all__:
-        by_alias["oodfilter_margin"] = S.OODFilter(contamination=0.2) | (
-            S.MarginSampling()
-        )
-    if names == ["all"]:
-        names = list(by_alias)
-    missing = [n for n in names if n not in by_alias]
-    if missing:
-        print(f"skipping strategies not available here: {missing}", file=sys.stderr)
-    return {n: by_alias[n] for n in names if n in by_alias}
 
 
 # --------------------------------------------------------------------------
 # records and reports
 # --------------------------------------------------------------------------
-def write_csv(records, path):
-    keys = list(dict.fromkeys(k for r in records for k in r))
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        for r in records:
-            w.writerow({k: r.get(k, "") for k in keys})
-
-
-def read_csv(path):
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        for k, v in row.items():
-            if k == "strategy":
-                continue
-            try:
-                row[k] = int(v)
-            except ValueError:
-                try:
-                    row[k] = float(v)
-                except ValueError:
-                    pass
-    return rows
 
 
 def _fmt_ci(row, digits=3):
@@ -336,25 +166,6 @@ def _balance(records, strategy):
     return float(np.mean(vals)), float(np.mean(ood))
 
 
-def _mean_over_rounds(curves, n_boot=2000):
-    """AULC as the issue defines it (mean accuracy over the rounds), with CIs:
-    percentile bootstrap for the absolute values, Student's t for the paired
-    differences from random (the rows of ``paired_differences``)."""
-    from skal.evaluation import _summary_row
-
-    rng = np.random.RandomState(0)
-    per = {s: np.nanmean(v, axis=1) for s, (_, _, v) in curves.items()}
-    abs_rows = {
-        s: _summary_row(s, v, n_boot, 0.95, rng, None, "bootstrap")
-        for s, v in per.items()
-    }
-    diffs = [
-        _summary_row(s, v - per["random"], n_boot, 0.95, rng, "random", "t")
-        for s, v in per.items()
-    ]
-    return abs_rows, diffs
-
-
 def report(records, name, out, *, scale="log", mean_over_rounds=False):
     """Markdown table and plot for one data set; returns the AULC rows."""
     import matplotlib
@@ -373,7 +184,13 @@ def report(records, name, out, *, scale="log", mean_over_rounds=False):
     strategies = list(curves)
     if mean_over_rounds:
         # the issue's AULC: mean test accuracy over equally spaced rounds
-        abs_rows, diffs = _mean_over_rounds(curves)
+        abs_rows = {
+            r["strategy"]: r
+            for r in paired_differences(
+                records, baseline=None, metric="mean", ci="percentile", random_state=0
+            )
+        }
+        diffs = paired_differences(records, baseline="random", metric="mean", ci="t")
     else:
         abs_rows = {
             r["strategy"]: r
@@ -692,92 +509,8 @@ def _versus_random(rows):
 # --------------------------------------------------------------------------
 # training regimes (issue 12): --training short|converged|augment|ssl
 # --------------------------------------------------------------------------
-TRAININGS = ["short", "converged", "augment", "ssl"]
 # the accuracies whose label cost the training report reads off the curves
 TARGETS = {"mnist1d": (0.6, 0.7, 0.8, 0.9, 0.95), "digits": (0.9, 0.95)}
-
-
-def make_estimator(training, dim, quick=False):
-    """The estimator of a training regime, for 1-D signals or images.
-
-    * ``short``: the net every comparison used before (about 150 steps per
-      fit, a 2-block CNN without batch norm), kept so the effect shows;
-    * ``converged``: :func:`skal.nets.make_net` (steps grow with the labels,
-      cosine schedule, AdamW weight decay);
-    * ``augment``: the converged net with weak augmentation of every batch;
-    * ``ssl``: :class:`skal.semi_supervised.FixMatchClassifier` on the same
-      schedule and module, weak/strong augmentation, the pool as unlabeled
-      rows; ``mu=3`` unlabeled rows per labeled one (the paper's 7 costs
-      twice the CPU time per step).
-    """
-    from skal.augment import ImageAugment, SignalAugment
-    from skal.nets import CNN1d, CNN2d, make_net
-    from skal.semi_supervised import FixMatchClassifier
-    from skal.utils._testing import make_step_net
-
-    kind = "signal" if dim == 1 else "image"
-    aug = SignalAugment if dim == 1 else ImageAugment
-    small = dict(min_steps=60, steps_per_label=0.2, max_steps=200) if quick else {}
-    if training == "short":
-        return make_step_net(n_steps=60 if quick else 150, n_classes=10, dim=dim)
-    if training == "converged":
-        return make_net(kind, 10, **small)
-    if training == "augment":
-        return make_net(kind, 10, augment=aug("weak"), **small)
-    if training == "ssl":
-        return FixMatchClassifier(
-            CNN1d if dim == 1 else CNN2d,
-            module__n_classes=10,
-            augment_weak=aug("weak"),
-            augment_strong=aug("strong"),
-            threshold=0.95,
-            lambda_u=1.0,
-            mu=3,
-            **small,
-        )
-    raise ValueError(f"unknown training regime {training!r}; one of {TRAININGS}")
-
-
-def evaluate_seed_by_seed(
-    est, strategies, data, budgets, seeds, path, *, n_jobs, tag, extra
-):
-    """Run :func:`skal.evaluation.evaluate` one seed at a time and merge each
-    seed's records (with the ``extra`` columns) into the CSV at ``path`` as
-    it finishes (replacing that seed's earlier rows of these strategies), so
-    an interrupted run keeps every finished seed."""
-    from skal.evaluation import evaluate
-
-    Xp, yp, Xt, yt = data
-    for seed in seeds:
-        t0 = time.perf_counter()
-        records = evaluate(
-            est,
-            strategies,
-            Xp,
-            yp,
-            Xt,
-            yt,
-            budgets=budgets,
-            seeds=[seed],
-            n_jobs=n_jobs,
-            progress=False,
-        )
-        for r in records:
-            r.update(extra)
-        done = read_csv(path) if path.exists() else []
-        done = [
-            r for r in done if int(r["seed"]) != seed or r["strategy"] not in strategies
-        ]
-        write_csv(done + records, path)
-        print(
-            f"[{tag}] seed {seed}: {time.perf_counter() - t0:.0f} s; final acc "
-            + ", ".join(
-                f"{r['strategy']} {float(r['accuracy']):.3f}"
-                for r in records
-                if r["n_labels"] == budgets[-1]
-            ),
-            flush=True,
-        )
 
 
 def run_training(args, out):
@@ -810,41 +543,20 @@ def run_training(args, out):
                 out / f"{name}_{training}.csv",
                 n_jobs=args.n_jobs,
                 tag=f"{name} / {training}",
-                extra=dict(training=training, dataset=name, data_seed=DATA_SEED),
+                extra=dict(
+                    training=training, dataset=name, data_seed=_common.DATA_SEED
+                ),
             )
     training_summary(out)
-
-
-def _labels_to_reach(budgets, accs, target):
-    """Labels a curve needs to reach ``target`` (log-linear interpolation on
-    its running maximum); inf when it never does."""
-    acc = np.maximum.accumulate(np.asarray(accs, dtype=float))
-    b = np.asarray(budgets, dtype=float)
-    hit = np.flatnonzero(acc >= target)
-    if not hit.size:
-        return np.inf
-    i = hit[0]
-    if i == 0:
-        return b[0]
-    lo, hi = np.log(b[i - 1]), np.log(b[i])
-    frac = (target - acc[i - 1]) / max(acc[i] - acc[i - 1], 1e-12)
-    return float(np.exp(lo + frac * (hi - lo)))
-
-
-def _t_interval(d):
-    from scipy import stats
-
-    d = np.asarray(d, dtype=float)
-    if d.size < 2:
-        return float(d.mean()), np.nan, np.nan
-    ci = stats.ttest_1samp(d, 0.0).confidence_interval(0.95)
-    return float(d.mean()), float(ci.low), float(ci.high)
 
 
 def training_summary(out):
     """``training.md``: accuracy per budget, labels to reach fixed
     accuracies, label efficiency against supervised random sampling with the
     converged net, and seconds per round, for every regime and strategy."""
+    from skal.evaluation import t_interval
+    from skal.metrics import labels_to_reach
+
     files = sorted(out.glob("*_*.csv"))
     rows = []
     for f in files:
@@ -854,7 +566,7 @@ def training_summary(out):
     lines = [
         "# Training regimes: label efficiency (issue 12)",
         "",
-        "Generated by `python benchmarks/bench_label_efficiency.py --training ...`"
+        "Generated by `python -m benchmarks.bench_label_efficiency --training ...`"
         " (commands and protocol in README.md). Test accuracy: mean over"
         " seeds; differences: mean [95 % paired t interval]. Baseline:"
         " supervised random sampling with the converged net"
@@ -901,8 +613,11 @@ def training_summary(out):
             cells = []
             for t in targets:
                 need = [
-                    _labels_to_reach(
-                        sorted(c), [float(c[b]["accuracy"]) for b in sorted(c)], t
+                    labels_to_reach(
+                        sorted(c),
+                        [float(c[b]["accuracy"]) for b in sorted(c)],
+                        t,
+                        scale="log",
                     )
                     for c in curves[k].values()
                 ]
@@ -945,13 +660,16 @@ def training_summary(out):
                         - float(base[s][4 * b]["accuracy"])
                         for s in common
                     ]
-                    m, lo, hi = _t_interval(d)
+                    m, lo, hi = t_interval(d)
                     eff = []
                     for s in common:
                         acc = float(curves[k][s][b]["accuracy"])
                         bb = sorted(base[s])
-                        need = _labels_to_reach(
-                            bb, [float(base[s][x]["accuracy"]) for x in bb], acc
+                        need = labels_to_reach(
+                            bb,
+                            [float(base[s][x]["accuracy"]) for x in bb],
+                            acc,
+                            scale="log",
                         )
                         eff.append(need / b)
                     e = float(np.median(eff))
@@ -1043,8 +761,7 @@ def main(argv=None):
         "(replacing their previous rows) instead of overwriting them",
     )
     args = p.parse_args(argv)
-    global DATA_SEED
-    DATA_SEED = args.data_seed
+    _common.DATA_SEED = args.data_seed
     args.max_budget = {
         k: int(v) for k, v in (item.split("=") for item in args.max_budget)
     }

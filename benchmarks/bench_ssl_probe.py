@@ -12,21 +12,19 @@ seed 2, which this choice never saw. Rows go to
 ``benchmarks/results/cold_start/ssl_probe.csv`` as each setting finishes (a
 re-run skips the settings it holds), the table to ``ssl_probe.md``::
 
-    OMP_NUM_THREADS=1 nice -n 5 python benchmarks/bench_ssl_probe.py
+    OMP_NUM_THREADS=1 nice -n 5 python -m benchmarks.bench_ssl_probe
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-OUT = HERE / "results" / "cold_start"
+from benchmarks._common import RESULTS, append_rows, digits_split, read_rows
+
+OUT = RESULTS / "cold_start"
 # (data set, SimCLR steps, temperature); steps 0 is the raw input
 SETTINGS = [
     ("mnist1d", 0, None),
@@ -50,7 +48,6 @@ def pool(name):
 
         X, y = make_mnist1d(6000, random_state=1, return_X_y=True)
         return X[:4000], y[:4000]
-    from bench_label_efficiency import digits_split
 
     Xp, _, yp, _ = digits_split()
     return Xp, yp
@@ -105,14 +102,13 @@ def report(rows):
 def main(argv=None):
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     import torch
-    from bench_cold_start import append, read
 
     from skal.representations import SimCLREncoder
 
     torch.set_num_threads(1)
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / "ssl_probe.csv"
-    rows = read(path)
+    rows = read_rows(path)
     done = {(r["dataset"], r["steps"], r["temperature"]) for r in rows}
     for name, steps, temp in SETTINGS:
         if (name, str(steps), str(temp or "")) in done:
@@ -139,7 +135,7 @@ def main(argv=None):
             fit_s=fit_s if steps else "",
         )
         print(row, flush=True)
-        append(path, row, FIELDS)
+        append_rows(path, [row], FIELDS)
         rows.append({k: str(v) for k, v in row.items()})
         report(rows)
     report(rows)

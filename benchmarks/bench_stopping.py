@@ -35,7 +35,7 @@ where a stopping criterion can save labels at all).
 Regenerate ``benchmarks/results/stopping/`` (about 20 minutes on one shared
 core)::
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_stopping.py
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_stopping
 
 ``--report`` rebuilds the tables and plots from the CSV files; ``--quick`` is
 a smoke run into a temporary folder.
@@ -44,17 +44,16 @@ a smoke run into a temporary folder.
 from __future__ import annotations
 
 import argparse
-import csv
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results" / "stopping"
-sys.path.insert(0, str(HERE))
+from benchmarks import _common
+from benchmarks._common import append_rows, load_dataset, read_csv
+
+RESULTS = _common.RESULTS / "stopping"
 
 # setting -> (budget, initial labels, labels per round); "_pool": the same
 # pool, with the whole pool as the full budget
@@ -109,8 +108,6 @@ def _watch(named, budget):
 
 
 def load(name, quick):
-    from bench_label_efficiency import load_dataset
-
     Xp, yp, Xt, yt, _, _ = load_dataset(name.removesuffix("_pool"), quick=quick)
     flat = lambda X: np.ascontiguousarray(X.reshape(len(X), -1), dtype=np.float64)  # noqa: E731
     return flat(Xp), yp, flat(Xt), yt
@@ -210,30 +207,10 @@ def verify(name, data, seed, setting, rows):
 
 
 # --------------------------------------------------------------------- io
-def append_csv(rows, path):
-    new = not path.exists()
-    with open(path, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        if new:
-            w.writeheader()
-        w.writerows(rows)
-
-
 # ----------------------------------------------------------------- report
-def _t_interval(d, confidence=0.95):
-    from scipy import stats
-
-    d = np.asarray(d, dtype=float)
-    m = float(d.mean())
-    if d.size < 2 or np.all(d == d[0]):
-        return m, m, m
-    half = (
-        stats.t.ppf((1 + confidence) / 2, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
-    )
-    return m, m - half, m + half
-
-
 def table(rows, name):
+    from skal.evaluation import t_interval
+
     rows = [r for r in rows if r["dataset"] == name]
     names = list(dict.fromkeys(r["criterion"] for r in rows))
     seeds = sorted({r["seed"] for r in rows})
@@ -253,7 +230,7 @@ def table(rows, name):
         rs = [r for r in rows if r["criterion"] == c]
         n = np.array([r["n_labels_stop"] for r in rs])
         d = [r["accuracy_stop"] - r["accuracy_full"] for r in rs]
-        m, lo, hi = _t_interval(d)
+        m, lo, hi = t_interval(d)
         saved = float(np.mean([r["labels_saved"] for r in rs]))
         fired = sum(r["fired"] for r in rs)
         # the bar of issue 17: >= 40 % of the budget unspent, <= 1 point lost
@@ -306,14 +283,12 @@ def plot(rows, curves, name, path):
 
 
 def report(out):
-    from bench_label_efficiency import read_csv
-
     rows = read_csv(out / "stops.csv")
     curves = read_csv(out / "curves.csv")
     lines = [
         "# Stopping criteria (issue 17)",
         "",
-        "Produced by `OMP_NUM_THREADS=1 python benchmarks/bench_stopping.py` "
+        "Produced by `OMP_NUM_THREADS=1 python -m benchmarks.bench_stopping` "
         "(seeds 10-19, about 20 minutes on one shared core; `--report` rebuilds "
         "this file and the plots from `stops.csv` and `curves.csv`). "
         "Margin sampling, StandardScaler + "
@@ -409,8 +384,8 @@ def main(argv=None):
                 args.n_instances or n_instances,
             )
             rows, curve, seconds = run_seed(name, data, seed, setting)
-            append_csv(rows, out / "stops.csv")
-            append_csv(curve, out / "curves.csv")
+            append_rows(out / "stops.csv", rows)
+            append_rows(out / "curves.csv", curve)
             print(f"{name} seed {seed}: {seconds:.1f}s", flush=True)
             if i == 0 and not args.no_verify:
                 verify_lines += verify(name, data, seed, setting, rows)

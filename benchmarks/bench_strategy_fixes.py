@@ -9,9 +9,9 @@ writes ``<experiment>.md`` from the CSV: paired differences with random
 sampling (mean, 95 % t interval over seeds) and the class balance of the
 picks::
 
-    OMP_NUM_THREADS=1 nice -n 5 python benchmarks/bench_strategy_fixes.py \
+    OMP_NUM_THREADS=1 nice -n 5 python -m benchmarks.bench_strategy_fixes \
         coreset --seeds 0-9
-    python benchmarks/bench_strategy_fixes.py coreset --report
+    python -m benchmarks.bench_strategy_fixes coreset --report
 
 Experiments
 -----------
@@ -40,23 +40,26 @@ picks_dup, picks_ood, picks_smi
 from __future__ import annotations
 
 import argparse
-import csv
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-OUT = HERE / "results" / "strategies"
+from benchmarks._common import (
+    RESULTS,
+    append_seeds,
+    md_to_rst,
+    mnist1d,
+    parse_seeds,
+    read_rows,
+)
+from skal.evaluation import t_interval
+
+OUT = RESULTS / "strategies"
 N_CLASSES = 10
 
 
 def mnist1d_split(n_pool=4000):
     """(X_pool, y_pool, X_test, y_test): the suite's MNIST-1D rows."""
-    from bench_label_efficiency import mnist1d
-
     X, y = mnist1d(24000)
     return X[:n_pool], y[:n_pool], X[22000:], y[22000:]
 
@@ -327,35 +330,6 @@ def picks_smi(seed, only=None):
 PICKS = {"picks_dup": picks_dup, "picks_ood": picks_ood, "picks_smi": picks_smi}
 
 
-def append_seeds(path, seeds, records_of, label, *, sort_keys=False):
-    """Append ``records_of(seed)`` to the CSV at ``path`` for every seed it
-    does not hold yet, one seed at a time (an interrupted run keeps them);
-    appended rows follow the file's header."""
-    OUT.mkdir(parents=True, exist_ok=True)
-    done, header = set(), None
-    if path.exists():
-        with open(path) as f:
-            reader = csv.DictReader(f)
-            done = {int(r["seed"]) for r in reader}
-            header = reader.fieldnames
-    for seed in seeds:
-        if seed in done:
-            continue
-        t = time.time()
-        recs = records_of(seed)
-        keys = header or list(dict.fromkeys(k for r in recs for k in r))
-        if sort_keys and header is None:
-            keys = sorted(keys)
-        header = keys
-        new = not path.exists()
-        with open(path, "a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
-            if new:
-                w.writeheader()
-            w.writerows(recs)
-        print(f"{label} seed {seed}: {time.time() - t:.0f} s", flush=True)
-
-
 def run_picks(name, seeds, only=None, tag=""):
     append_seeds(
         OUT / f"{name}{tag}.csv", seeds, lambda seed: PICKS[name](seed, only=only), name
@@ -373,19 +347,11 @@ def report_picks(name, tag=""):
     seeds = sorted(int(x) for x in df.seed.unique())
     text = (
         f"# {name}: one round, mean ± sd over seeds {seeds}\n\n"
-        f"Command: `python benchmarks/bench_strategy_fixes.py {name} "
+        f"Command: `python -m benchmarks.bench_strategy_fixes {name} "
         f"--seeds {seeds[0]}-{seeds[-1]}`.\n\n" + table.to_markdown() + "\n"
     )
     (OUT / f"{name}{tag}.md").write_text(text)
     print(text)
-
-
-def parse_seeds(text):
-    out = []
-    for part in text.split(","):
-        a, _, b = part.partition("-")
-        out.extend(range(int(a), int(b or a) + 1))
-    return out
 
 
 def run(name, seeds):
@@ -412,18 +378,13 @@ def run(name, seeds):
 
 
 def read(name):
-    with open(OUT / f"{name}.csv") as f:
-        return list(csv.DictReader(f))
+    return read_rows(OUT / f"{name}.csv")
 
 
-def _t_interval(d):
-    from scipy import stats
-
-    d = np.asarray(d, float)
-    if d.size < 2:
-        return float(d.mean()), float("nan")
-    h = stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
-    return float(d.mean()), float(h)
+def _mean_pm(d):
+    """(mean, half-width of the 95 % t interval) of paired differences."""
+    m, lo, hi = t_interval(d)
+    return m, (hi - lo) / 2
 
 
 def _aulc(acc, s, seed, budgets):
@@ -474,10 +435,9 @@ def paired_summary(name, a, b="random", b_experiment=None):
         "n_seeds": len(seeds),
         "budgets": budgets,
         "per_budget": [
-            _t_interval([acc[(a, k, x)] - acc[(b, k, x)] for k in seeds])
-            for x in budgets
+            _mean_pm([acc[(a, k, x)] - acc[(b, k, x)] for k in seeds]) for x in budgets
         ],
-        "aulc": _t_interval(
+        "aulc": _mean_pm(
             [_aulc(acc, a, k, budgets) - _aulc(acc, b, k, budgets) for k in seeds]
         ),
     }
@@ -525,7 +485,7 @@ def report(name):
         f"{seeds[-1]} ({len(seeds)}); accuracy on the 2000 test rows; "
         "difference = strategy - random on the same seed, mean and 95 % t "
         "interval; AULC over log(labels) (`skal.metrics.aulc`, "
-        "`scale='log'`). Command: `python benchmarks/bench_strategy_fixes.py "
+        "`scale='log'`). Command: `python -m benchmarks.bench_strategy_fixes "
         f"{name} --seeds {seeds[0]}-{seeds[-1]}`.",
         "",
         "| strategy | " + " | ".join(f"{b} labels" for b in budgets) + " | AULC |",
@@ -539,7 +499,7 @@ def report(name):
             if s == "random" or not have:
                 cells.append(f"{a:.3f}")
                 continue
-            m, h = _t_interval([acc[(s, k, b)] - acc[("random", k, b)] for k in have])
+            m, h = _mean_pm([acc[(s, k, b)] - acc[("random", k, b)] for k in have])
             cells.append(f"{a:.3f} ({m:+.3f} ± {h:.3f})")
         have = [k for k in seeds if complete(s, k) and complete("random", k)]
         if not have:
@@ -548,7 +508,7 @@ def report(name):
             cells.append(f"{np.mean([_aulc(acc, s, k, budgets) for k in have]):.3f}")
         else:
             a = np.mean([_aulc(acc, s, k, budgets) for k in have])
-            m, h = _t_interval(
+            m, h = _mean_pm(
                 [
                     _aulc(acc, s, k, budgets) - _aulc(acc, "random", k, budgets)
                     for k in have
@@ -564,10 +524,10 @@ def report(name):
         cells = []
         for x in budgets:
             have = [k for k in seeds if (a, k, x) in acc and (b, k, x) in acc]
-            m, h = _t_interval([acc[(a, k, x)] - acc[(b, k, x)] for k in have])
+            m, h = _mean_pm([acc[(a, k, x)] - acc[(b, k, x)] for k in have])
             cells.append(f"{m:+.3f} ± {h:.3f}")
         have = [k for k in seeds if complete(a, k) and complete(b, k)]
-        m, h = _t_interval(
+        m, h = _mean_pm(
             [_aulc(acc, a, k, budgets) - _aulc(acc, b, k, budgets) for k in have]
         )
         cells.append(f"{m:+.3f} ± {h:.3f}")
@@ -656,37 +616,10 @@ def report(name):
         + ".",
     ]
     (OUT / f"{name}.md").write_text("\n".join(lines) + "\n")
-    (OUT / f"{name}_summary.rst").write_text(_rst(lines))
+    (OUT / f"{name}_summary.rst").write_text(
+        md_to_rst(lines, "benchmarks/bench_strategy_fixes.py")
+    )
     print("\n".join(lines))
-
-
-def _rst(lines):
-    """The markdown tables of ``lines`` as reStructuredText list-tables (for
-    the docs' ``.. include::``), the text between them as paragraphs."""
-    out, table = [".. Generated by benchmarks/bench_strategy_fixes.py.", ""], []
-
-    def flush():
-        if not table:
-            return
-        rows = [r for r in table if not set(r.replace("|", "").strip()) <= {"-"}]
-        out.extend([".. list-table::", "   :header-rows: 1", ""])
-        for r in rows:
-            cells = [c.strip() for c in r.strip().strip("|").split("|")]
-            out.append("   * - " + cells[0])
-            out.extend(f"     - {c}" for c in cells[1:])
-        out.append("")
-        table.clear()
-
-    for line in lines:
-        if line.startswith("|"):
-            table.append(line)
-            continue
-        flush()
-        if line.startswith("# "):
-            continue
-        out.append(line.replace("`", "``"))
-    flush()
-    return "\n".join(out) + "\n"
 
 
 def main(argv=None):

@@ -6,7 +6,7 @@ digits, for a fixed number of steps each (``min_steps=steps,
 steps_per_label=0``), and writes one row per (data set, labels, steps, seed)
 to ``benchmarks/results/training/steps.csv`` plus a table ``steps.md``::
 
-    python benchmarks/bench_training.py --seeds 2 --steps 150 500 1500 4000 \
+    python -m benchmarks.bench_training --seeds 2 --steps 150 500 1500 4000 \
         --augment --datasets mnist1d
 
 ``--augment`` adds the weak signal/image augmentation of ``skal.augment``
@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-OUT = HERE / "results" / "training"
+from benchmarks._common import RESULTS, load_dataset, read_rows
+
+OUT = RESULTS / "training"
 
 
 def subset(y, n, seed):
@@ -39,8 +38,6 @@ def subset(y, n, seed):
 
 
 def run(datasets, labels, steps, seeds, regimes, path):
-    from bench_label_efficiency import load_dataset
-
     from skal.augment import ImageAugment, SignalAugment
     from skal.nets import make_net
 
@@ -88,14 +85,13 @@ def write(rows, path):
 
 
 def report(path):
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
+    rows = read_rows(path)
     keys = sorted({(r["dataset"], int(r["labels"]), r["regime"]) for r in rows})
     steps = sorted({int(r["steps"]) for r in rows})
     lines = [
         "# Test accuracy against gradient steps (mean over seeds)",
         "",
-        "`python benchmarks/bench_training.py --seeds 2 --steps 150 500 1500 4000 "
+        "`python -m benchmarks.bench_training --seeds 2 --steps 150 500 1500 4000 "
         f"--augment --datasets mnist1d` — from `{path.name}`; `augment` = "
         '`SignalAugment("weak")` on every batch.',
         "",

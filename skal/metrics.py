@@ -17,7 +17,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import auc
 from sklearn.utils._param_validation import StrOptions, validate_params
 
-__all__ = ["aulc", "label_efficiency"]
+__all__ = ["aulc", "label_efficiency", "labels_to_reach"]
 
 
 def _check_curve(n_labels, scores, *, names=("n_labels", "scores"), positive=None):
@@ -140,10 +140,11 @@ def aulc(
     return area
 
 
-def _labels_to_reach(targets, n, s_monotone):
+def _labels_to_reach(targets, n, s_monotone, scale="linear"):
     """Smallest budget at which a non-decreasing, piecewise linear curve reaches
     each target score; ``inf`` where it never does. Targets at or below the
-    first score map to the first budget (the curve is unknown before it)."""
+    first score map to the first budget (the curve is unknown before it).
+    ``scale="log"`` interpolates linearly in ``log(n)`` between two budgets."""
     idx = np.searchsorted(s_monotone, targets, side="left")
     out = np.full(targets.shape, np.inf)
     first = idx == 0
@@ -153,8 +154,87 @@ def _labels_to_reach(targets, n, s_monotone):
     s0, s1 = s_monotone[j - 1], s_monotone[j]
     n0, n1 = n[j - 1], n[j]
     # s0 < target <= s1 here, so s1 > s0 and the division is safe.
-    out[inner] = n0 + (targets[inner] - s0) / (s1 - s0) * (n1 - n0)
+    frac = (targets[inner] - s0) / (s1 - s0)
+    if scale == "log":
+        lo, hi = np.log(n0), np.log(n1)
+        out[inner] = np.exp(lo + frac * (hi - lo))
+    else:
+        out[inner] = n0 + frac * (n1 - n0)
     return out
+
+
+@validate_params(
+    {
+        "n_labels": ["array-like"],
+        "scores": ["array-like"],
+        "target": ["array-like", Real],
+        "scale": [StrOptions({"linear", "log"})],
+    },
+    prefer_skip_nested_validation=True,
+)
+def labels_to_reach(
+    n_labels: ArrayLike,
+    scores: ArrayLike,
+    target: ArrayLike | float,
+    *,
+    scale: str = "linear",
+) -> np.ndarray | float:
+    """Labels a learning curve needs to reach a score.
+
+    The curve is first made non-decreasing with a running maximum (the best
+    score reached with at most ``n`` labels), then read between its points by
+    interpolation; the labels needed is the first budget where it reaches
+    ``target``. This is the reading :func:`label_efficiency` makes of both
+    curves.
+
+    Parameters
+    ----------
+    n_labels : array-like of shape (n_points,)
+        Budgets of the learning curve (each once).
+    scores : array-like of shape (n_points,)
+        The score at each budget.
+    target : float or array-like of float
+        Score(s) to reach.
+    scale : {"linear", "log"}, default="linear"
+        Interpolation between two budgets: linear in the number of labels,
+        or linear in its logarithm (suits geometric budgets; needs positive
+        budgets).
+
+    Returns
+    -------
+    n_needed : float or ndarray of shape (n_targets,)
+        ``inf`` where the curve never reaches the target; the first budget
+        where the target is at or below the first score.
+
+    See Also
+    --------
+    label_efficiency : The ratio of two such readings, random's over the
+        strategy's.
+
+    Examples
+    --------
+    >>> from skal.metrics import labels_to_reach
+    >>> labels_to_reach([100, 200, 400], [0.6, 0.7, 0.8], 0.75)
+    300.0
+    >>> round(labels_to_reach([100, 200, 400], [0.6, 0.7, 0.8], 0.75,
+    ...                       scale="log"), 1)
+    282.8
+    >>> labels_to_reach([100, 200], [0.6, 0.7], [0.5, 0.9]).tolist()
+    [100.0, inf]
+    """
+    n, s = _check_curve(
+        n_labels, scores, positive="with scale='log'" if scale == "log" else None
+    )
+    t = np.asarray(target, dtype=np.float64)
+    if t.ndim > 1:
+        raise ValueError(
+            "target must be a float or a 1-D array of scores; "
+            f"got an array of shape {t.shape}."
+        )
+    if not np.all(np.isfinite(t)):
+        raise ValueError(f"target must be finite; got {t[~np.isfinite(t)][0]}.")
+    out = _labels_to_reach(t.reshape(-1), n, np.maximum.accumulate(s), scale)
+    return float(out[0]) if t.ndim == 0 else out
 
 
 @validate_params(

@@ -112,6 +112,8 @@ def _per_seed(curves, metric, scale):
             for s, row in zip(seeds.tolist(), v):
                 ok = np.isfinite(row)
                 vals[s] = _aulc(n[ok], row[ok], scale=scale)
+        elif metric == "mean":
+            vals = {s: float(np.nanmean(row)) for s, row in zip(seeds.tolist(), v)}
         elif metric == "final":
             vals = {s: row[np.isfinite(row)][-1] for s, row in zip(seeds.tolist(), v)}
         else:
@@ -124,7 +126,7 @@ def _per_seed(curves, metric, scale):
     {
         "results": ["array-like", HasMethods(["to_dict"])],
         "baseline": [str, None],
-        "metric": [StrOptions({"aulc", "final", "accuracy"})],
+        "metric": [StrOptions({"aulc", "final", "mean", "accuracy"})],
         "scale": [StrOptions({"linear", "log"})],
         "n_boot": [Count(1)],
         "confidence": [Interval(Real, 0, 1, closed="neither")],
@@ -163,10 +165,11 @@ def paired_differences(
     baseline : str or None, default="random"
         Strategy to subtract. None summarises each strategy's own values
         (mean and CI), e.g. AULC ± CI for a table.
-    metric : {"aulc", "final", "accuracy"}, default="aulc"
+    metric : {"aulc", "final", "mean", "accuracy"}, default="aulc"
         ``"aulc"``: area under each seed's curve (:func:`skal.metrics.aulc`);
-        ``"final"``: accuracy at the last budget; ``"accuracy"``: one row
-        per budget.
+        ``"final"``: accuracy at the last budget; ``"mean"``: mean accuracy
+        over the rounds (the AULC of rounds of equal size, as some papers
+        define it); ``"accuracy"``: one row per budget.
     scale : {"linear", "log"}, default="linear"
         Budget axis of the AULC.
     n_boot : int, default=2000
@@ -433,7 +436,7 @@ def paired_t_power(
     {
         "results": ["array-like", HasMethods(["to_dict"])],
         "baseline": [str],
-        "metric": [StrOptions({"aulc", "final", "accuracy"})],
+        "metric": [StrOptions({"aulc", "final", "mean", "accuracy"})],
         "margin": [Interval(Real, 0, None, closed="neither")],
         "scale": [StrOptions({"linear", "log"})],
         "alpha": [Interval(Real, 0, 0.5, closed="neither")],
@@ -472,7 +475,7 @@ def equivalence_test(
         As returned by :func:`evaluate`.
     baseline : str, default="random"
         Strategy to compare with, seed by seed.
-    metric : {"aulc", "final", "accuracy"}, default="aulc"
+    metric : {"aulc", "final", "mean", "accuracy"}, default="aulc"
         As in :func:`paired_differences` (``"accuracy"``: one row per
         budget).
     margin : float
