@@ -4,7 +4,7 @@ For each data set and seed, one :class:`~skal.ActiveLearner` simulation runs
 to the full budget (margin sampling from a random initial set, a logistic
 regression refit on every round, test accuracy after every round) with a
 criterion that *watches* every stopping criterion and never fires
-(:class:`skal.stopping.Any` of them all with ``min_labels`` above the
+(:class:`skal.stopping.AnyOf` of them all with ``min_labels`` above the
 budget). Each criterion's stop is then replayed from the learner's public
 ``stop_observations_`` with the criterion's own ``decide``: the first round at
 which it fires is where ``ActiveLearner(stopping=criterion)`` stops (the loop
@@ -102,9 +102,9 @@ def criteria():
 def _watch(named, budget):
     """Any of the criteria with ``min_labels`` above the budget: observes
     them all in one run and never fires."""
-    from skal.stopping import Any
+    from skal.stopping import AnyOf
 
-    return Any(list(named.items()), min_labels=budget + 1)
+    return AnyOf(list(named.items()), min_labels=budget + 1)
 
 
 def load(name, quick):

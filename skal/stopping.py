@@ -17,13 +17,22 @@ learner holds that many labels.
 
 Rows read: ``X`` is the learner's stored data (``fit``'s ``X``) and
 ``candidates`` its unlabeled rows. Each criterion reads a fixed *stop set*,
-``stop_set_size`` rows of ``X`` drawn once from ``random_state`` (the same
-rows every round, as Bloodgood & Vijay-Shanker's stop set), restricted to the
-unlabeled ones where the criterion is about the pool.
+``stop_set_size`` rows of ``X`` drawn from ``random_state`` (the same rows
+every round, as Bloodgood & Vijay-Shanker's stop set), restricted to the
+unlabeled ones where the criterion is about the pool. ``random_state`` is
+taken as scikit-learn takes it: an int, a ``RandomState`` instance (copied
+before each draw, so the rows stay the same and the instance is not
+consumed) or None (numpy's global generator: a new draw every round, so
+comparisons across rounds read different rows; pass an int to avoid it).
+
+Criteria are combined with ``a | b`` (:class:`AnyOf`) and ``a & b``
+(:class:`AllOf`); ``Any`` and ``All``, their former names, which shadowed
+:data:`typing.Any`, still work until 0.3 with a :class:`FutureWarning`.
 """
 
 from __future__ import annotations
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -35,8 +44,10 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import _num_samples
 
+from .base import StrategyTags, get_strategy_tags
 from .models import get_adapter
 from .strategies import entropy_score
+from .utils._deprecation import renamed_class
 
 __all__ = [
     "BaseStoppingCriterion",
@@ -45,8 +56,8 @@ __all__ = [
     "OverallUncertainty",
     "MaxConfidence",
     "BudgetExhausted",
-    "Any",
-    "All",
+    "AnyOf",
+    "AllOf",
     "prediction_kappa",
     "normalized_entropy",
 ]
@@ -127,7 +138,10 @@ class BaseStoppingCriterion(BaseEstimator):
     methods validate the parameters, add ``n_labels`` to each observation
     and enforce ``min_labels``.
 
-    ``a | b`` builds :class:`Any`, ``a & b`` builds :class:`All`.
+    ``a | b`` builds :class:`AnyOf`, ``a & b`` builds :class:`AllOf`.
+    Whether ``observe`` reads the model is the ``requires_model`` tag
+    (:func:`skal.base.get_strategy_tags`; True here): a learner without a
+    model skips the criteria that need one.
 
     Examples
     --------
@@ -141,9 +155,6 @@ class BaseStoppingCriterion(BaseEstimator):
     'ten labels'
     """
 
-    #: True when ``observe`` reads the model (a learner without one is skipped).
-    _needs_model = True
-
     _parameter_constraints = {
         "min_labels": [Interval(Integral, 0, None, closed="left")],
     }
@@ -151,12 +162,19 @@ class BaseStoppingCriterion(BaseEstimator):
     def __init__(self, *, min_labels=0):
         self.min_labels = min_labels
 
+    def __skal_tags__(self):
+        """The criterion's tags: ``requires_model`` (True: reads the model)."""
+        return StrategyTags()
+
     # -- stop set ------------------------------------------------------------
     def _stop_rows(self, n_rows):
         size = getattr(self, "stop_set_size", None)
         if size is None or size >= n_rows:
             return np.arange(n_rows, dtype=np.intp)
-        rng = check_random_state(getattr(self, "random_state", 0))
+        rs = getattr(self, "random_state", 0)
+        # an instance is copied: the same rows every round, and not consumed
+        rng = copy.deepcopy(rs) if isinstance(rs, np.random.RandomState) else rs
+        rng = check_random_state(rng)
         return np.sort(rng.choice(n_rows, size=size, replace=False)).astype(np.intp)
 
     def observe(self, learner, X, candidates=None) -> dict:
@@ -215,10 +233,28 @@ class BaseStoppingCriterion(BaseEstimator):
         raise NotImplementedError
 
     def __or__(self, other):
-        return Any.from_criteria(self, other)
+        return AnyOf.from_criteria(self, other)
 
     def __and__(self, other):
-        return All.from_criteria(self, other)
+        return AllOf.from_criteria(self, other)
+
+
+#: The parameters of the criteria that read a stop set.
+_STOP_SET_CONSTRAINTS = {
+    **BaseStoppingCriterion._parameter_constraints,
+    "stop_set_size": [Interval(Integral, 1, None, closed="left"), None],
+    "random_state": ["random_state"],
+}
+_WINDOW_CONSTRAINT = {"window": [Interval(Integral, 1, None, closed="left")]}
+
+
+def _last_pairs(observations, window):
+    """The last ``window`` pairs of successive observations, oldest first;
+    None while there are fewer."""
+    last = observations[-(window + 1) :]
+    if len(last) < window + 1:
+        return None
+    return list(zip(last[:-1], last[1:], strict=True))
 
 
 def _predictions(learner, X, rows):
@@ -257,8 +293,9 @@ class StabilizingPredictions(BaseStoppingCriterion):
     stop_set_size : int or None, default=1000
         Rows of ``X`` predicted each round (labeled ones included); None
         uses every row.
-    random_state : int, default=0
-        Chooses the stop set (the same rows every round).
+    random_state : int, RandomState instance or None, default=0
+        Chooses the stop set (the same rows every round; see the module
+        notes for None).
     min_labels : int, default=0
         Never stop below this many labels.
 
@@ -280,11 +317,9 @@ class StabilizingPredictions(BaseStoppingCriterion):
     """
 
     _parameter_constraints = {
-        **BaseStoppingCriterion._parameter_constraints,
+        **_STOP_SET_CONSTRAINTS,
+        **_WINDOW_CONSTRAINT,
         "kappa": [Interval(Real, -1, 1, closed="both")],
-        "window": [Interval(Integral, 1, None, closed="left")],
-        "stop_set_size": [Interval(Integral, 1, None, closed="left"), None],
-        "random_state": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -306,12 +341,11 @@ class StabilizingPredictions(BaseStoppingCriterion):
         return {"predictions": _predictions(learner, X, stop_rows)}
 
     def _decide(self, observations):
-        last = observations[-(self.window + 1) :]
-        if len(last) < self.window + 1:
+        pairs = _last_pairs(observations, self.window)
+        if pairs is None:
             return None
         kappas = [
-            prediction_kappa(a["predictions"], b["predictions"])
-            for a, b in zip(last[:-1], last[1:], strict=True)
+            prediction_kappa(a["predictions"], b["predictions"]) for a, b in pairs
         ]
         mean = float(np.mean(kappas))
         if mean >= self.kappa:
@@ -338,8 +372,8 @@ class ClassificationChange(BaseStoppingCriterion):
         Successive pairs that must all stay under ``threshold``.
     stop_set_size : int or None, default=1000
         Rows of ``X`` watched; None watches every row.
-    random_state : int, default=0
-        Chooses the watched rows.
+    random_state : int, RandomState instance or None, default=0
+        Chooses the watched rows (see the module notes for None).
     min_labels : int, default=0
         Never stop below this many labels.
 
@@ -359,11 +393,9 @@ class ClassificationChange(BaseStoppingCriterion):
     """
 
     _parameter_constraints = {
-        **BaseStoppingCriterion._parameter_constraints,
+        **_STOP_SET_CONSTRAINTS,
+        **_WINDOW_CONSTRAINT,
         "threshold": [Interval(Real, 0, 1, closed="both")],
-        "window": [Interval(Integral, 1, None, closed="left")],
-        "stop_set_size": [Interval(Integral, 1, None, closed="left"), None],
-        "random_state": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -388,11 +420,11 @@ class ClassificationChange(BaseStoppingCriterion):
         }
 
     def _decide(self, observations):
-        last = observations[-(self.window + 1) :]
-        if len(last) < self.window + 1:
+        pairs = _last_pairs(observations, self.window)
+        if pairs is None:
             return None
         worst = 0.0
-        for a, b in zip(last[:-1], last[1:], strict=True):
+        for a, b in pairs:
             both = np.asarray(a["unlabeled"], bool) & np.asarray(b["unlabeled"], bool)
             if not both.any():
                 return None
@@ -419,8 +451,8 @@ class OverallUncertainty(BaseStoppingCriterion):
         Mean normalised entropy to reach.
     stop_set_size : int or None, default=1000
         Rows of ``X`` watched (their unlabeled part counts); None uses all.
-    random_state : int, default=0
-        Chooses the watched rows.
+    random_state : int, RandomState instance or None, default=0
+        Chooses the watched rows (see the module notes for None).
     min_labels : int, default=0
         Never stop below this many labels.
 
@@ -433,10 +465,8 @@ class OverallUncertainty(BaseStoppingCriterion):
     """
 
     _parameter_constraints = {
-        **BaseStoppingCriterion._parameter_constraints,
+        **_STOP_SET_CONSTRAINTS,
         "threshold": [Interval(Real, 0, 1, closed="both")],
-        "stop_set_size": [Interval(Integral, 1, None, closed="left"), None],
-        "random_state": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -476,8 +506,8 @@ class MaxConfidence(BaseStoppingCriterion):
         Confidence the least confident row must reach.
     stop_set_size : int or None, default=1000
         Rows of ``X`` watched (their unlabeled part counts); None uses all.
-    random_state : int, default=0
-        Chooses the watched rows.
+    random_state : int, RandomState instance or None, default=0
+        Chooses the watched rows (see the module notes for None).
     min_labels : int, default=0
         Never stop below this many labels.
 
@@ -489,10 +519,8 @@ class MaxConfidence(BaseStoppingCriterion):
     """
 
     _parameter_constraints = {
-        **BaseStoppingCriterion._parameter_constraints,
+        **_STOP_SET_CONSTRAINTS,
         "threshold": [Interval(Real, 0, 1, closed="both")],
-        "stop_set_size": [Interval(Integral, 1, None, closed="left"), None],
-        "random_state": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -537,7 +565,6 @@ class BudgetExhausted(BaseStoppingCriterion):
     'BudgetExhausted: 100 labels >= budget 100'
     """
 
-    _needs_model = False
     _parameter_constraints = {
         **BaseStoppingCriterion._parameter_constraints,
         "budget": [Interval(Integral, 1, None, closed="left"), None],
@@ -546,6 +573,11 @@ class BudgetExhausted(BaseStoppingCriterion):
     def __init__(self, budget=None, *, min_labels=0):
         self.budget = budget
         self.min_labels = min_labels
+
+    def __skal_tags__(self):
+        tags = super().__skal_tags__()
+        tags.requires_model = False  # counts labels and rows only
+        return tags
 
     def observe(self, learner, X, candidates=None):  # noqa: D102 - see base
         self._validate_params()
@@ -596,9 +628,12 @@ class _Combination(_BaseComposition, BaseStoppingCriterion):
                 flat.append(_check_criterion(c, f"criterion {i}"))
         return cls(_name_estimators(flat))
 
-    @property
-    def _needs_model(self):
-        return any(getattr(c, "_needs_model", True) for _, c in self.criteria)
+    def __skal_tags__(self):
+        tags = super().__skal_tags__()
+        tags.requires_model = any(
+            get_strategy_tags(c).requires_model for _, c in self.criteria
+        )
+        return tags
 
     def get_params(self, deep=True):
         return self._get_params("criteria", deep=deep)
@@ -632,7 +667,7 @@ class _Combination(_BaseComposition, BaseStoppingCriterion):
         model = getattr(learner, "model_fitted_", True)
         parts = [
             c.observe(learner, X, candidates)
-            if model or not getattr(c, "_needs_model", True)
+            if model or not get_strategy_tags(c).requires_model
             else None
             for _, c in criteria
         ]
@@ -663,7 +698,7 @@ def _check_criterion(c, name):
     return c
 
 
-class Any(_Combination):
+class AnyOf(_Combination):
     """Stop as soon as any of the criteria says so.
 
     Built with ``|``: ``StabilizingPredictions() | BudgetExhausted(1000)``.
@@ -690,7 +725,7 @@ class Any(_Combination):
         return next((r for r in self._reasons(observations) if r is not None), None)
 
 
-class All(_Combination):
+class AllOf(_Combination):
     """Stop when every criterion says so at the same time.
 
     Built with ``&``: ``StabilizingPredictions() & OverallUncertainty()``.
@@ -719,3 +754,8 @@ class All(_Combination):
         if all(r is not None for r in reasons):
             return " and ".join(reasons)
         return None
+
+
+#: Former names (they shadowed :data:`typing.Any`): removed in 0.3.
+Any = renamed_class(AnyOf, "Any")
+All = renamed_class(AllOf, "All")

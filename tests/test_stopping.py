@@ -14,8 +14,8 @@ from sklearn.model_selection import GridSearchCV
 import skal.stopping as S
 from skal import ActiveLearner
 from skal.stopping import (
-    All,
-    Any,
+    AllOf,
+    AnyOf,
     BaseStoppingCriterion,
     BudgetExhausted,
     ClassificationChange,
@@ -36,7 +36,7 @@ def _instances():
             continue
         if cls is BaseStoppingCriterion:
             continue
-        if cls in (Any, All):
+        if cls in (AnyOf, AllOf):
             continue
         yield cls()
     yield StabilizingPredictions(kappa=0.5, window=1, stop_set_size=7)
@@ -159,14 +159,14 @@ def test_uncertainty_and_confidence_thresholds():
 
 def test_operators_build_named_flat_combinations():
     crit = StabilizingPredictions() | BudgetExhausted(100) | MaxConfidence()
-    assert isinstance(crit, Any)
+    assert isinstance(crit, AnyOf)
     assert [n for n, _ in crit.criteria] == [
         "stabilizingpredictions",
         "budgetexhausted",
         "maxconfidence",
     ]
     both = StabilizingPredictions() & OverallUncertainty()
-    assert isinstance(both, All)
+    assert isinstance(both, AllOf)
     assert clone(crit).get_params()["budgetexhausted__budget"] == 100
     with pytest.raises(TypeError, match="stopping criterion"):
         StabilizingPredictions() | "soon"
@@ -175,10 +175,58 @@ def test_operators_build_named_flat_combinations():
 def test_invalid_parameters_name_the_parameter():
     with pytest.raises(ValueError, match="'kappa' parameter of StabilizingPredictions"):
         StabilizingPredictions(kappa=2.0).decide([{"n_labels": 1, "predictions": [0]}])
-    with pytest.raises(ValueError, match="'criteria' parameter of Any"):
-        Any([]).decide([{"n_labels": 1, "criteria": []}])
+    with pytest.raises(ValueError, match="'criteria' parameter of AnyOf"):
+        AnyOf([]).decide([{"n_labels": 1, "criteria": []}])
     with pytest.raises(TypeError, match="list of \\(name, criterion\\) tuples"):
-        Any([BudgetExhausted()]).decide([{"n_labels": 1, "criteria": [None]}])
+        AnyOf([BudgetExhausted()]).decide([{"n_labels": 1, "criteria": [None]}])
+
+
+# ------------------------------------------------------ names and seeds (29)
+def test_former_combination_names_warn_and_still_work():
+    """Any / All (which shadowed typing.Any) are aliases of AnyOf / AllOf
+    until 0.3: a FutureWarning, then the same behaviour, clone and pickle."""
+    for old, new in ((S.Any, AnyOf), (S.All, AllOf)):
+        with pytest.warns(FutureWarning, match=f"renamed {new.__name__}"):
+            crit = old([("b", BudgetExhausted(10))])
+        assert isinstance(crit, new)
+        obs = [
+            {"n_labels": 10, "criteria": [{"n_labels": 10, "n_pool": 5, "budget": 10}]}
+        ]
+        assert crit.decide(obs) is not None
+        with pytest.warns(FutureWarning):
+            assert clone(crit).get_params()["b__budget"] == 10
+    assert "Any" not in S.__all__ and "All" not in S.__all__
+
+
+def test_requires_model_is_a_tag():
+    from skal.base import get_strategy_tags
+
+    assert get_strategy_tags(StabilizingPredictions()).requires_model
+    assert not get_strategy_tags(BudgetExhausted()).requires_model
+    assert not get_strategy_tags(BudgetExhausted() | BudgetExhausted(5)).requires_model
+    assert get_strategy_tags(BudgetExhausted() | MaxConfidence()).requires_model
+    assert not hasattr(BaseStoppingCriterion, "_needs_model")
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n_rows=st.integers(5, 60))
+def test_random_state_as_sklearn_takes_it(seed, n_rows):
+    """An int and a RandomState instance give the same stop set; an instance
+    is not consumed (the rows stay the same round after round)."""
+    size = min(4, n_rows)
+    by_int = StabilizingPredictions(stop_set_size=size, random_state=seed)
+    rng = np.random.RandomState(seed)
+    by_rng = StabilizingPredictions(stop_set_size=size, random_state=rng)
+    first = by_rng._stop_rows(n_rows)
+    np.testing.assert_array_equal(first, by_int._stop_rows(n_rows))
+    np.testing.assert_array_equal(first, by_rng._stop_rows(n_rows))
+    assert rng.randint(2**31 - 1) == np.random.RandomState(seed).randint(2**31 - 1)
+    rows = StabilizingPredictions(stop_set_size=size, random_state=None)._stop_rows(
+        n_rows
+    )
+    assert rows.shape == (size,) and np.all(np.diff(rows) > 0)
+    with pytest.raises(ValueError, match="'random_state' parameter"):
+        StabilizingPredictions(random_state="seed").decide([{"n_labels": 1}])
 
 
 # ------------------------------------------------------------- the learner

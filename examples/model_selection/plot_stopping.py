@@ -29,7 +29,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skal import ActiveLearner
 from skal.stopping import (
-    Any,
+    AnyOf,
     ClassificationChange,
     MaxConfidence,
     OverallUncertainty,
@@ -69,7 +69,7 @@ print(f"test accuracy at the stop: {learner.score(X_test, y_test):.3f}")
 # --------------------------
 # A criterion only reads the models; it never changes what is selected. So
 # one run to the full budget shows where each would stop: combine them in
-# :class:`~skal.stopping.Any` with ``min_labels`` above the budget (it
+# :class:`~skal.stopping.AnyOf` with ``min_labels`` above the budget (it
 # watches them all and never fires), then replay each criterion's ``decide``
 # over the learner's ``stop_observations_``.
 criteria = {
@@ -78,7 +78,7 @@ criteria = {
     "OverallUncertainty": OverallUncertainty(),
     "MaxConfidence": MaxConfidence(),
 }
-watch = Any(list(criteria.items()), min_labels=BUDGET + 1)
+watch = AnyOf(list(criteria.items()), min_labels=BUDGET + 1)
 full = simulation(watch).fit(X_pool, y_pool, eval_set=(X_test, y_test))
 n_labels = np.array([r["n_labels"] for r in full.history_])
 accuracy = np.array([r["score"] for r in full.history_])
