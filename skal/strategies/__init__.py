@@ -5,6 +5,7 @@ Every strategy is called as
 and returns distinct int indices into ``X``.
 """
 
+from ._auto import AutoSelect
 from ._balanced import BalancedSelection, boundary_distance
 from ._bayesian import (
     BALD,
@@ -65,6 +66,7 @@ __all__ = [
     "StrategyPipeline",
     "FunctionStrategy",
     "ColdStartHybrid",
+    "AutoSelect",
     "default_strategy",
 ]
 
