@@ -6,6 +6,8 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -19,6 +21,7 @@ from skal.augment import TabularAugment
 from skal.nets import MLP
 from skal.semi_supervised import (
     FixMatchClassifier,
+    FreeMatchClassifier,
     PseudoLabelClassifier,
     is_semi_supervised,
 )
@@ -54,12 +57,14 @@ def _partial(y, n_labeled):
     return out
 
 
-@pytest.mark.parametrize("cls", [FixMatchClassifier, PseudoLabelClassifier])
+@pytest.mark.parametrize(
+    "cls", [FixMatchClassifier, FreeMatchClassifier, PseudoLabelClassifier]
+)
 def test_minus_one_rows_are_unlabeled_and_used(cls):
     X, y = _blobs()
     params = dict(module__n_classes=3, min_steps=30, steps_per_label=0, mu=2)
     params["threshold"] = 0.6
-    if cls is FixMatchClassifier:
+    if cls is not PseudoLabelClassifier:
         params.update(augment_strong=TabularAugment("strong"))
     net = cls(MLP, **params).fit(X, _partial(y, 30))
     assert net.classes_.tolist() == [0, 1, 2]  # -1 is not a class
@@ -290,3 +295,199 @@ def test_bad_max_unlabeled():
     X, y = _blobs(60)
     with pytest.raises(ValueError, match="max_unlabeled"):
         ActiveLearner(_Tagged(), max_unlabeled=0).fit(X, _partial(y, 9))
+
+
+# ------------------------------------------------------------ FreeMatch
+def _freematch(**kw):
+    params = dict(
+        module__n_classes=3,
+        min_steps=40,
+        steps_per_label=0,
+        max_epochs=4,
+        mu=2,
+        batch_size=16,
+        augment_weak=TabularAugment("weak"),
+        augment_strong=TabularAugment("strong"),
+        random_state=0,
+    )
+    params.update(kw)
+    return FreeMatchClassifier(MLP, **params)
+
+
+def _thresholds(net):
+    return [b["threshold"] for e in net.history for b in e["batches"]]
+
+
+def test_freematch_global_threshold_starts_at_one_over_c_and_rises():
+    X, y = _blobs()
+    net = _freematch(ema_momentum=0.9).fit(X, _partial(y, 30))
+    taus = _thresholds(net)
+    assert len(taus) == net.n_steps_
+    # one EMA step from 1/C: 0.9 / 3 + 0.1 * (mean confidence, in [1/3, 1])
+    assert 1 / 3 <= taus[0] <= 0.9 / 3 + 0.1 + 1e-6
+    # confidence rises as the net learns the blobs, and the threshold follows
+    assert np.mean(taus[-10:]) > taus[0] + 0.2
+    assert net.global_threshold_ == pytest.approx(taus[-1], abs=1e-6)
+    assert 0 < net.global_threshold_ <= 1
+
+
+def test_freematch_class_thresholds_scale_the_global_one():
+    X, y = _blobs()
+    net = _freematch().fit(X, _partial(y, 30))
+    p = net.class_confidence_
+    assert p.shape == (3,) and np.isclose(p.sum(), 1, atol=1e-4)
+    expected = net.global_threshold_ * p / p.max()
+    np.testing.assert_allclose(net.class_thresholds_, expected, rtol=1e-5)
+    assert net.class_thresholds_.max() == pytest.approx(net.global_threshold_)
+    assert net.label_hist_.shape == (3,)
+    assert net.learning_status_ is None  # FlexMatch's state only
+
+
+def test_freematch_a_rarely_predicted_class_gets_a_lower_threshold():
+    # an unbalanced pool: the classes the net predicts least get lower bars
+    X, y = _blobs(400)
+    keep = (y == 0) | (np.arange(len(y)) < 40)
+    X, y = X[keep], y[keep]
+    net = _freematch(ema_momentum=0.9, min_steps=60).fit(X, _partial(y, 40))
+    counts = np.bincount(net.predict(X[40:]), minlength=3)
+    taus = net.class_thresholds_
+    assert taus[counts.argmax()] == pytest.approx(net.global_threshold_)
+    assert taus[counts.argmin()] < 0.5 * net.global_threshold_
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 12),
+    st.integers(2, 6),
+    st.floats(-30, 30),
+    st.integers(0, 2**16),
+)
+def test_fairness_term_is_finite(n, n_classes, scale, seed):
+    from skal.semi_supervised._freematch import _fairness
+
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, n_classes, generator=g) * scale
+    logits.requires_grad_(True)
+    p = torch.softmax(torch.randn(n_classes, generator=g), 0)
+    hist = torch.zeros(n_classes)
+    hist[0] = 1.0  # a histogram with empty classes (1/0 is masked out)
+    loss = _fairness(logits, p, hist)
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert torch.isfinite(logits.grad).all()
+
+
+def test_freematch_fairness_term_is_used_and_finite():
+    X, y = _blobs()
+    net = _freematch(lambda_f=0.5).fit(X, _partial(y, 30))
+    losses = [b["loss_f"] for e in net.history for b in e["batches"] if "loss_f" in b]
+    assert losses and np.isfinite(losses).all()
+    assert all(np.isfinite(b["loss_u"]) for b in net.history[-1, "batches"])
+    off = _freematch(lambda_f=0.0).fit(X, _partial(y, 30))
+    assert not any("loss_f" in b for e in off.history for b in e["batches"])
+
+
+def test_flexmatch_thresholds():
+    X, y = _blobs()
+    net = _freematch(thresholding="flexmatch", threshold=0.8).fit(X, _partial(y, 30))
+    status = net.learning_status_
+    assert status.shape == (270,)  # one per unlabeled row
+    assert set(np.unique(status)) <= {-1, 0, 1, 2}
+    assert (status >= 0).sum() > 0  # rows became confident
+    taus = np.asarray(net.class_thresholds_)
+    assert taus.shape == (3,) and (taus >= 0).all() and (taus <= 0.8 + 1e-6).all()
+    # warm-up: no row has been confident yet, every class threshold is 0
+    assert _thresholds(net)[0] == 0.0
+    assert net.global_threshold_ is None
+
+
+def test_freematch_state_is_reinitialised_and_random_state_honoured():
+    X, y = _blobs()
+    yp = _partial(y, 30)
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    net = _freematch(random_state=7).fit(X, yp)
+    # the fit leaves torch's global generator alone
+    np.testing.assert_array_equal(torch.rand(1), before)
+    a = net.predict_proba(X)
+    state_a = (net.global_threshold_, net.class_confidence_.copy())
+    b = net.fit(X, yp).predict_proba(X)  # refit: state starts again from 1/C
+    np.testing.assert_array_equal(a, b)
+    assert net.global_threshold_ == state_a[0]
+    np.testing.assert_array_equal(net.class_confidence_, state_a[1])
+    c = _freematch(random_state=8).fit(X, yp).predict_proba(X)
+    assert not np.allclose(a, c)
+
+
+def test_freematch_options_distribution_alignment_and_weights_ema():
+    X, y = _blobs()
+    yp = _partial(y, 30)
+    plain = _freematch().fit(X, yp)
+    aligned = _freematch(dist_align=True).fit(X, yp)
+    ema = _freematch(weights_ema=0.9).fit(X, yp)
+    for net in (aligned, ema):
+        proba = net.predict_proba(X)
+        assert np.isfinite(proba).all()
+        assert net.score(X, y) > 0.8
+        assert not np.allclose(proba, plain.predict_proba(X))
+
+
+def test_auto_settings_follow_the_device():
+    net = _freematch(mu="auto", batch_size="auto", min_steps="auto")
+    assert net.auto_settings() == FreeMatchClassifier.cpu_settings
+    cuda = clone(net).set_params(device="cuda:0").auto_settings()
+    assert cuda["mu"] == 7 and cuda["batch_size"] == 64
+    X, y = _blobs()
+    net.set_params(steps_per_label=0, max_epochs=2)
+    net.cpu_settings = {"mu": 3, "batch_size": 8, "min_steps": 12}
+    net.fit(X, _partial(y, 30))
+    assert net.n_steps_ == 12
+    assert net.batch_size == "auto" and net.min_steps == "auto"  # params kept
+    batches = [b for e in net.history for b in e["batches"]]
+    assert len(batches) == 12
+    assert net.predict(X).shape == (300,)  # predict with batch_size "auto"
+
+
+@pytest.mark.parametrize(
+    "param, value, match",
+    [
+        ("thresholding", "fixed", "'thresholding' parameter of FreeMatchClassifier"),
+        ("ema_momentum", 1.0, "'ema_momentum' parameter"),
+        ("lambda_f", -0.1, "'lambda_f' parameter"),
+        ("weights_ema", 1.5, "'weights_ema' parameter"),
+        ("dist_align", "yes", "'dist_align' parameter"),
+        ("mu", "fast", "'mu' parameter"),
+        ("random_state", "seed", "'random_state' parameter"),
+    ],
+)
+def test_freematch_bad_parameters_are_named(param, value, match):
+    X, y = _blobs(60)
+    with pytest.raises(ValueError, match=match):
+        _freematch(**{param: value}).fit(X, _partial(y, 10))
+
+
+def test_freematch_grid_search_clone_and_pickle():
+    X, y = _blobs(150)
+    net = _freematch()
+    params = net.get_params()
+    assert {
+        "thresholding",
+        "ema_momentum",
+        "lambda_f",
+        "dist_align",
+        "weights_ema",
+        "random_state",
+        "augment_weak",
+        "mu",
+    } <= set(params)
+    c = clone(net).set_params(thresholding="flexmatch", augment_strong__corruption=0.3)
+    assert c.thresholding == "flexmatch" and net.thresholding == "freematch"
+    assert not hasattr(c, "global_threshold_")
+    gs = GridSearchCV(net, {"thresholding": ["freematch", "flexmatch"]}, cv=2)
+    gs.fit(X, y)
+    assert gs.best_params_["thresholding"] in ("freematch", "flexmatch")
+    fitted = clone(net).set_params(weights_ema=0.9).fit(X, _partial(y, 30))
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_allclose(again.predict_proba(X), fitted.predict_proba(X))
+    assert again.global_threshold_ == fitted.global_threshold_

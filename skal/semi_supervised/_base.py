@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from numbers import Real
 
 import numpy as np
@@ -11,7 +12,12 @@ from sklearn.semi_supervised import (
     LabelSpreading,
     SelfTrainingClassifier,
 )
-from sklearn.utils._param_validation import Interval, validate_parameter_constraints
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
@@ -69,8 +75,10 @@ class SemiSupervisedNet(StepNetClassifier):
         Confidence a pseudo-label needs.
     lambda_u : float, default=1.0
         Weight of the unlabeled loss.
-    mu : int, default=7
-        Unlabeled rows per labeled row in a step.
+    mu : int or "auto", default=7
+        Unlabeled rows per labeled row in a step. ``"auto"``: the papers' 7
+        on a CUDA device, ``cpu_mu`` (class attribute, 2) otherwise
+        (see :meth:`auto_settings`).
     **kwargs
         Everything :class:`skal.nets.StepNetClassifier` takes.
 
@@ -117,8 +125,40 @@ class SemiSupervisedNet(StepNetClassifier):
         "lambda_u": [
             Described(Interval(Real, 0, None, closed="left"), refuse_bool=True)
         ],
-        "mu": [Count(1)],
+        "mu": [Count(1), StrOptions({"auto"})],
     }
+
+    #: What ``"auto"`` resolves to off CUDA (``mu``, ``batch_size``,
+    #: ``min_steps``): sized so that a fit of skal's CNNs on 20-640 labels
+    #: takes tens of seconds on one CPU core (times in the training docs).
+    cpu_settings = {"mu": 2, "batch_size": 16, "min_steps": 300}
+    #: What ``"auto"`` resolves to on a CUDA device: the papers' ``mu=7``
+    #: and batch of 64, and more steps.
+    cuda_settings = {"mu": 7, "batch_size": 64, "min_steps": 2000}
+
+    def auto_settings(self):
+        """The values ``"auto"`` parameters take on this net's device.
+
+        Returns a dict with ``mu``, ``batch_size`` and ``min_steps``:
+        :attr:`cuda_settings` when ``device`` is a CUDA device (``"cuda"``,
+        ``"cuda:1"``, a ``torch.device``), :attr:`cpu_settings` otherwise.
+
+        Examples
+        --------
+        >>> from skal.nets import MLP
+        >>> from skal.semi_supervised import FixMatchClassifier
+        >>> FixMatchClassifier(MLP, device="cpu").auto_settings()["mu"]
+        2
+        >>> FixMatchClassifier(MLP, device="cuda").auto_settings()["mu"]
+        7
+        """
+        on_cuda = str(self.device or "cpu").startswith("cuda")
+        return dict(self.cuda_settings if on_cuda else self.cpu_settings)
+
+    def _auto(self, name):
+        """``name``'s value, with ``"auto"`` resolved for the device."""
+        value = getattr(self, name)
+        return self.auto_settings()[name] if value == "auto" else value
 
     def _check_semi_params(self):
         params = {name: getattr(self, name) for name in self._semi_constraints}
@@ -161,21 +201,98 @@ class SemiSupervisedNet(StepNetClassifier):
         X_l, y_l, X_u = self._split(X, y)
         self._unlabeled = X_u if _len(X_u) else None
         self._in_fit = True
+        self._weights_ema = None
+        self._reset_train_state(X_l, y_l, X_u)
         try:
-            method(X_l, y_l, **kwargs)
+            with self._seeded(), self._auto_batch_size():
+                method(X_l, y_l, **kwargs)
+            self._install_weights_ema()
         finally:
             self._unlabeled = None
+            self._weights_ema = None
             self._in_fit = False
+        self._finish_train_state()
         self._record_mask_rate()
         return self
+
+    # ------------------------------------------------- training-state hooks
+    def _reset_train_state(self, X_l, y_l, X_u):
+        """Re-initialise the fitted training state (EMAs) before a fit."""
+
+    def _finish_train_state(self):
+        """Turn the training state into its public form after a fit."""
+
+    @contextlib.contextmanager
+    def _seeded(self):
+        """Seed torch for the fit when ``random_state`` is set (global torch
+        random state restored afterwards)."""
+        random_state = getattr(self, "random_state", None)
+        if random_state is None:
+            yield
+            return
+        seed = int(check_random_state(random_state).randint(2**31 - 1))
+        devices = [self.device] if str(self.device).startswith("cuda") else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
+
+    @contextlib.contextmanager
+    def _auto_batch_size(self):
+        """``batch_size="auto"`` resolved for the duration of the fit."""
+        if self.batch_size != "auto":
+            yield
+            return
+        self.batch_size = self.auto_settings()["batch_size"]
+        try:
+            yield
+        finally:
+            self.batch_size = "auto"
+
+    def get_iterator(self, dataset, training=False):
+        with self._auto_batch_size():
+            return super().get_iterator(dataset, training=training)
+
+    def _set_steps(self, y):
+        if self.min_steps != "auto":
+            return super()._set_steps(y)
+        self.min_steps = self.auto_settings()["min_steps"]
+        try:
+            return super()._set_steps(y)
+        finally:
+            self.min_steps = "auto"
+
+    # ------------------------------------------------ EMA of the weights
+    def train_step(self, batch, **fit_params):
+        step = super().train_step(batch, **fit_params)
+        decay = getattr(self, "weights_ema", None)
+        if decay and getattr(self, "_in_fit", False):
+            if self._weights_ema is None:
+                from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+                # in a list: skorch refuses modules set as attributes here
+                self._weights_ema = [
+                    AveragedModel(
+                        self.module_,
+                        multi_avg_fn=get_ema_multi_avg_fn(decay),
+                        use_buffers=True,
+                    )
+                ]
+            self._weights_ema[0].update_parameters(self.module_)
+        return step
+
+    def _install_weights_ema(self):
+        """Predict with the EMA of the weights (when ``weights_ema`` is set)."""
+        if getattr(self, "_weights_ema", None) is not None:
+            self.module_.load_state_dict(self._weights_ema[0].module.state_dict())
 
     # -------------------------------------------------------------- training
     def _draw_unlabeled(self):
         X_u = getattr(self, "_unlabeled", None)
         if X_u is None or self.lambda_u == 0:
             return None
-        n = self.mu * self.batch_size
+        n = self._auto("mu") * self.batch_size
         idx = torch.randint(0, _len(X_u), (n,)).numpy()
+        self._unlabeled_idx = idx
         return to_tensor(_take(X_u, idx), device=self.device)
 
     def unlabeled_loss(self, X_labeled, y_labeled, X_unlabeled):

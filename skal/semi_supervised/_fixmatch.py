@@ -87,10 +87,24 @@ class FixMatchClassifier(SemiSupervisedNet):
         logits_l = logits[:n_l]
         logits_w, logits_s = logits[n_l : n_l + n_u], logits[n_l + n_u :]
         with torch.no_grad():
-            conf, pseudo = torch.softmax(logits_w.detach(), dim=1).max(dim=1)
-            mask = (conf >= self.threshold).float()
+            probs_w = torch.softmax(logits_w.detach(), dim=1)
+            pseudo, mask = self.pseudo_labels(probs_w)
         loss_u = (F.cross_entropy(logits_s, pseudo, reduction="none") * mask).mean()
+        loss_u = loss_u + self.extra_unlabeled_loss(logits_s, mask)
         return logits_l, loss_u, mask.mean()
+
+    def pseudo_labels(self, probs_weak):
+        """Pseudo-labels and their 0/1 mask from the weak view's probabilities.
+
+        FixMatch: the arg-max where its probability is at least
+        ``threshold``. Subclasses change the rule (adaptive thresholds).
+        """
+        conf, pseudo = probs_weak.max(dim=1)
+        return pseudo, (conf >= self.threshold).float()
+
+    def extra_unlabeled_loss(self, logits_strong, mask):
+        """A term added to the unlabeled loss (none in FixMatch)."""
+        return logits_strong.new_zeros(())
 
     def _train_augment(self):
         # labeled batches of a fit without a pool get the weak view
