@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import sys
 import warnings
 
@@ -21,24 +22,67 @@ from ._format import SessionFileError, _is_shape
 # Types a skops file may hold beyond skops' own defaults (scikit-learn's
 # estimators, numpy dtypes and ufuncs, builtin containers): exact class
 # names, each checked to be a class by the tests. Never a prefix: skops
-# reports functions as types, and ``builtins.eval`` is one.
+# reports functions as types, and ``builtins.eval`` is one. Never a type
+# whose native code trusts indices it holds: scikit-learn's ``Tree``,
+# ``TreePredictor``, ``KDTree`` and ``BallTree`` (and the distance metrics
+# only they hold) index arrays without bounds checks, so a crafted node
+# crashes or hangs the interpreter; a session of a tree or neighbours model
+# needs ``estimator=`` and is refit from its labels.
 SKOPS_ALLOWED_TYPES = frozenset(
     {
-        "sklearn.tree._tree.Tree",
-        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-        "sklearn.neighbors._kd_tree.KDTree",
-        "sklearn.neighbors._ball_tree.BallTree",
         "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
         "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
-        *(
-            f"sklearn.metrics._dist_metrics.{m}Distance{b}"
-            for m in ("Euclidean", "Manhattan", "Chebyshev", "Minkowski")
-            for b in ("32", "64")
-        ),
     }
 )
+#: Parameter names that name a file or a directory: never taken from a file.
+PATH_PARAMS = frozenset(
+    {
+        "memory",
+        "cache",
+        "cache_dir",
+        "cachedir",
+        "cache_path",
+        "location",
+        "path",
+        "filename",
+        "file",
+        "files",
+        "dirname",
+        "directory",
+        "dir",
+        "folder",
+        "temp_folder",
+        "tmp_dir",
+        "log_dir",
+        "logdir",
+        "output_dir",
+        "save_dir",
+        "save_path",
+        "checkpoint",
+        "checkpoint_dir",
+        "f_params",
+        "f_optimizer",
+        "f_history",
+        "f_pickle",
+    }
+)
+
+
+def is_path_like(name, value):
+    """A parameter value that names a file or directory (None/False do not)."""
+    if value is None or value is False:
+        return False
+    if isinstance(value, os.PathLike):
+        return True
+    leaf = name.rsplit("__", 1)[-1]
+    if leaf in PATH_PARAMS:
+        return True
+    # a text vectorizer told to open the rows it gets as files
+    return leaf == "input" and value in ("filename", "file")
+
+
 # The members a session file may hold, and caps on what is read.
 _MAX_DEPTH = 64  # nesting of JSON values
 
@@ -77,6 +121,16 @@ class _Writer:
         return key
 
     def value(self, v):
+        """``v`` as JSON; an unsaveable ``v`` leaves no array behind."""
+        n = len(self.arrays)
+        try:
+            return self._value(v)
+        except _Unsaveable:
+            for k in list(self.arrays)[n:]:
+                del self.arrays[k]
+            raise
+
+    def _value(self, v):
         torch = sys.modules.get("torch")
         if isinstance(v, np.generic):
             v = v.item()
@@ -106,10 +160,16 @@ class _Writer:
                 "indptr": self._key(np.asarray(v.indptr)),
             }
         if hasattr(v, "iloc") and hasattr(v, "columns"):
-            cols = list(v.columns)
-            if not all(isinstance(c, str) for c in cols):
-                raise _Unsaveable("a DataFrame with non-str column names")
-            return {"__dataframe__": [[c, self._key(v[c].to_numpy())] for c in cols]}
+            cols = []
+            for j, c in enumerate(v.columns):
+                if not _column_name_ok(c):
+                    raise _Unsaveable(
+                        f"a DataFrame with the column name {c!r:.80} (of type "
+                        f"{type(c).__name__}; column names must be str, int, "
+                        "float, bool or tuples of them)"
+                    )
+                cols.append([self.value(c), self._key(v.iloc[:, j].to_numpy())])
+            return {"__dataframe__": cols}
         if isinstance(v, np.random.RandomState):
             return {"__random_state__": self.value(v.get_state())}
         if inspect.isclass(v):
@@ -118,6 +178,49 @@ class _Writer:
             params = {k: self.value(x) for k, x in v.get_params(deep=False).items()}
             return {"__skal__": _class_path(type(v)), "params": params}
         raise _Unsaveable(f"{v!r:.200} of type {type(v).__name__}")
+
+
+def _column_name_ok(c, depth=0):
+    if isinstance(c, np.generic):
+        c = c.item()
+    if c is None or isinstance(c, str | bool | int):
+        return True
+    if isinstance(c, float):
+        return bool(np.isfinite(c))
+    return isinstance(c, tuple) and depth == 0 and all(_column_name_ok(x, 1) for x in c)
+
+
+def _holds_class(x):
+    if inspect.isclass(x) or isinstance(x, os.PathLike):
+        return True
+    if isinstance(x, list | tuple):
+        return any(_holds_class(y) for y in x)
+    if isinstance(x, dict):
+        return any(_holds_class(y) for y in x.values())
+    return False
+
+
+def referenced_arrays(doc):
+    """The keys of arrays.npz that the JSON ``doc`` (as :class:`_Writer` wrote it)
+    names."""
+    out, stack = set(), [doc]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, dict):
+            for k in ("__array__", "__tensor__", "data", "indices", "indptr"):
+                if isinstance(v.get(k), str):
+                    out.add(v[k])
+            cols = v.get("__dataframe__")
+            if isinstance(cols, list):
+                out.update(
+                    c[1]
+                    for c in cols
+                    if isinstance(c, list) and len(c) == 2 and isinstance(c[1], str)
+                )
+            stack.extend(v.values())
+    return out
 
 
 # --------------------------------------------------------------- allow-list
@@ -232,6 +335,18 @@ class _Reader:
     def __init__(self, arrays, member):
         self.arrays = arrays
         self.member = member
+        self.reset = []  # parameters of skal objects left at their defaults
+
+    @staticmethod
+    def unsafe(name, value):
+        """A class (a callable) or a file/directory name: not from a file."""
+        if is_path_like(name, value) or inspect.isclass(value):
+            return True
+        if isinstance(value, list | tuple):
+            return any(_holds_class(x) for x in value)
+        if isinstance(value, dict):
+            return any(_holds_class(x) for x in value.values())
+        return False
 
     def _bad(self, what):
         return SessionFileError(
@@ -314,19 +429,21 @@ class _Reader:
             cols = v["__dataframe__"]
             if not (
                 isinstance(cols, list)
-                and all(
-                    isinstance(c, list) and len(c) == 2 and isinstance(c[0], str)
-                    for c in cols
-                )
+                and all(isinstance(c, list) and len(c) == 2 for c in cols)
             ):
                 raise self._bad("a DataFrame")
-            data = {c: self._get(k) for c, k in cols}
-            if (
-                any(a.ndim != 1 for a in data.values())
-                or len({a.shape[0] for a in data.values()}) > 1
-            ):
+            names = [self.value(c[0], depth + 1) for c in cols]
+            if not all(_column_name_ok(c) for c in names):
+                raise self._bad("a DataFrame's column names")
+            data = [self._get(c[1]) for c in cols]
+            if any(a.ndim != 1 for a in data) or len({a.shape[0] for a in data}) > 1:
                 raise self._bad("a DataFrame whose columns differ in length")
-            return pd.DataFrame(data)
+            df = pd.DataFrame(dict(enumerate(data)))
+            if names == list(range(len(names))):
+                df.columns = pd.RangeIndex(len(names))
+            else:
+                df.columns = pd.Index(names, tupleize_cols=False)
+            return df
         if len(v) == 1 and "__random_state__" in v:
             rs = np.random.RandomState()
             rs.set_state(self.value(v["__random_state__"], depth + 1))
@@ -337,6 +454,12 @@ class _Reader:
             cls = _resolve_class(v["__skal__"], kind="skal", base=BaseEstimator)
             if not isinstance(v["params"], dict):
                 raise self._bad(f"the parameters of {cls.__name__}")
-            params = {k: self.value(x, depth + 1) for k, x in v["params"].items()}
+            params = {}
+            for k, x in v["params"].items():
+                value = self.value(x, depth + 1)
+                if self.unsafe(k, value):
+                    self.reset.append(f"{cls.__name__}.{k}")
+                    continue
+                params[k] = value
             return cls(**params)
         raise self._bad(f"an unknown value {v!r:.200}")

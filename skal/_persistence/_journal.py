@@ -52,6 +52,7 @@ import os
 import warnings
 from contextlib import contextmanager
 
+from ._container import fsync_dir
 from ._format import _is_int
 from ._journal_format import (
     JournalError,
@@ -288,7 +289,7 @@ def _append(path, records, *, session=None, next_seq=None, expected_end=None):
         finally:
             os.close(fd)
     if not existed:
-        _fsync_dir(os.path.dirname(os.path.abspath(path)))
+        fsync_dir(os.path.dirname(os.path.abspath(path)))
     return end
 
 
@@ -383,20 +384,6 @@ def attach(state, path):
             UserWarning,
             stacklevel=4,
         )
-
-
-def _fsync_dir(directory):
-    """Make a new file's directory entry durable (POSIX only)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 def same_file(a, b):

@@ -52,8 +52,16 @@ from sklearn.base import clone
 
 from .._state import LabelState, check_indices
 from .._version import __version__
-from ._codec import _Reader, _Unsaveable, _Writer
-from ._container import _load_arrays, _member, _read_files, _sha256, write_zip
+from ._checks import check_fit_params, check_labeled_rows
+from ._codec import _Reader, _Unsaveable, _Writer, referenced_arrays
+from ._container import (
+    _load_arrays,
+    _member,
+    _read_files,
+    _sha256,
+    array_names,
+    write_zip,
+)
 from ._format import FORMAT, VERSION, SessionFileError, _is_int, _is_shape, _n_rows
 from ._journal import attach
 from ._journal_format import fingerprint
@@ -108,8 +116,9 @@ def save_learner(learner, path, *, include_X=True):
         raise TypeError(
             f"Cannot save this session without pickle: it holds {exc}. save "
             "stores numpy arrays (not of dtype object), torch tensors, scipy "
-            "sparse matrices and DataFrames with str column names; pass "
-            "include_X=False to leave fit's X out."
+            "sparse matrices and DataFrames whose column names are str, int, "
+            "float, bool or tuples of them (else rename them, e.g. "
+            "X.columns = X.columns.astype(str), before fit)."
         ) from None
     try:
         state["stop_observations_"] = w.value(learner.stop_observations_)
@@ -122,7 +131,7 @@ def save_learner(learner, path, *, include_X=True):
         )
 
     files["params.json"] = json.dumps(params, indent=1).encode()
-    files["state.json"] = json.dumps(state, indent=1).encode()
+    files["state.json"] = json.dumps(state, separators=(",", ":")).encode()
     buf = io.BytesIO()
     np.savez(buf, **w.arrays)
     files["arrays.npz"] = buf.getvalue()
@@ -144,12 +153,19 @@ _CALLER_ONLY = ("journal", "executor")
 
 def load_learner(cls, path, estimator=None, *, X=None, params=None):
     """Rebuild an ActiveLearner saved by :func:`save_learner`."""
-    manifest, files = _read_files(path)
+    manifest, files, spare = _read_files(path)
+    try:
+        return _load(cls, files, spare, estimator, X, params)
+    finally:
+        for f in files.values():
+            if not isinstance(f, bytes):
+                f.close()
+
+
+def _load(cls, files, spare, estimator, X, params):
     for name in ("params.json", "state.json", "arrays.npz"):
         if name not in files:
             raise SessionFileError(f"The saved session lacks its {name}.")
-    with _member("arrays.npz"):
-        arrays = _load_arrays(files["arrays.npz"])
     with _member("params.json"):
         saved_params = json.loads(files["params.json"])
         if not isinstance(saved_params, dict) or not isinstance(
@@ -169,9 +185,30 @@ def load_learner(cls, path, estimator=None, *, X=None, params=None):
         state = json.loads(files["state.json"])
         if not isinstance(state, dict):
             raise TypeError("not a dict")
+    _check_members(files, spec, state)
+    with _member("arrays.npz"):
+        present = set(array_names(files["arrays.npz"]))
+    referenced = set()
+    for member, doc in (("params.json", [saved_params, spec]), ("state.json", state)):
+        keys = referenced_arrays(doc)
+        missing = sorted(keys - present)
+        if missing:
+            raise SessionFileError(
+                f"The saved session's {member} names the array {missing[0]!r:.80}, "
+                "which arrays.npz lacks."
+            )
+        referenced |= keys
+    unused = sorted(present - referenced)
+    if unused:
+        raise SessionFileError(
+            f"The saved session's arrays.npz holds arrays that neither params.json "
+            f"nor state.json refers to ({unused[:5]}); the file was modified."
+        )
+    with _member("arrays.npz"):
+        arrays = _load_arrays(files["arrays.npz"], referenced)
     reader = _Reader(arrays, "params.json")
     params = dict(params or {})
-    kwargs = {}
+    kwargs, reset = {}, []
     with _member("params.json"):
         for k, v in saved_params.items():
             if k in params:
@@ -184,7 +221,7 @@ def load_learner(cls, path, estimator=None, *, X=None, params=None):
                         f"It is None now: pass it to keep it, "
                         f"ActiveLearner.load(path, params={{'{k}': ...}}).",
                         UserWarning,
-                        stacklevel=3,
+                        stacklevel=4,
                     )
                 kwargs[k] = None
             elif isinstance(v, dict) and "__unsaved__" in v:
@@ -195,17 +232,39 @@ def load_learner(cls, path, estimator=None, *, X=None, params=None):
                     f"ActiveLearner.load(path, params={{'{k}': ...}})."
                 )
             else:
-                kwargs[k] = reader.value(v)
+                value = reader.value(v)
+                if reader.unsafe(k, value):
+                    reset.append(k)
+                else:
+                    kwargs[k] = value
     if params:
         raise ValueError(
             f"params= names {sorted(params)}, which are not parameters of the "
             f"saved ActiveLearner ({sorted(saved_params)})."
         )
+    reset += reader.reset
 
     if spec["kind"] == "skorch":
-        template, model = _load_net(spec, files, reader, estimator)
+        template, model = _load_net(spec, files, reader, estimator, reset, spare)
     else:
-        template, model = _load_sklearn(spec, files, estimator)
+        n_features = state.get("n_features_in_")
+        template, model = _load_sklearn(
+            spec,
+            files,
+            estimator,
+            n_features=n_features if _is_int(n_features) else None,
+            reset=reset,
+            spare=spare,
+        )
+    if reset:
+        warnings.warn(
+            f"The saved session names a file, a directory or a class in {reset}; "
+            "a file does not choose those (they reach the file system, or are "
+            "called). They are back to their defaults: pass them to keep them, "
+            "ActiveLearner.load(path, estimator=..., params={...}).",
+            UserWarning,
+            stacklevel=4,
+        )
     with _member("params.json"):
         learner = cls(template, **kwargs)
         learner._check_params()
@@ -234,6 +293,10 @@ def load_learner(cls, path, estimator=None, *, X=None, params=None):
         )
     with _member("state.json"):
         _restore_state(learner, state, reader, X)
+        check_fit_params(learner._state.fit_params, template)
+        check_labeled_rows(
+            learner._state, X, template, positions=state.get("label_provenance_")
+        )
 
     learner.estimator_ = clone(template)
     learner.model_fitted_ = False
@@ -257,13 +320,33 @@ def load_learner(cls, path, estimator=None, *, X=None, params=None):
                 "loaded without running code from the file; it is refit from the "
                 "saved labels.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             # a fixed seed: the restored generator must not advance here
             learner._refit_keep_labels(seed=0)
     if learner.journal is not None:
         attach(learner._state, learner.journal)
     return learner
+
+
+def _check_members(files, spec, state):
+    """Every member is one the session uses: none that nothing refers to."""
+    if spec["kind"] == "skorch":
+        model, used = "module.pt", {"module.pt", "optimizer.pt"}
+    else:
+        model, used = "model.skops", {"estimator.skops", "model.skops"}
+    used |= {"params.json", "state.json", "arrays.npz"}
+    unused = sorted(set(files) - used)
+    if "optimizer.pt" in files and "module.pt" not in files:
+        unused.append("optimizer.pt")
+    if model in files and state.get("model_fitted_") is False:
+        unused.append(model)
+    if unused:
+        raise SessionFileError(
+            f"The saved session holds members nothing in it refers to "
+            f"({sorted(unused)}, for a {spec['kind']} estimator); the file was "
+            "modified."
+        )
 
 
 def _restore_state(learner, state, reader, X):
