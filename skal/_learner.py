@@ -4,21 +4,29 @@ from __future__ import annotations
 
 import numbers
 import os
+import time
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils._param_validation import HasMethods, InvalidParameterError
+from sklearn.utils._param_validation import (
+    HasMethods,
+    InvalidParameterError,
+    StrOptions,
+)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from . import _inputs, _simulation
+from ._corrections import CorrectionsMixin
 from ._inputs import frame_like, match_dtype
 from ._labels import (
+    check_classes,
     check_label_kind,
     check_no_lookalike,
     concrete_labels,
+    declared_labels,
     refuse_mixed_labels,
     taught_labels,
     unlabeled_mask,
@@ -27,10 +35,10 @@ from ._labels import (
 from ._persistence import SessionMixin, _journal
 from ._refit import RefitMixin
 from ._simulation import SimulationMixin
-from ._state import LabelState
+from ._state import LabelState, _is_pandas_index, expand_proba
 from .backends import resolve_executor
 from .backends._base import EXECUTOR_CONSTRAINTS, in_executor_session
-from .base import check_n_instances
+from .base import check_n_instances, get_strategy_tags
 from .callbacks import check_callbacks
 from .models import is_skorch_net
 from .strategies import RandomSampling, default_strategy
@@ -50,7 +58,20 @@ def _estimator_has(attr):
     return check
 
 
+def _state_field(name):
+    """A fitted attribute of the learner kept in its session state."""
+
+    def get(self):
+        return getattr(self._state, name)
+
+    def set_(self, value):
+        setattr(self._state, name, value)
+
+    return property(get, set_, doc=f"The session's ``{name}`` (skal._state).")
+
+
 class ActiveLearner(
+    CorrectionsMixin,
     RefitMixin,
     SessionMixin,
     SimulationMixin,
@@ -77,9 +98,11 @@ class ActiveLearner(
     estimator : classifier
         Has ``fit`` and ``predict_proba``. Cloned into ``estimator_``; the
         object passed is never fitted.
-    strategy : strategy, default=None
+    strategy : strategy or "auto", default=None
         Picks the rows to label once a model exists; None uses
-        :func:`skal.strategies.default_strategy`. Its parameters are grid
+        :func:`skal.strategies.default_strategy`; ``"auto"`` a
+        :class:`~skal.strategies.AutoSelect` (chooses among strategies each
+        round from the session's own labels). Its parameters are grid
         searchable as ``strategy__<param>``.
     n_instances : int, default=1
         Rows per query (per round in a simulation).
@@ -131,12 +154,19 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         stored pool labeled ``-1``; a pool larger than ``max_unlabeled`` is
         subsampled (seeded by the refit's seed). None passes the whole pool.
         Other estimators never see the pool.
-    missing_label : int, float, str or None, default=-1
-        The value of ``y`` that marks an unlabeled row (scikit-learn's ``-1``;
-        ``np.nan`` for float labels, ``None`` for object labels, or a string
-        such as ``"?"``). A label that only looks like it (the string
-        ``'-1'`` when the marker is the number ``-1``, NaN when it is not
-        NaN) is refused rather than turned into a class.
+    missing_label : "auto", int, float, str or None, default="auto"
+        The value of ``y`` that marks an unlabeled row. ``"auto"``: ``-1``
+        (scikit-learn's marker; a number, never the string ``'-1'``), NaN,
+        None and pandas NA, none of which is ever a class. An explicit
+        value (``-1``, ``np.nan``, ``None``, or a string such as ``"?"``)
+        marks alone. A label that only looks like the marker (the string
+        ``'-1'``, ``'nan'``) is refused rather than turned into a class.
+    classes : array-like or None, default=None
+        The classes, declared up front: ``classes_`` is this list from
+        ``fit`` on (probability columns in its order, a class no label holds
+        yet included, with probability 0), a cold start with no label works
+        (queries use ``initial_strategy``), and a label outside it is a
+        ValueError naming it. None takes the classes from the labels.
     callbacks : list of callbacks, default=None
         Objects with ``on_round_begin(learner, **info)`` /
         ``on_round_end(learner, **info)`` (and ``on_simulation_begin`` /
@@ -154,8 +184,10 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         model while its labeled rows hold a single class (queries use
         ``initial_strategy`` meanwhile).
     model_stale_ : bool
-        True when the last refit failed or was interrupted: the labels are
-        all recorded, ``estimator_`` is the previous model, and the next
+        True when the model does not follow the labels: the last refit
+        failed or was interrupted, or labels arrived with ``refit=False``
+        (or after a :meth:`prepare_refit` snapshot). The labels are all
+        recorded, ``estimator_`` is the previous model, and the next
         ``teach`` or :meth:`refit` (:meth:`resume` in a simulation) catches up.
     X_labeled_, y_labeled_ : array-like
         Every labeled row and its label, in the order they were taught.
@@ -164,10 +196,18 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
     labeled_indices_ : ndarray of int
         Rows of ``fit``'s ``X`` that are labeled (taught ones included).
     history_ : list of dict
-        One record per round: ``round``, ``indices`` (into ``fit``'s ``X``),
-        ``n_labels``, ``query_seconds``, ``fit_seconds``, when ``fit``
-        got ``eval_set``, ``score`` and, when ``stopping`` is set,
-        ``stop_reason`` (None, or why the simulation stopped there).
+        One record per round (``fit``'s labels, every ``teach``, every
+        simulated round): ``round``, ``indices`` (into ``fit``'s ``X``),
+        ``n_labels``, ``query_seconds``, ``fit_seconds``, ``query_info`` (what
+        the strategy's ``select`` said of the rows taught, arrays left out),
+        when ``fit`` got ``eval_set``, ``score`` and, when ``stopping`` is
+        set, ``stop_reason`` (None, or why the simulation stopped there).
+    label_provenance_ : list of dict
+        One per labeled row, aligned with ``y_labeled_``: ``row`` (of
+        ``fit``'s ``X``; None for rows given as new ``X``), ``round`` (that
+        labeled it), ``strategy`` (the name of the strategy that picked it;
+        None for rows the person chose) and ``score`` (its score there, or
+        None). Saved, and rebuilt by a journal's replay.
     stop_reason_ : str or None
         Why ``stopping`` says to stop after the last refit; None to go on
         (or without ``stopping``).
@@ -178,7 +218,8 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
     n_features_in_ : int
         Number of features of 2-D ``X``.
     classes_ : ndarray
-        Class labels known to the fitted model.
+        The declared ``classes``, else the class labels known to the fitted
+        model.
 
     Examples
     --------
@@ -204,7 +245,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
     # the one place the parameters' types and ranges are stated.
     _parameter_constraints = {
         "estimator": [Described(HasMethods(["fit"]), "a classifier (with fit)")],
-        "strategy": [StrategyInstance(), None],
+        "strategy": [StrategyInstance(), StrOptions({"auto"}), None],
         "n_instances": [Count(1)],
         "budget": [Count(1), None],
         "stopping": [
@@ -226,6 +267,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             str,
             None,
         ],
+        "classes": ["array-like", None],
         "max_unlabeled": [Count(1), None],
         "callbacks": [Described(list, "a list of callbacks (skal.callbacks)"), None],
     }
@@ -245,9 +287,10 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         random_state=None,
         verbose=0,
         journal=None,
-        missing_label=-1,
+        missing_label="auto",
         max_unlabeled=10000,
         callbacks=None,
+        classes=None,
     ):
         self.estimator = estimator
         self.strategy = strategy
@@ -264,6 +307,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         self.missing_label = missing_label
         self.max_unlabeled = max_unlabeled
         self.callbacks = callbacks
+        self.classes = classes
 
     # ------------------------------------------------------------------ tags
     def __sklearn_tags__(self):
@@ -315,10 +359,20 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
 
     def _active_strategy(self):
         if self.model_fitted_:
+            if isinstance(self.strategy, str):  # "auto"
+                from . import strategies
+
+                auto = getattr(strategies, "AutoSelect", None)
+                if auto is None:
+                    raise ValueError(
+                        "strategy='auto' needs skal.strategies.AutoSelect, which "
+                        "this version of skal lacks; pass a strategy."
+                    )
+                return auto()
             return self.strategy if self.strategy is not None else default_strategy()
         s = self.initial_strategy
         s = RandomSampling() if s is None else s
-        if getattr(s, "_needs_model", True):
+        if get_strategy_tags(s).requires_model:
             raise NotFittedError(
                 "There is no model yet (no labeled rows, or a single class), and "
                 f"the 'initial_strategy' {s!r} needs one. Pass labeled rows to "
@@ -336,12 +390,25 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         """Append labels to the journal (locked, fsynced, whole or not at all)."""
         _journal.write_labels(self._state, self.journal, y, **kw)
 
-    # the labels, as the state holds them (one owner: skal._state.LabelState)
+    def _declared(self):
+        """The declared classes of this session (``classes`` at ``fit``)."""
+        state = self._state
+        if state.classes is None and self.classes is not None:  # a loaded file
+            state.classes = check_classes(self.classes, self.missing_label)
+        return state.classes
+
+    # the session, as the state holds it (one owner: skal._state.LabelState)
     X_labeled_ = property(lambda self: self._state.X_labeled)
     y_labeled_ = property(lambda self: self._state.y_labeled)
     labeled_indices_ = property(lambda self: self._state.labeled_indices)
     pool_indices_ = property(lambda self: self._state.pool_indices)
+    label_provenance_ = property(lambda self: self._state.provenance)
     _X_fit = property(lambda self: self._state.X)  # fit's X (the check suite)
+    history_ = _state_field("history")
+    stop_observations_ = _state_field("stop_observations")
+    stop_reason_ = _state_field("stop_reason")
+    model_fitted_ = _state_field("model_fitted")
+    model_stale_ = _state_field("model_stale")
 
     # -------------------------------------------------------------------- fit
     @in_executor_session
@@ -354,8 +421,9 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             Anything the estimator accepts: tables, images (N×C×H×W),
             sequences (N×C×L). Not copied.
         y : array-like of shape (n_samples,)
-            Labels; ``-1`` marks an unlabeled row (kept as the pool). In a
-            simulation every row must be labeled: ``y`` is the oracle.
+            Labels; ``-1``, NaN, None and pandas NA mark an unlabeled row
+            (kept as the pool; see ``missing_label``). In a simulation every
+            row must be labeled: ``y`` is the oracle.
         eval_set : tuple (X_val, y_val), default=None
             Held-out rows: each round of ``history_`` (and the ``info`` of
             ``on_round_end``, :mod:`skal.callbacks`) gets their ``score``.
@@ -377,24 +445,29 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         rng = np.random.RandomState(
             check_random_state(self.random_state).randint(SEED_MAX)
         )
-        self.estimator_ = clone(self.estimator)
-        self.model_fitted_ = False
-        self.model_stale_ = False
-        self.history_ = []
-        self.stop_reason_, self.stop_observations_ = None, []
         missing = self.missing_label  # its type: _parameter_constraints
+        classes = check_classes(self.classes, missing)
         unlabeled = unlabeled_mask(y, missing)
         check_no_lookalike(y, unlabeled, missing)
         refuse_mixed_labels(y[~unlabeled])
         if self.budget is not None:  # a simulation: every row starts in the pool
-            labeled, y_labeled, pool = [], y[:0], np.arange(n)
+            labeled, pool = np.empty(0, dtype=np.intp), np.arange(n)
+            if classes is not None and not unlabeled.any():
+                y = declared_labels(concrete_labels(y), classes, "fit")
+            y_labeled = y[:0] if classes is None else classes[:0]
         else:
             labeled = np.flatnonzero(~unlabeled)
             y_labeled = concrete_labels(y[labeled])
+            if classes is not None:
+                y_labeled = declared_labels(y_labeled, classes, "fit")
             pool = np.flatnonzero(unlabeled)
+        # every check passed: from here on the learner is (re)fitted
+        self.estimator_ = clone(self.estimator)
         self._state = LabelState(
             X, labeled, y_labeled, pool, rng=rng, fit_params=fit_params, index=index
         )
+        self._state.classes = classes
+        self._state.eval_set = eval_set
         self._state.sim_script = script  # resume(X, y): rounds from the journal
         if self.journal is not None:
             n_labeled = int((~unlabeled).sum())
@@ -407,24 +480,26 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
 
     # ------------------------------------------------------------ query/teach
     def _run_strategy(self, X, n_instances, candidates=None):
+        """The active strategy's ``select``: (indices, info)."""
         strategy = self._active_strategy()
         seed = self._draw_seed()
+        kw = {
+            "n_instances": n_instances,
+            "candidates": candidates,
+            "random_state": seed,
+        }
         # torch draws (MC dropout, DataLoader seeds) come from this seed too,
         # inside fork_rng, so the user's global generators are left alone.
         with seeded_torch(seed, active=self._is_net()):
-            return strategy(
-                self,
-                X,
-                n_instances=n_instances,
-                candidates=candidates,
-                random_state=seed,
-            )
-
-    def _query_stored(self, n_instances):
-        state = self._state
-        if state.sim_script is not None:
-            return _simulation.scripted_round(self, n_instances)  # resume(X, y)
-        return self._run_strategy(state.X, n_instances, state.pool_indices)
+            select = getattr(strategy, "select", None)
+            if callable(select):
+                idx, info = select(self, X, **kw)
+            else:  # a duck-typed strategy: its indices alone
+                idx, info = strategy(self, X, **kw), {}
+        info = dict(info or {})
+        info.setdefault("strategy", type(strategy).__name__)
+        info.setdefault("scores", None)
+        return np.asarray(idx, dtype=np.intp), info
 
     @in_executor_session
     def query(self, X=None, n_instances=None, *, return_index=False):
@@ -439,11 +514,12 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         n_instances : int, default=None
             How many; None uses ``self.n_instances``.
         return_index : bool, default=False
-            Return the pandas index labels of the picked rows
+            Return a ``pandas.Index`` of the picked rows' index labels
             (``X.index[positions]``, for ``df.loc[...]``) instead of their
             positions; needs a DataFrame or Series (``fit``'s when ``X`` is
-            None). Teach them back with ``teach(df.loc[labels], answers)``
-            or with ``indices=df.index.get_indexer(labels)``.
+            None). ``teach(y, indices=labels)`` (or ``index=labels``) takes
+            them back: a ``pandas.Index`` given as ``indices`` is read as
+            labels, never as positions.
 
         Returns
         -------
@@ -457,54 +533,95 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             owner="ActiveLearner",
         )
         index = X.index if _inputs.is_pandas(X) else None
+        if (
+            return_index
+            and index is None
+            and (X is not None or self._state.index is None)
+        ):
+            _inputs.index_labels(None, None, X is None)  # the error
+        t0 = time.perf_counter()
         if X is None:
-            idx = self._query_stored(n)
-            index = self._state.index
+            state = self._state
+            idx, info = self._run_strategy(state.X, n, state.pool_indices)
+            state.last_query = {
+                "rows": idx,
+                "seconds": time.perf_counter() - t0,
+                "info": info,
+            }
+            index = state.index
         else:
-            idx = self._run_strategy(self._validate_X(X, reset=False), n)
+            idx, _ = self._run_strategy(self._validate_X(X, reset=False), n)
         return _inputs.index_labels(index, idx, X is None) if return_index else idx
 
-    @in_executor_session
-    def teach(self, X=None, y=None, *, indices=None):
-        """Add labeled rows and refit.
+    def _rows(self, indices, index, method, *, labeled):
+        """The rows of fit's X that ``indices=`` / ``index=`` name, checked."""
+        state = self._state
+        param = "index" if index is not None or _is_pandas_index(indices) else "indices"
+        rows = state.rows_of(indices, index, method)
+        return state.check_rows(rows, method, param, labeled=labeled)
 
-        The labels are recorded before the refit: if the refit fails (or is
-        interrupted), they stay in ``X_labeled_`` / ``y_labeled_``, the
-        previous model keeps predicting, and the next ``teach`` or
-        :meth:`refit` recovers.
+    @in_executor_session
+    def teach(self, X=None, y=None, *, indices=None, index=None, refit=True):
+        """Add labeled rows and refit: one round of the session.
+
+        The labels are recorded (and journaled) before the refit: if the
+        refit fails (or is interrupted), they stay in ``X_labeled_`` /
+        ``y_labeled_``, the previous model keeps predicting, and the next
+        ``teach`` or :meth:`refit` recovers. Each call is a round: it
+        enters ``history_`` and runs the callbacks, as a simulated round
+        does, and each row taught gets its ``label_provenance_``.
 
         Parameters
         ----------
         X : array-like of shape (n_new, ...), default=None
-            New rows; leave None when giving ``indices``. Rows equal (exactly,
-            same dtype) to rows of the stored pool, as ``X_pool[idx]`` is,
-            are those pool rows: they leave ``pool_indices_``. When only some
-            rows of ``X`` are in the pool, a warning says so and all are
-            taught as new rows; pass ``indices=`` to be explicit.
+            New rows; leave None when giving ``indices`` or ``index``. Rows
+            equal (exactly, same dtype) to rows of the stored pool, as
+            ``X_pool[idx]`` is, are those pool rows: they leave
+            ``pool_indices_``. When only some rows of ``X`` are in the pool,
+            a warning says so and all are taught as new rows; pass
+            ``indices=`` to be explicit.
         y : array-like of shape (n_new,)
-            Their labels (``-1`` is not a label).
-        indices : array-like of int, default=None
-            Rows of ``fit``'s ``X`` from the stored pool that ``y`` labels
-            (as returned by ``query()``).
+            Their labels (an unlabeled marker is not a label).
+        indices : array-like of int, or pandas Index, default=None
+            Rows of ``fit``'s ``X`` from the stored pool that ``y`` labels:
+            positions (as ``query()`` returns them), or a ``pandas.Index`` of
+            index labels (as ``query(return_index=True)`` returns them).
+        index : array-like, default=None
+            Rows of the stored pool named by the index labels of ``fit``'s
+            DataFrame (or Series).
+        refit : bool, default=True
+            Refit after recording. False records (and journals) the labels,
+            sets ``model_stale_`` and leaves the model as it was: the next
+            ``teach``, :meth:`refit` or :meth:`install_model` catches up.
 
         Returns
         -------
         self : ActiveLearner
+
+        Raises
+        ------
+        ValueError
+            An id that names no row of the stored pool (a labeled row: use
+            :meth:`relabel`), a label outside the declared ``classes``, an
+            unlabeled marker as a label. Nothing is recorded.
         """
         check_is_fitted(self)
+        state = self._state
         if y is None:
             raise ValueError("The 'y' parameter of teach is required; got None.")
         pool_rows = None
-        if indices is not None:
+        if indices is not None or index is not None:
             if X is not None:
                 raise ValueError(
-                    "Pass either X or indices to teach, not both: indices name "
-                    "rows of the stored pool, whose X is already known."
+                    "Pass either X or indices/index to teach, not both: they "
+                    "name rows of the stored pool, whose X is already known."
                 )
-            pool_rows = self._state.check_pool_indices(indices)
-            X = take_rows(self._state.X, pool_rows)
+            pool_rows = self._rows(indices, index, "teach", labeled=False)
+            X = take_rows(state.X, pool_rows)
         elif X is None:
-            raise ValueError("teach needs X (new rows) or indices (stored pool rows).")
+            raise ValueError(
+                "teach needs X (new rows), or indices= / index= (stored pool rows)."
+            )
         else:
             X = self._validate_X(frame_like(X, self.X_labeled_), reset=False)
         y = taught_labels(y, _num_samples(X), self.missing_label)
@@ -512,12 +629,13 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             return self
         y = self._match_labels(y)
         if pool_rows is None:  # teach(X_pool[idx], y), modAL's way
-            pool_rows = _inputs.pool_rows_of(X, self._state.X, self.pool_indices_)
-            pool_X = None if pool_rows is None else take_rows(self._state.X, pool_rows)
+            pool_rows = _inputs.pool_rows_of(X, state.X, self.pool_indices_)
+            pool_X = None if pool_rows is None else take_rows(state.X, pool_rows)
             X = match_dtype(X, self.X_labeled_) if pool_X is None else pool_X
         # journal (fsynced), then record, then refit: a crash or a failed
         # refit at any point loses no label
-        p = _simulation.pending_round(self._state, pool_rows)  # a simulation's
+        p = _simulation.pending_round(state, pool_rows)  # a simulation's
+        round_ = _simulation.begin_teach_round(self, p, pool_rows, y.shape[0])
         self._journal_labels(
             y,
             indices=pool_rows,
@@ -525,14 +643,27 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             source="teach" if p is None else "simulation",
             round_=None if p is None else p["round"],
         )
-        self._state.add(X, y, pool_rows=pool_rows)
-        self._refit_if_able(None if p is None else p["fit_seed"])  # 1 class: none
+        state.add(
+            X,
+            y,
+            pool_rows=pool_rows,
+            prov=_simulation.provenance_of(state, pool_rows, y.shape[0], round_),
+        )
+        t0 = time.perf_counter()
+        if refit:
+            self._refit_if_able(None if p is None else p["fit_seed"])  # 1 class: none
+        else:
+            self.model_stale_ = True
+        _simulation.end_teach_round(self, round_, p, pool_rows, t0, refit)
         return self
 
-    def _match_labels(self, y):
+    def _match_labels(self, y, method="teach"):
         """Labels of this session's kind (numbers or strings) and dtype."""
-        check_label_kind(y, self.y_labeled_)
-        return self._state.match_labels(y)
+        classes = self._declared()
+        if classes is not None:
+            return declared_labels(y, classes, method)
+        check_label_kind(y, self.y_labeled_, method)
+        return self._state.match_labels(y, method)
 
     @in_executor_session
     def refit(self):
@@ -560,7 +691,10 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
 
     @property
     def classes_(self):
-        """Class labels known to the fitted model."""
+        """The declared classes, else the class labels of the fitted model."""
+        declared = self._declared() if hasattr(self, "_state") else None
+        if declared is not None:
+            return declared
         encoded = self._state.label_classes
         if encoded is not None:
             return encoded
@@ -578,17 +712,25 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
-        """Class probabilities from the fitted model."""
+        """Class probabilities from the fitted model, a column per ``classes_``."""
         X = self._check_model(X)
+        return self._proba(X)
+
+    def _proba(self, X):
         if self._state.label_classes is not None:
             return self._state.decode_proba(self.estimator_.predict_proba(X))
-        return self.estimator_.predict_proba(X)
+        proba = self.estimator_.predict_proba(X)
+        declared = self._declared()
+        if declared is not None:
+            return expand_proba(proba, self.estimator_.classes_, declared)
+        return proba
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
-        """Log class probabilities from the fitted model."""
+        """Log class probabilities: ``log(predict_proba(X))``, same columns."""
         X = self._check_model(X)
-        return self.estimator_.predict_log_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(self._proba(X))
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):

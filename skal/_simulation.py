@@ -24,6 +24,7 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._labels import validate_labels
 from ._persistence._journal import JournalError, simulation_script
+from ._state import provenance
 from .backends._base import in_executor_session
 from .callbacks import default_callbacks, notify
 from .utils._arrays import take_rows
@@ -32,7 +33,9 @@ from .utils._seeding import draw_seed
 __all__ = ["SimulationMixin", "paired_run", "run_rounds", "simulate"]
 
 
-def round_record(learner, round_, indices, query_seconds, fit_start, eval_set=None):
+def round_record(
+    learner, round_, indices, query_seconds, fit_start, eval_set=None, query_info=None
+):
     """The ``history_`` entry of a round that just ended."""
     rec = {
         "round": round_,
@@ -40,12 +43,100 @@ def round_record(learner, round_, indices, query_seconds, fit_start, eval_set=No
         "n_labels": int(learner.y_labeled_.shape[0]),
         "query_seconds": float(query_seconds),
         "fit_seconds": time.perf_counter() - fit_start,
+        "query_info": _plain_info(query_info),
     }
     if eval_set is not None and learner.model_fitted_:
         rec["score"] = float(learner.score(*eval_set))
     if learner.stopping is not None:
         rec["stop_reason"] = getattr(learner, "stop_reason_", None)
     return rec
+
+
+def _plain_info(info):
+    """A strategy's ``select`` info without its arrays (JSON-able values)."""
+    out = {}
+    for k, v in (info or {}).items():
+        if isinstance(v, np.ndarray) or k == "scores":
+            continue
+        if isinstance(v, np.generic):
+            v = v.item()
+        out[str(k)] = v
+    return out
+
+
+# ------------------------------------------------------- rounds of teach
+def _from_last_query(state, pool_rows):
+    """The last query of the stored pool, when it picked some of ``pool_rows``."""
+    q = state.last_query
+    if q is None or pool_rows is None or not np.isin(pool_rows, q["rows"]).any():
+        return None
+    return q
+
+
+def begin_teach_round(learner, pending, pool_rows, n):
+    """The round a ``teach`` makes; tells the callbacks it begins.
+
+    A simulated round (``pending``) began before its query (:func:`run_rounds`);
+    an interactive one begins here.
+    """
+    if pending is not None:
+        return pending["round"]
+    round_ = len(learner.history_)
+    notify(
+        learner._state.callbacks or callbacks_of(learner),
+        "on_round_begin",
+        learner,
+        round=round_,
+        n_labels=int(learner.y_labeled_.shape[0]),
+        n_instances=int(n),
+    )
+    return round_
+
+
+def provenance_of(state, pool_rows, n, round_):
+    """The provenance of ``n`` rows taught in round ``round_``."""
+    if pool_rows is None:
+        return [provenance(None, round_) for _ in range(n)]
+    q = _from_last_query(state, pool_rows)
+    if q is None:
+        return [provenance(r, round_) for r in pool_rows.tolist()]
+    scores = q["info"].get("scores")
+    where = {int(r): i for i, r in enumerate(q["rows"].tolist())}
+    out = []
+    for r in pool_rows.tolist():
+        i = where.get(int(r))
+        if i is None:  # chosen by the person
+            out.append(provenance(r, round_))
+            continue
+        score = None
+        if scores is not None and len(scores) == len(q["rows"]):
+            score = float(scores[i])
+        out.append(provenance(r, round_, q["info"].get("strategy"), score))
+    return out
+
+
+def end_teach_round(learner, round_, pending, pool_rows, fit_start, refit):
+    """Record the round of a ``teach`` in ``history_`` (and the callbacks)."""
+    state = learner._state
+    indices = np.empty(0, dtype=np.intp) if pool_rows is None else pool_rows
+    q = _from_last_query(state, pool_rows)
+    seconds, info = (0.0, None) if q is None else (q["seconds"], q["info"])
+    if q is not None:
+        q["seconds"] = 0.0  # counted once, in the first round it feeds
+    if pending is not None:
+        seconds = pending["query_seconds"]
+    rec = round_record(
+        learner,
+        round_,
+        indices,
+        seconds,
+        fit_start,
+        state.eval_set if refit else None,
+        info,
+    )
+    if pending is not None:
+        state.sim_pending = state.sim_round_start = None
+    notify(state.callbacks or callbacks_of(learner), "on_round_end", learner, **rec)
 
 
 def first_round(learner, labeled, has_pool, eval_set):
@@ -98,7 +189,8 @@ def run_rounds(learner, sizes, play, *, callbacks, total, initial):
                 n_instances=int(k),
             )
             rec = play(round_, k)
-            notify(callbacks, "on_round_end", learner, **rec)
+            if rec is not None:  # None: the round's teach told them
+                notify(callbacks, "on_round_end", learner, **rec)
     finally:
         notify(callbacks, "on_simulation_end", learner)
 
@@ -213,7 +305,11 @@ def simulate(learner):
         n_before = state.n_labels
         state.sim_round_start = state.rng.get_state()
         t0 = time.perf_counter()
-        idx = learner.query(n_instances=k)
+        idx = None
+        if state.sim_script is not None:  # resume(X, y): rounds of the journal
+            idx = scripted_round(learner, k)
+        if idx is None:
+            idx = learner.query(n_instances=k)
         pending = {
             "round": round_,
             "indices": idx,
@@ -222,19 +318,22 @@ def simulate(learner):
             "n_before": n_before,
         }
         state.sim_pending = pending
-        t0 = time.perf_counter()
-        # the pending round gives the journal its round, the refit its seed
+        # the pending round gives the journal its round, the refit its seed;
+        # teach records the round and tells the callbacks it ended
         learner.teach(y=y[idx], indices=idx)
-        return _end_round(learner, pending, t0, eval_set, None)
 
-    run_rounds(
-        learner,
-        sizes,
-        play,
-        callbacks=callbacks,
-        total=budget,
-        initial=state.n_labels,
-    )
+    state.callbacks = callbacks  # the rounds' teach tells these
+    try:
+        run_rounds(
+            learner,
+            sizes,
+            play,
+            callbacks=callbacks,
+            total=budget,
+            initial=state.n_labels,
+        )
+    finally:
+        state.callbacks = None
     if not learner.model_fitted_:
         learner._refit_keep_labels()  # surfaces the estimator's own error
     return learner
@@ -287,13 +386,15 @@ def resume_from_journal(learner, X, y):
     script = simulation_script(learner.journal, Xv, yv)
     return learner._fit(Xv, yv, None, {}, script=script)
 
+
 def scripted_round(learner, k):
-    """The rows of the next round from the journal (``resume(X, y)``)."""
+    """The rows of the next round from the journal (``resume(X, y)``), or
+    None where the journal ends (the round queries)."""
     state = learner._state
     r = len(learner.history_)
     if r not in state.sim_script:
         state.sim_script = None  # the journal ends here: query from now on
-        return learner._query_stored(k)
+        return None
     state.draw_seed()  # the query's own draw, as the original round took it
     idx = state.sim_script.pop(r)
     if len(idx) != k or not np.isin(idx, state.pool_indices).all():
@@ -303,6 +404,12 @@ def scripted_round(learner, k):
             "the parameters of the interrupted run (n_instances, n_initial, "
             "random_state, strategy)."
         )
+    name = type(learner._active_strategy()).__name__  # who picked them then
+    state.last_query = {
+        "rows": idx,
+        "seconds": 0.0,
+        "info": {"strategy": name, "scores": None, "from_journal": True},
+    }
     return idx
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from .utils._arrays import concat_rows, take_rows
 from .utils._seeding import SEED_MAX, draw_seed
 
-__all__ = ["LabelState", "encoded_classes", "labels_for_fit"]
+__all__ = ["LabelState", "encoded_classes", "labels_for_fit", "provenance"]
 
 
 def _is_int(v):
@@ -23,6 +23,25 @@ def _is_int(v):
 
 def _n_rows(X):
     return int(X.shape[0]) if hasattr(X, "shape") else len(X)
+
+
+def _is_pandas_index(v):
+    return type(v).__module__.startswith("pandas") and hasattr(v, "get_indexer")
+
+
+def _short(v):
+    text = repr(v)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _distinct(rows, param, method):
+    if np.unique(rows).size != rows.size:
+        u, c = np.unique(rows, return_counts=True)
+        raise ValueError(
+            f"The '{param}' parameter of {method} names rows {u[c > 1][:10].tolist()} "
+            "more than once; nothing was recorded."
+        )
+    return rows
 
 
 def check_indices(A, n, what):
@@ -41,17 +60,32 @@ def check_indices(A, n, what):
     return A
 
 
+def provenance(row, round_, strategy=None, score=None):
+    """One labeled row's provenance (an entry of ``label_provenance_``)."""
+    return {
+        "row": None if row is None else int(row),
+        "round": int(round_),
+        "strategy": strategy,
+        "score": None if score is None else float(score),
+    }
+
+
 # ------------------------------------------------------------- label codec
-def labels_for_fit(y, is_net):
+def labels_for_fit(y, is_net, classes=None):
     """Labels as the estimator wants them (int64 class indices for a net).
 
-    A skorch net needs class indices: int labels are its output units as
-    they are, integral floats are cast; other labels (strings, bools) are
+    A skorch net needs class indices: with declared ``classes`` a label is
+    its position among them; otherwise int labels are its output units as
+    they are, integral floats are cast, and other labels (strings, bools) are
     encoded as their position among the sorted labeled classes
-    (:func:`encoded_classes`), and the learner's ``predict`` decodes them.
+    (:func:`encoded_classes`). The learner's ``predict`` decodes them.
     """
     if not is_net:
         return y
+    if classes is not None:
+        order = np.argsort(classes, kind="stable")
+        pos = np.searchsorted(classes, y, sorter=order)
+        return order[pos].astype(np.int64)
     if y.dtype.kind in "iu":
         return y.astype(np.int64, copy=False)
     if y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0):
@@ -59,11 +93,27 @@ def labels_for_fit(y, is_net):
     return np.unique(y, return_inverse=True)[1].astype(np.int64).ravel()
 
 
-def encoded_classes(y, is_net):
+def encoded_classes(y, is_net, classes=None):
     """The labels behind a net's class indices, or None when not encoded."""
+    if is_net and classes is not None:
+        return classes
     if not is_net or y.dtype.kind in "iuf":
         return None
     return np.unique(y)
+
+
+def expand_proba(proba, model_classes, classes):
+    """Columns of ``proba`` (one per ``model_classes``) in the order of the
+    declared ``classes``; 0 for a class the model has not seen."""
+    proba = np.asarray(proba)
+    model_classes = np.asarray(model_classes)
+    if np.array_equal(model_classes, classes):
+        return proba
+    out = np.zeros((proba.shape[0], len(classes)), dtype=proba.dtype)
+    where = {c: i for i, c in enumerate(classes.tolist())}
+    for j, c in enumerate(model_classes.tolist()):
+        out[:, where[c]] = proba[:, j]
+    return out
 
 
 def _index_values(index):
@@ -115,6 +165,21 @@ class LabelState:
         The journal cursor (:mod:`skal._persistence`): the session written,
         its last sequence number, the file's size after the last write (not
         saved), and per replayed session the last record applied.
+    provenance : list of dict
+        One per labeled row, aligned with ``y_labeled`` (:func:`provenance`):
+        its row of ``X`` (None for rows given as new ``X``), the round that
+        labeled it, the strategy that picked it and its score there.
+    history, stop_observations, stop_reason, model_fitted, model_stale
+        The learner's ``history_``, ``stop_observations_``, ``stop_reason_``,
+        ``model_fitted_`` and ``model_stale_`` (the learner shows them).
+    classes : ndarray or None
+        The declared classes (the learner's ``classes`` parameter at ``fit``).
+    version : int
+        Bumped by every change of the labels (not saved): a background refit
+        knows whether labels arrived after its snapshot.
+    last_query : dict or None
+        The last ``query()`` of the stored pool: rows, seconds, the strategy's
+        info and per row its score (the provenance of the rows taught next).
     """
 
     #: ``to_dict`` keys (the keys of a session file's ``state.json``) and the
@@ -134,6 +199,7 @@ class LabelState:
         "journal_seq": "journal_seq",
         "journal_replayed": "journal_replayed",
         "fit_index": "index",
+        "label_provenance_": "provenance",
     }
 
     def __init__(
@@ -151,6 +217,18 @@ class LabelState:
         self.sim = self.sim_pending = self.sim_round_start = self.sim_script = None
         self.journal_session, self.journal_seq = None, 0
         self.journal_end, self.journal_replayed = None, {}
+        self.provenance = [provenance(r, 0) for r in self.labeled_indices.tolist()]
+        self._init_session()
+
+    def _init_session(self):
+        """The session fields that a file rebuilds elsewhere (load sets them)."""
+        self.history, self.stop_observations, self.stop_reason = [], [], None
+        self.model_fitted = self.model_stale = False
+        self.classes = None
+        self.version = 0
+        self.last_query = None
+        self.eval_set = None
+        self.callbacks = None  # a running simulation's callbacks
 
     @property
     def n_labels(self):
@@ -161,11 +239,13 @@ class LabelState:
         """The next int seed of the session's generator."""
         return draw_seed(self.rng)
 
-    def add(self, X_new, y_new, pool_rows=None):
+    def add(self, X_new, y_new, pool_rows=None, prov=None):
         """Record new labels, all or none (before any refit: none is lost).
 
         Everything is computed first and committed in one go, so an
-        interruption leaves either the old state or the new one.
+        interruption leaves either the old state or the new one. ``prov`` is
+        their provenance (one :func:`provenance` each; by default their row,
+        round ``len(history)``, picked by no strategy).
         """
         y_all = np.concatenate([self.y_labeled, y_new]) if self.n_labels else y_new
         X_all = concat_rows(self.X_labeled, X_new)
@@ -173,14 +253,54 @@ class LabelState:
         if pool_rows is not None:
             labeled = np.concatenate([labeled, pool_rows])
             pool = pool[~np.isin(pool, pool_rows)]
+        if prov is None:
+            rows = [None] * len(y_new) if pool_rows is None else pool_rows.tolist()
+            prov = [provenance(r, len(self.history)) for r in rows]
         (
             self.X_labeled,
             self.y_labeled,
             self.labeled_indices,
             self.pool_indices,
-        ) = X_all, y_all, labeled, pool
+            self.provenance,
+            self.version,
+        ) = X_all, y_all, labeled, pool, self.provenance + list(prov), self.version + 1
 
-    def match_labels(self, y):
+    def label_positions(self, rows):
+        """Positions in ``y_labeled`` of labeled ``rows`` of ``X`` (or -1)."""
+        where = {p["row"]: i for i, p in enumerate(self.provenance)}
+        return np.array([where.get(int(r), -1) for r in rows], dtype=np.intp)
+
+    def relabel(self, rows, y_new):
+        """Replace the labels of labeled ``rows`` (copy on write: a snapshot
+        taken by a background refit keeps its labels)."""
+        pos = self.label_positions(rows)
+        y = self.y_labeled.copy()
+        if y.dtype.kind in "US" and np.asarray(y_new).dtype.itemsize > y.itemsize:
+            y = y.astype(np.asarray(y_new).dtype)
+        y[pos] = y_new
+        self.y_labeled, self.version = y, self.version + 1
+
+    def unlabel(self, rows):
+        """Return labeled ``rows`` of ``X`` to the pool (all or none)."""
+        pos = self.label_positions(rows)
+        keep = np.ones(self.n_labels, dtype=bool)
+        keep[pos] = False
+        kept = np.flatnonzero(keep)
+        X_lab = take_rows(self.X_labeled, kept)
+        y_lab = self.y_labeled[kept]
+        labeled = self.labeled_indices[~np.isin(self.labeled_indices, rows)]
+        pool = np.sort(np.concatenate([self.pool_indices, rows]).astype(np.intp))
+        prov = [p for p, k in zip(self.provenance, keep.tolist()) if k]
+        (
+            self.X_labeled,
+            self.y_labeled,
+            self.labeled_indices,
+            self.pool_indices,
+            self.provenance,
+            self.version,
+        ) = X_lab, y_lab, labeled, pool, prov, self.version + 1
+
+    def match_labels(self, y, method="teach"):
         """Labels ``y`` in the dtype of the first labels seen (``y_labeled``).
 
         An int session stays int when taught ``1.0`` or pandas ``Int64``;
@@ -197,7 +317,7 @@ class LabelState:
             return cast
         bad = y[cast != y][:3].tolist()
         raise TypeError(
-            f"The 'y' parameter of teach holds labels {bad} of dtype {y.dtype} "
+            f"The 'y' parameter of {method} holds labels {bad} of dtype {y.dtype} "
             f"that are not labels of this session's dtype {old} (the dtype of "
             "the first labels seen). Pass labels of that dtype."
         )
@@ -221,25 +341,101 @@ class LabelState:
             marks = np.full(len(pool), -1, dtype=object)
         return concat_rows(X, take_rows(X_all, pool)), np.concatenate([y, marks])
 
-    def check_pool_indices(self, indices):
-        """``indices`` (``teach``'s) as distinct rows of the pool, or an error."""
+    def rows_of(self, indices, index, method):
+        """``indices=`` (positions, or a pandas Index of labels) or ``index=``
+        (labels of fit's DataFrame index) as distinct int rows of ``X``.
+
+        Every id must name a row of ``X``; what the rows must be (in the pool,
+        labeled) the caller checks with :meth:`check_rows`.
+        """
+        if indices is not None and index is not None:
+            raise ValueError(
+                f"Pass either indices= (positions) or index= (index labels) to "
+                f"{method}, not both."
+            )
+        if index is None and indices is not None and _is_pandas_index(indices):
+            index, indices = indices, None  # query(return_index=True)'s labels
+            param = "indices"
+        else:
+            param = "index"
+        if index is not None:
+            return self._rows_of_labels(index, method, param)
         idx = np.asarray(indices)
-        if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+        if idx.ndim == 0:
+            idx = idx.reshape(1)
+        if idx.ndim != 1 or (
+            idx.size and (idx.dtype.kind not in "iu" or idx.dtype == bool)
+        ):
+            hint = (
+                " For the labels of fit's DataFrame index, pass index=."
+                if self.index is not None
+                else ""
+            )
             raise TypeError(
-                "The 'indices' parameter of teach must be a 1-D array of int "
-                f"indices into fit's X. Got {idx!r} instead."
+                f"The 'indices' parameter of {method} must be a 1-D array of int "
+                f"positions (rows of fit's X) or a pandas Index; got "
+                f"{_short(indices)}.{hint}"
             )
         idx = idx.astype(np.intp)
-        if np.unique(idx).size != idx.size:
-            raise ValueError("The 'indices' parameter of teach has duplicates.")
-        unknown = idx[~np.isin(idx, self.pool_indices)]
-        if unknown.size:
+        n = _n_rows(self.X)
+        bad = idx[(idx < 0) | (idx >= n)]
+        if bad.size:
             raise ValueError(
-                "The 'indices' parameter of teach must name rows of the stored "
-                f"pool; {unknown[:10].tolist()} are not in it (already labeled "
-                "or not an index of fit's X)."
+                f"The 'indices' parameter of {method} names {bad[:10].tolist()}, "
+                f"not rows of fit's X (positions 0 to {n - 1}); nothing was "
+                "recorded."
             )
-        return idx
+        return _distinct(idx, "indices", method)
+
+    def _rows_of_labels(self, labels, method, param):
+        if self.index is None:
+            raise ValueError(
+                f"The '{param}' parameter of {method} got index labels, but fit's "
+                "X was not a DataFrame or Series; pass positions (int indices)."
+            )
+        import pandas as pd
+
+        labels = pd.Index(np.atleast_1d(np.asarray(labels, dtype=object)))
+        if not self.index.is_unique:
+            raise ValueError(
+                f"The '{param}' parameter of {method} got index labels, but the "
+                "index of fit's X has duplicate labels, so a label can name "
+                "several rows; pass positions (indices=, from query()) or fit "
+                "on a frame with a unique index (df.reset_index())."
+            )
+        rows = self.index.get_indexer(labels)
+        if (rows < 0).any():
+            missing = labels[rows < 0][:10].tolist()
+            raise ValueError(
+                f"The '{param}' parameter of {method} names index labels "
+                f"{missing} that are not in the index of fit's X; nothing was "
+                "recorded."
+            )
+        return _distinct(rows.astype(np.intp), param, method)
+
+    def check_rows(self, rows, method, param="indices", *, labeled):
+        """``rows`` are all in the pool (``labeled=False``) or all labeled."""
+        if labeled:
+            where = self.label_positions(rows)
+            wrong = rows[where < 0]
+            what, fix = "labeled", "teach them instead"
+        else:
+            wrong = rows[~np.isin(rows, self.pool_indices)]
+            what, fix = "in the stored pool", "use relabel() to correct a label"
+        if wrong.size:
+            ids = wrong[:10].tolist()
+            if self.index is not None:
+                ids = f"{ids} (index labels {self.index[wrong[:10]].tolist()})"
+            raise ValueError(
+                f"The '{param}' parameter of {method} names rows {ids} that are "
+                f"not {what}: {fix}. Nothing was recorded."
+            )
+        return rows
+
+    def check_pool_indices(self, indices):
+        """``indices`` (``teach``'s) as distinct rows of the pool, or an error."""
+        rows = self.rows_of(indices, None, "teach")
+        return self.check_rows(rows, "teach", labeled=False)
 
     def decode_proba(self, proba):
         """A net's probabilities (trained on encoded labels), one per class."""
@@ -320,7 +516,43 @@ class LabelState:
         self.journal_session, self.journal_seq = session, seq
         self.journal_replayed, self.journal_end = dict(replayed), None
         self.index = cls._check_index(d.get("fit_index"), n)
+        self._init_session()
+        self.provenance = cls._check_provenance(
+            d.get("label_provenance_"), labeled, y_lab.shape[0], n
+        )
         return self
+
+    @staticmethod
+    def _check_provenance(prov, labeled, n_labels, n):
+        if prov is None:  # files saved before it was: rows of fit's X first
+            rows = labeled.tolist() + [None] * (n_labels - labeled.size)
+            return [provenance(r, 0) for r in rows]
+        if not isinstance(prov, list) or len(prov) != n_labels:
+            raise TypeError("label_provenance_ is not a list of one dict per label")
+        out, rows = [], []
+        for p in prov:
+            if not isinstance(p, dict) or set(p) != {
+                "row",
+                "round",
+                "strategy",
+                "score",
+            }:
+                raise TypeError("label_provenance_ holds a malformed entry")
+            row, round_, strat, score = p["row"], p["round"], p["strategy"], p["score"]
+            if row is not None and (not _is_int(row) or not 0 <= row < n):
+                raise ValueError("label_provenance_ names a row outside fit's X")
+            if not _is_int(round_) or round_ < 0:
+                raise TypeError("label_provenance_'s round is not an int >= 0")
+            if strat is not None and not isinstance(strat, str):
+                raise TypeError("label_provenance_'s strategy is not a str")
+            if score is not None and not isinstance(score, int | float):
+                raise TypeError("label_provenance_'s score is not a number")
+            if row is not None:
+                rows.append(row)
+            out.append(provenance(row, round_, strat, score))
+        if sorted(rows) != sorted(labeled.tolist()):
+            raise ValueError("label_provenance_ does not name the labeled rows")
+        return out
 
     @staticmethod
     def _check_sim(sim, n):

@@ -358,6 +358,50 @@ class BaseStrategy(BaseEstimator):
         )
         return self._check_selection(selected, candidates, k)
 
+    def select(
+        self,
+        learner,
+        X,
+        *,
+        n_instances,
+        candidates=None,
+        random_state=None,
+    ):
+        """Select rows of ``X`` and say how: what the learner queries through.
+
+        Takes the arguments of :meth:`__call__` and returns its indices, with
+        a dict the learner records (``history_``'s ``query_info`` and the
+        provenance of the rows taught next, ``label_provenance_``).
+        Override it to report more (:class:`~skal.strategies.AutoSelect`
+        reports its choice); ``__call__`` stays the indices alone.
+
+        Returns
+        -------
+        indices : ndarray of int
+            As :meth:`__call__` returns them.
+        info : dict
+            ``"strategy"``: the name recorded as the rows' provenance
+            (``type(self).__name__`` by default); ``"scores"``: a float array
+            aligned with ``indices``, or None; and optional JSON-able extras.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skal.strategies import RandomSampling
+        >>> idx, info = RandomSampling().select(
+        ...     None, np.zeros((5, 2)), n_instances=2, random_state=0)
+        >>> len(idx), info["strategy"], info["scores"]
+        (2, 'RandomSampling', None)
+        """
+        indices = self(
+            learner,
+            X,
+            n_instances=n_instances,
+            candidates=candidates,
+            random_state=random_state,
+        )
+        return indices, {"strategy": type(self).__name__, "scores": None}
+
     def _check_selection(self, selected, candidates, k):
         selected = np.asarray(selected)
         name = type(self).__name__
@@ -439,6 +483,49 @@ class ScoreStrategy(BaseStrategy):
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         scores = np.asarray(self._score(learner, X, candidates), dtype=np.float64)
         return candidates[top_k(scores, n_instances, random_state)]
+
+    def select(self, learner, X, *, n_instances, candidates=None, random_state=None):
+        """:meth:`BaseStrategy.select`, with the picked rows' scores.
+
+        The same indices as ``__call__`` (the same draws), and ``info["scores"]``
+        the score of each, computed once.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skal.base import ScoreStrategy
+        >>> class FirstFeature(ScoreStrategy):
+        ...     def _score(self, learner, X, candidates):
+        ...         return np.asarray(X)[candidates, 0]
+        >>> idx, info = FirstFeature().select(None, np.array([[0.2], [0.9]]),
+        ...                                   n_instances=1)
+        >>> idx.tolist(), info["scores"].tolist()
+        ([1], [0.9])
+        """
+        if type(self)._query is not ScoreStrategy._query:  # picks its own way
+            return super().select(
+                learner,
+                X,
+                n_instances=n_instances,
+                candidates=candidates,
+                random_state=random_state,
+            )
+        self._check_params()
+        n_instances = check_n_instances(n_instances, owner=type(self).__name__)
+        candidates = check_candidates(candidates, _num_samples(X))
+        k = min(n_instances, candidates.shape[0])
+        info = {"strategy": type(self).__name__, "scores": None}
+        if k == 0:
+            info["scores"] = np.empty(0)
+            return np.empty(0, dtype=np.intp), info
+        rng = check_random_state(random_state)
+        if isinstance(random_state, np.random.RandomState):
+            rng = np.random.RandomState(draw_seed(random_state))
+        scores = np.asarray(self._score(learner, X, candidates), dtype=np.float64)
+        pos = top_k(scores, k, rng)
+        selected = self._check_selection(candidates[pos], candidates, k)
+        info["scores"] = scores[pos]
+        return selected, info
 
 
 def _check_strategy(strategy, name, owner):

@@ -405,3 +405,40 @@ def make_net(kind, n_classes, *, device="cpu", **params):
     return StepNetClassifier(
         _MODULES[kind], module__n_classes=n_classes, device=device, **params
     )
+
+
+def reset_module_instance(net, seed):
+    """Re-initialise a net's module *instance* from ``seed``; True if it did.
+
+    A skorch net given a module class builds it at each fit, from torch's
+    generator (which the learner seeds); a module *instance*
+    (``module=nn.Sequential(...)``) keeps the weights it was created with,
+    drawn in the user's process, so two processes would train different
+    nets. The learner calls this on the clone it fits: every submodule's own
+    ``reset_parameters`` runs under ``torch.manual_seed(seed)`` (inside
+    ``fork_rng``), so the same ``random_state`` gives the same net anywhere.
+
+    Parameters
+    ----------
+    net : estimator
+        Anything; only a skorch net whose ``module`` is an ``nn.Module``
+        instance is changed.
+    seed : int
+
+    Returns
+    -------
+    reset : bool
+    """
+    module = (
+        getattr(net, "module", None) if isinstance(net, NeuralNetClassifier) else None
+    )
+    if not isinstance(module, nn.Module):
+        return False
+    from .utils._seeding import seeded_torch
+
+    with seeded_torch(int(seed)), torch.no_grad():
+        for m in module.modules():
+            reset = getattr(m, "reset_parameters", None)
+            if callable(reset):
+                reset()
+    return True

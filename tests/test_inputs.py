@@ -86,10 +86,16 @@ def test_string_minus_one_never_becomes_a_class(iris):
 
 def test_nan_or_none_without_the_marker_says_how(iris):
     X, y, seed = iris
-    with pytest.raises(ValueError, match="missing_label=np.nan"):
-        ActiveLearner(LogisticRegression()).fit(X, _marked(y, seed, np.nan, float))
-    with pytest.raises(ValueError, match="missing_label=None"):
-        ActiveLearner(LogisticRegression()).fit(
+    # the default ("auto") reads NaN and None as unlabeled
+    ActiveLearner(LogisticRegression()).fit(X, _marked(y, seed, np.nan, float))
+    ActiveLearner(LogisticRegression()).fit(X, _marked(NAMES[y], seed, None, object))
+    # an explicit marker wins; the hint names one that works (no circle)
+    with pytest.raises(ValueError, match="missing_label='auto'"):
+        ActiveLearner(LogisticRegression(), missing_label=-1).fit(
+            X, _marked(y, seed, np.nan, float)
+        )
+    with pytest.raises(ValueError, match="missing_label='auto'"):
+        ActiveLearner(LogisticRegression(), missing_label=np.nan).fit(
             X, _marked(NAMES[y], seed, None, object)
         )
     with pytest.raises(TypeError, match="'missing_label' parameter"):

@@ -347,11 +347,11 @@ def test_teach_unknown_indices(tabular):
     labeled = learner.labeled_indices_[:2]
     with pytest.raises(
         ValueError,
-        match=r"must name rows of the stored pool; "
-        rf"\[{labeled[0]}, {labeled[1]}\] are not in it",
+        match=rf"names rows \[{labeled[0]}, {labeled[1]}\] that are not in the "
+        r"stored pool: use relabel\(\)",
     ):
         learner.teach(y=[0, 1], indices=labeled)
-    with pytest.raises(ValueError, match=r"\[10000\] are not in it"):
+    with pytest.raises(ValueError, match=r"names \[10000\], not rows of fit's X"):
         learner.teach(y=[0], indices=[10000])
     with pytest.raises(ValueError, match="unlabeled marker"):
         learner.teach(y=[-1], indices=learner.pool_indices_[:1])

@@ -70,6 +70,7 @@ BAD = [
     ("max_unlabeled", 0, r"an int in the range \[1, inf\) or None"),
     ("max_unlabeled", 1e4, r"an int in the range \[1, inf\) or None"),
     ("callbacks", "tqdm", r"a list of callbacks \(skal.callbacks\) or None"),
+    ("classes", 3, "an array-like or None"),
 ]
 
 
