@@ -72,12 +72,12 @@ FIXED = [
 ]
 #: AutoSelect variants compared on the selection pools
 VARIANTS = {
-    "auto": {},
-    "auto_s20": {"prior_strength": 20},
-    "auto_prior": {"reward": "none"},
-    "auto_L10": {"low_budget_per_class": 10},
-    "auto_L100": {"low_budget_per_class": 100},
-    "auto_uniform": {"prior": "uniform"},
+    "auto": {},  # the default chosen on the selection pools (prior_strength=20)
+    "auto_s8": {"prior_strength": 8},
+    "auto_s8_none": {"prior_strength": 8, "reward": "none"},
+    "auto_s8_L10": {"prior_strength": 8, "low_budget_per_class": 10},
+    "auto_s8_L100": {"prior_strength": 8, "low_budget_per_class": 100},
+    "auto_s8_uniform": {"prior_strength": 8, "prior": "uniform"},
 }
 #: the held-out arms: the fixed strategies and the chosen AutoSelect
 HELD_OUT_AUTO = ["auto"]
@@ -181,6 +181,58 @@ def run(pools, arms, seeds):
                 f"{pool} seed {seed}: {len(todo)} arms in "
                 f"{time.perf_counter() - t0:.0f} s",
                 flush=True,
+            )
+
+
+def choices(pools, seeds):
+    """Which candidate AutoSelect chose each round: ``choices.csv``.
+
+    The simulation of :func:`skal.evaluation.evaluate` (same initial set of
+    a seed, rows queried from the unseen pool, taught as new rows), written
+    with the public API so that the learner can be read afterwards; the
+    choices are read back from the session with ``AutoSelect.rounds``.
+    """
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+
+    from skal import ActiveLearner
+    from skal.strategies import AutoSelect, RandomSampling
+
+    path = OUT / "choices.csv"
+    done = {(r["pool"], int(r["seed"])) for r in read_rows(path)}
+    for pool in pools:
+        Xp, yp, _, _, C = load_pool(pool)
+        for seed in seeds:
+            if (pool, seed) in done:
+                continue
+            seen = np.zeros(len(yp), dtype=bool)
+            init_rng = np.random.RandomState(seed)
+            first = RandomSampling()(
+                None, Xp, n_instances=BUDGETS[0], random_state=init_rng.randint(2**31)
+            )
+            seen[first] = True
+            keep = yp[first] != -2
+            learner = ActiveLearner(
+                LogisticRegression(C=C, max_iter=1000 if C == 1.0 else 2000),
+                strategy=AutoSelect(),
+                random_state=seed,
+            ).fit(Xp[first[keep]], yp[first[keep]])
+            for budget in BUDGETS[1:]:
+                cand = np.flatnonzero(~seen)
+                rows = cand[learner.query(Xp[cand], n_instances=budget - seen.sum())]
+                seen[rows] = True
+                ok = yp[rows] != -2
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    learner.teach(Xp[rows[ok]], yp[rows[ok]])
+            out = [
+                {"pool": pool, "seed": seed, "round": r, "chosen": name, "reward": rew}
+                for r, name, rew in AutoSelect().rounds(learner)
+            ]
+            append_rows(path, out, fields=["pool", "seed", "round", "chosen", "reward"])
+            print(
+                f"choices {pool} seed {seed}: {[o['chosen'] for o in out]}", flush=True
             )
 
 
@@ -347,9 +399,13 @@ def main(argv=None):
     )
     p.add_argument("--seeds", default="0-9")
     p.add_argument("--report", action="store_true")
+    p.add_argument("--choices", action="store_true", help="record AutoSelect's choices")
     a = p.parse_args(argv)
     if a.report:
         report()
+        return
+    if a.choices:
+        choices(a.pools, parse_seeds(a.seeds))
         return
     arms = []
     for arm in a.arms:

@@ -144,7 +144,7 @@ class AutoSelect(BaseStrategy):
     low_budget_per_class : float, default=30
         Labels per class below which the budget counts as low (the
         ``"budget"`` prior).
-    prior_strength : float, default=8
+    prior_strength : float, default=20
         Weight of the prior, in rounds of evidence.
 
     Attributes
@@ -193,7 +193,7 @@ class AutoSelect(BaseStrategy):
         reward="balance",
         prior="budget",
         low_budget_per_class=30,
-        prior_strength=8,
+        prior_strength=20,
     ):
         self.candidates = candidates
         self.reward = reward
