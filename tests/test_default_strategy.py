@@ -58,7 +58,7 @@ def test_bare_estimator_counts_as_past_cold_start(blobs):
 
 def test_cold_start_picks_typical_rows_of_uncovered_clusters(blobs):
     X, y = blobs
-    learner = _learner(X, y, 4, ColdStartHybrid(k=5, random_share=0.0))
+    learner = _learner(X, y, 4, ColdStartHybrid(n_neighbors=5, random_share=0.0))
     idx = learner.query(n_instances=4)
     # typical rows sit near their class centre, far from the pool's outskirts
     centres = np.array([X[y == c].mean(0) for c in range(4)])
@@ -70,26 +70,33 @@ def test_cold_start_picks_typical_rows_of_uncovered_clusters(blobs):
 @pytest.mark.parametrize("embedding", ["model", "input"])
 @pytest.mark.parametrize("normalize", [True, False])
 def test_cold_start_is_typiclust(blobs, embedding, normalize):
-    """The cold-start phase composes TypiClust: the same picks on the same
-    seed (the random share is drawn before it)."""
+    """The cold-start phase calls TypiClust through its public ``__call__``:
+    the same picks as TypiClust called on the child seed that ``__call__``
+    draws from the hybrid's stream (the random share is drawn before it)."""
+    from skal.utils._seeding import draw_seed
+
     X, y = blobs
     learner = _learner(X, y, 8)
     pool = learner.pool_indices_
     for seed in range(3):
+        child = draw_seed(np.random.RandomState(seed))
         for n in (1, 6, 30):
             hybrid = ColdStartHybrid(
-                k=7, random_share=0.0, embedding=embedding, normalize=normalize
+                n_neighbors=7,
+                random_share=0.0,
+                embedding=embedding,
+                normalize=normalize,
             )
             typical = TypiClust(n_neighbors=7, embedding=embedding, normalize=normalize)
             np.testing.assert_array_equal(
                 hybrid(learner, X, n_instances=n, candidates=pool, random_state=seed),
-                typical(learner, X, n_instances=n, candidates=pool, random_state=seed),
+                typical(learner, X, n_instances=n, candidates=pool, random_state=child),
             )
 
 
 def test_hybrid_picks_uncertain_and_diverse_rows(blobs):
     X, y = blobs
-    s = ColdStartHybrid(hybrid="margin_kmeans", beta=4, random_share=0.0)
+    s = ColdStartHybrid(hybrid="margin_kmeans", margin_factor=4, random_share=0.0)
     learner = _learner(X, y, 40, s, n_instances=6)
     idx = learner.query()
     pool = learner.pool_indices_
@@ -103,9 +110,9 @@ def test_hybrid_picks_uncertain_and_diverse_rows(blobs):
 
 def test_large_batch_still_favours_uncertain_rows(blobs):
     X, y = blobs
-    # the beta cap, measured in the raw 3-feature space of the blobs
+    # the margin_factor cap, measured in the raw 3-feature space of the blobs
     s = ColdStartHybrid(
-        hybrid="margin_kmeans", beta=10, random_share=0.0, normalize=False
+        hybrid="margin_kmeans", margin_factor=10, random_share=0.0, normalize=False
     )
     learner = _learner(X, y, 40, s, n_instances=60)
     idx = learner.query()
@@ -203,3 +210,18 @@ def test_active_learner_uses_it_by_default(blobs):
     X, y = blobs
     learner = _learner(X, y, 8)
     assert learner.query(n_instances=4).shape == (4,)
+
+
+def test_former_parameter_names_warn_and_still_count():
+    """beta / k were renamed margin_factor / n_neighbors (ClusterMargin's and
+    TypiClust's names): the old ones warn and select as the new ones do."""
+    old = ColdStartHybrid(hybrid="margin_kmeans", beta=4, k=5, random_share=0.0)
+    new = ColdStartHybrid(
+        hybrid="margin_kmeans", margin_factor=4, n_neighbors=5, random_share=0.0
+    )
+    with pytest.warns(FutureWarning) as rec:
+        assert old._renamed() == new._renamed() == (4, 5)
+    assert sorted(str(w.message).split("'")[1] for w in rec) == ["beta", "k"]
+    assert "beta" in old.get_params() and clone(old).get_params()["k"] == 5
+    with pytest.raises(TypeError, match="both 'beta'"):
+        ColdStartHybrid(beta=4, margin_factor=3)._renamed()

@@ -145,7 +145,7 @@ def test_function_strategy_contract_enforced():
     def good(learner, X, *, n_instances, candidates, random_state, offset=0):
         return candidates[offset : offset + n_instances]
 
-    s = FunctionStrategy(good, kw_args={"offset": 2}, needs_model=False)
+    s = FunctionStrategy(good, kw_args={"offset": 2}, requires_model=False)
     np.testing.assert_array_equal(s(None, np.zeros((5, 1)), n_instances=2), [2, 3])
 
 
@@ -182,8 +182,14 @@ def test_tags_of_the_strategies():
     assert not get_strategy_tags(TopK(MarginSampling()) | BALD()).deterministic
     assert not get_strategy_tags(TopK(TypiClust()) | RandomSampling()).requires_model
     assert not get_strategy_tags(PowerSampling(RandomSampling())).requires_model
-    fs = FunctionStrategy(len, deterministic=True, needs_model=False)
+    fs = FunctionStrategy(len, deterministic=True, requires_model=False)
     assert get_strategy_tags(fs) == StrategyTags(True, False, False)
+    # the former name of the parameter warns, then still counts (until 0.3)
+    old = FunctionStrategy(len, needs_model=False)
+    with pytest.warns(FutureWarning, match="'needs_model'.*renamed 'requires_model'"):
+        assert get_strategy_tags(old).requires_model is False
+    with pytest.raises(TypeError, match="both 'needs_model'"):
+        get_strategy_tags(FunctionStrategy(len, needs_model=True, requires_model=False))
     # the former private flags read the tags
     assert MarginSampling()._deterministic and not RandomSampling()._needs_model
 

@@ -59,12 +59,7 @@ from ._blocks import (
     assert_finite_in_blocks,
     default_chunk_size,
 )
-
-# out-of-core pool views, read by skal.models
-from ._blocks import _Blocks as _Blocks
-from ._blocks import _is_out_of_core as _is_out_of_core
-from ._blocks import _RowSubset as _RowSubset
-from ._clustering import kmeans, typiclust
+from ._clustering import kmeans, nearest_to_centers, typiclust
 from ._kcenter import k_center_greedy
 from ._kmeanspp import badge_kmeans_pp, badge_sq_distances, kmeans_pp
 from ._neighbors import knn, radius_graph, typicality
@@ -80,6 +75,7 @@ __all__ = [
     "kmeans",
     "kmeans_pp",
     "knn",
+    "nearest_to_centers",
     "radius_graph",
     "typicality",
     "typiclust",

@@ -15,7 +15,7 @@ from ._kmeanspp import kmeans_pp
 from ._linalg import _linear, _sq_norms
 from ._neighbors import typicality
 
-__all__ = ["kmeans", "typiclust"]
+__all__ = ["kmeans", "nearest_to_centers", "typiclust"]
 
 
 def _assign(X, C, chunk_size):
@@ -229,3 +229,49 @@ def typiclust(
     rows_all = torch.cat(rows_all)
     sel = torch.topk(keys, n, largest=False, sorted=True).indices
     return rows_all[sel].cpu()
+
+
+def nearest_to_centers(X, labels, centers):
+    """For each non-empty cluster, the row nearest its center.
+
+    Parameters
+    ----------
+    X : tensor of shape (N, d)
+        The clustered rows (as :func:`kmeans` read them).
+    labels : tensor of int64 of shape (N,)
+        Cluster of each row.
+    centers : tensor of shape (K, d)
+        The centers.
+
+    Returns
+    -------
+    positions : tensor of int64
+        One row position per non-empty cluster, in cluster order; ties go to
+        the lowest position. Chunked: no ``N x d`` temporary.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skal._kernels import nearest_to_centers
+    >>> X = torch.tensor([[0.0], [0.4], [5.0], [5.2]])
+    >>> nearest_to_centers(X, torch.tensor([0, 0, 1, 1]), torch.tensor([[0.1], [5.0]]))
+    tensor([0, 2])
+    """
+    emb = X
+    n_clusters = centers.shape[0]
+    N = emb.shape[0]
+    d = torch.empty(N, device=emb.device)
+    rows = default_chunk_size(N, emb.shape[1], emb.device)
+    for s in range(0, N, rows):
+        e = min(N, s + rows)
+        diff = emb[s:e] - centers.index_select(0, labels[s:e])
+        d[s:e] = (diff * diff).sum(1)
+    best = torch.full((n_clusters,), torch.inf, device=emb.device)
+    best.scatter_reduce_(0, labels, d, reduce="amin")
+    is_best = d <= best.index_select(0, labels)
+    pos = torch.where(
+        is_best, torch.arange(N, device=emb.device), torch.full_like(labels, N)
+    )
+    first = torch.full((n_clusters,), N, dtype=torch.long, device=emb.device)
+    first.scatter_reduce_(0, labels, pos, reduce="amin")
+    return first[first < N]

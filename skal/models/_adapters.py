@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from .._kernels import _Blocks, _is_out_of_core, _RowSubset
+from .._kernels._blocks import _Blocks, _is_out_of_core, _RowSubset
 from ..utils._arrays import take_rows
 from ..utils._seeding import draw_seed, seeded_torch
 from ..utils._sparse import is_sparse, sparse_embedding

@@ -23,7 +23,7 @@ from ._common import (
     NORMALIZE_CONSTRAINT,
     draw_seed,
     labeled_set,
-    pool_and_labeled_embeddings,
+    strategy_embeddings,
 )
 from ._purity import purity_radius
 
@@ -104,15 +104,8 @@ class TypiClust(BaseStrategy):
         self.normalize = normalize
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        emb, lab = pool_and_labeled_embeddings(
-            self,
-            learner,
-            X,
-            candidates,
-            layer=self.layer,
-            raw_without_model=True,
-            embedding=self.embedding,
-            normalize=self.normalize,
+        emb, lab = strategy_embeddings(
+            self, learner, X, candidates, raw_without_model=True
         )
         n_clusters = self.n_clusters
         if n_clusters is None:
@@ -264,15 +257,8 @@ class ProbCover(BaseStrategy):
         return known
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        emb, lab = pool_and_labeled_embeddings(
-            self,
-            learner,
-            X,
-            candidates,
-            layer=self.layer,
-            raw_without_model=True,
-            embedding=self.embedding,
-            normalize=self.normalize,
+        emb, lab = strategy_embeddings(
+            self, learner, X, candidates, raw_without_model=True
         )
         N = emb.shape[0]
         device = emb.device

@@ -185,7 +185,7 @@ def embed_rows(
     or a lazy view for an out-of-core pool with ``lazy``."""
     if isinstance(embedding, str) and embedding == "input":
         if lazy and rows is not None and not is_sparse(X):
-            from .._kernels import _is_out_of_core
+            from .._kernels._blocks import _is_out_of_core
             from ..models._adapters import _sk_rows
 
             if _is_out_of_core(X):
@@ -274,6 +274,39 @@ def pool_and_labeled_embeddings(
         lab = embed_rows(strategy, learner, X_lab, adapter=adapter, owner=X, **kw)
         lab = lab.to(emb.device)
     return emb, lab
+
+
+def strategy_embeddings(strategy, learner, X, candidates, **kwargs):
+    """:func:`pool_and_labeled_embeddings` in ``strategy``'s own space: its
+    ``layer`` (None when it has none), ``embedding`` and ``normalize``
+    parameters; ``kwargs`` are the other options (``raw_without_model``,
+    ``lazy``)."""
+    return pool_and_labeled_embeddings(
+        strategy,
+        learner,
+        X,
+        candidates,
+        layer=getattr(strategy, "layer", None),
+        embedding=strategy.embedding,
+        normalize=strategy.normalize,
+        **kwargs,
+    )
+
+
+def strategy_rows(strategy, learner, X, rows, **kwargs):
+    """:func:`embed_rows` in ``strategy``'s own space (as
+    :func:`strategy_embeddings`); ``kwargs`` may override ``normalize`` and
+    pass ``adapter`` / ``owner``."""
+    kwargs.setdefault("normalize", getattr(strategy, "normalize", False))
+    return embed_rows(
+        strategy,
+        learner,
+        X,
+        rows,
+        embedding=strategy.embedding,
+        layer=getattr(strategy, "layer", None),
+        **kwargs,
+    )
 
 
 def uniforms(random_state, n):

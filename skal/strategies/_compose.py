@@ -20,6 +20,7 @@ from ..base import (
     top_k,
 )
 from ..models import get_adapter
+from ..utils._deprecation import DEPRECATED, DEPRECATED_CONSTRAINT, renamed_param
 from ..utils._seeding import draw_seed
 from ..utils._validation import Count, StrategyInstance
 
@@ -186,9 +187,12 @@ class FunctionStrategy(BaseStrategy):
     deterministic : bool, default=False
         Declare that ``func`` ignores ``random_state`` (used by the check
         suite to test permutation equivariance).
-    needs_model : bool, default=True
+    requires_model : bool, default=True
         Whether ``func`` reads the model (False lets it run before the first
-        labels, as an ``initial_strategy``).
+        labels, as an ``initial_strategy``): the strategy's ``requires_model``
+        tag.
+    needs_model : bool
+        Deprecated alias of ``requires_model`` (removed in 0.3).
 
     Examples
     --------
@@ -204,19 +208,38 @@ class FunctionStrategy(BaseStrategy):
         "func": [callable],
         "kw_args": [dict, None],
         "deterministic": ["boolean"],
-        "needs_model": ["boolean"],
+        "requires_model": ["boolean"],
+        "needs_model": ["boolean", DEPRECATED_CONSTRAINT],
     }
 
-    def __init__(self, func, *, kw_args=None, deterministic=False, needs_model=True):
+    def __init__(
+        self,
+        func,
+        *,
+        kw_args=None,
+        deterministic=False,
+        requires_model=True,
+        needs_model=DEPRECATED,
+    ):
         self.func = func
         self.kw_args = kw_args
         self.deterministic = deterministic
+        self.requires_model = requires_model
         self.needs_model = needs_model
 
     def __skal_tags__(self):
         tags = super().__skal_tags__()
         tags.deterministic = bool(self.deterministic)
-        tags.requires_model = bool(self.needs_model)
+        tags.requires_model = bool(
+            renamed_param(
+                "FunctionStrategy",
+                "needs_model",
+                "requires_model",
+                self.needs_model,
+                self.requires_model,
+                True,
+            )
+        )
         return tags
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):

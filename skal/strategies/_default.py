@@ -15,13 +15,14 @@ from numbers import Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._kernels import badge_kmeans_pp, kmeans
+from .._kernels import badge_kmeans_pp, kmeans, nearest_to_centers
 from ..base import BaseStrategy, top_k
 from ..models import get_adapter
+from ..utils._deprecation import DEPRECATED, DEPRECATED_CONSTRAINT, renamed_param
 from ..utils._seeding import draw_seed
 from ..utils._validation import Count, Described
 from ._coldstart import TypiClust
-from ._common import EMBEDDING_CONSTRAINT, NORMALIZE_CONSTRAINT, embed_rows
+from ._common import EMBEDDING_CONSTRAINT, NORMALIZE_CONSTRAINT, strategy_rows
 from ._uncertainty import margin_score
 
 __all__ = ["ColdStartHybrid"]
@@ -46,15 +47,15 @@ class ColdStartHybrid(BaseStrategy):
       the model's probability output): TypiClust [1]_. The pool is clustered
       with k-means into ``n_labeled + n_instances`` clusters, clusters that
       hold no labeled row come first, and the most typical row (densest
-      ``k``-neighbourhood) of each is taken. Dense, representative rows teach a
-      model that has seen almost nothing more than uncertain ones, which at
-      this stage are outliers.
+      ``n_neighbors``-neighbourhood) of each is taken. Dense, representative
+      rows teach a model that has seen almost nothing more than uncertain
+      ones, which at this stage are outliers.
     * **Afterwards** — a hybrid of uncertainty and diversity. With
       ``hybrid="badge"`` (the default), BADGE [2]_: k-means++ seeding on the
       gradient embeddings of the last layer, whose norm grows with the
       model's uncertainty, so a batch is both uncertain and spread out. With
       ``hybrid="margin_kmeans"``, the "diverse mini-batch" of Zhdanov [3]_:
-      the ``beta * n_instances`` candidates (at most about half the
+      the ``margin_factor * n_instances`` candidates (at most about half the
       unlabeled pool) with the smallest margin between the two most likely
       classes are clustered into ``n_instances`` groups with k-means, and the
       row nearest to each centre is taken.
@@ -65,19 +66,14 @@ class ColdStartHybrid(BaseStrategy):
       guard against model-based selection that keeps picking outliers or
       out-of-distribution rows.
 
-    Why these choices (``benchmarks/results/label_efficiency/``: small CNNs on
-    MNIST-1D, long-tailed MNIST-1D, MNIST-1D with 20 % OOD rows, digits and
-    duplicated digits; budgets doubling from 2 labels per class to 2560; 10
-    seeds; ``selection/`` holds the comparison): typicality lifts digits at 2-4
-    labels per class (0.699 vs random's 0.654 at 40 labels), but a second
-    typicality round fell below random on MNIST-1D (0.259 vs 0.282 at 80
-    labels), hence the switch at 3 labels per class; margin + k-means fell
-    below random at large batches where BADGE stayed level or above; without
-    the random share, long-tailed MNIST-1D still dipped below random at 80
-    labels (0.258 vs 0.281), with a 25 % share no budget of the suite was
-    significantly below random and the average AULC moved by less than 0.002.
-    The parameters were chosen on seeds 0-9; the committed tables test them on
-    seeds 10-19.
+    Why these choices: the measurements behind each (typicality ahead of
+    random at 2-4 labels per class but not in a second round, hence the
+    switch at 3 labels per class; margin + k-means below random at large
+    batches where BADGE was not; the random share against the dips of
+    long-tailed pools) are in ``benchmarks/results/label_efficiency/``
+    (``README.md`` and ``summary.md``; ``selection/`` holds the comparison on
+    seeds 0-9 that chose the parameters, the committed tables test them on
+    seeds 10-19).
 
     Both phases work in the model's penultimate embedding (through the model
     adapter; for a scikit-learn model, the pipeline's transformed features or
@@ -97,12 +93,14 @@ class ColdStartHybrid(BaseStrategy):
     random_share : float in [0, 1], default=0.25
         Share of every batch drawn uniformly at random (rounded down, so a
         batch of one is always model-based); 1 is random sampling.
-    beta : int, default=10
+    margin_factor : int, default=10
         For ``hybrid="margin_kmeans"``, the candidate pool: the
-        ``min(beta * n_instances, (n_candidates + n_instances) // 2)`` rows
-        with the smallest margins.
-    k : int, default=20
-        Neighbours for the typicality.
+        ``min(margin_factor * n_instances, (n_candidates + n_instances) // 2)``
+        rows with the smallest margins (as
+        :class:`~skal.strategies.ClusterMargin`'s ``margin_factor``).
+    n_neighbors : int, default=20
+        Neighbours for the typicality (as
+        :class:`~skal.strategies.TypiClust`'s ``n_neighbors``).
     embedding : {"model", "input"}, transformer or callable, default="model"
         Space of the clustering: the model's embeddings, the raw input, or
         the output of a fitted transformer (wrap it in
@@ -111,6 +109,10 @@ class ColdStartHybrid(BaseStrategy):
     normalize : bool, default=True
         L2-normalise the embeddings of the typicality and ``margin_kmeans``
         phases (see :class:`~skal.strategies.CoreSet`); BADGE's are never.
+    beta : int
+        Deprecated alias of ``margin_factor`` (removed in 0.3).
+    k : int
+        Deprecated alias of ``n_neighbors`` (removed in 0.3).
 
     References
     ----------
@@ -148,10 +150,12 @@ class ColdStartHybrid(BaseStrategy):
         "random_share": [
             Described(Interval(Real, 0, 1, closed="both"), refuse_bool=True)
         ],
-        "beta": [Count(1)],
-        "k": [Count(1)],
+        "margin_factor": [Count(1)],
+        "n_neighbors": [Count(1)],
         **EMBEDDING_CONSTRAINT,
         **NORMALIZE_CONSTRAINT,
+        "beta": [Count(1), DEPRECATED_CONSTRAINT],
+        "k": [Count(1), DEPRECATED_CONSTRAINT],
     }
 
     def __init__(
@@ -159,18 +163,32 @@ class ColdStartHybrid(BaseStrategy):
         cold_start_per_class=3,
         hybrid="badge",
         random_share=0.25,
-        beta=10,
-        k=20,
+        margin_factor=10,
+        n_neighbors=20,
         embedding="model",
         normalize=True,
+        beta=DEPRECATED,
+        k=DEPRECATED,
     ):
         self.cold_start_per_class = cold_start_per_class
         self.hybrid = hybrid
         self.random_share = random_share
-        self.beta = beta
-        self.k = k
+        self.margin_factor = margin_factor
+        self.n_neighbors = n_neighbors
         self.embedding = embedding
         self.normalize = normalize
+        self.beta = beta
+        self.k = k
+
+    def _renamed(self):
+        """(margin_factor, n_neighbors), from ``beta`` / ``k`` when given."""
+        owner = type(self).__name__
+        return (
+            renamed_param(
+                owner, "beta", "margin_factor", self.beta, self.margin_factor, 10
+            ),
+            renamed_param(owner, "k", "n_neighbors", self.k, self.n_neighbors, 20),
+        )
 
     def phase(self, learner, n_classes=None):
         """Which phase the next query uses: ``"cold_start"`` or ``"hybrid"``.
@@ -195,15 +213,8 @@ class ColdStartHybrid(BaseStrategy):
         return "cold_start" if y_lab.shape[0] < limit else "hybrid"
 
     def _embed(self, adapter, X, rows, *, normalize=False, owner=None):
-        emb = embed_rows(
-            self,
-            None,
-            X,
-            rows,
-            embedding=self.embedding,
-            normalize=normalize,
-            adapter=adapter,
-            owner=owner,
+        emb = strategy_rows(
+            self, None, X, rows, normalize=normalize, adapter=adapter, owner=owner
         )
         return emb.cpu().numpy()
 
@@ -233,14 +244,17 @@ class ColdStartHybrid(BaseStrategy):
         )
 
     def _select(self, learner, X, *, n_instances, candidates, random_state):
+        margin_factor, n_neighbors = self._renamed()
         adapter = get_adapter(learner, strategy=self)
         proba = adapter.predict_proba(X, candidates)
         if self.phase(learner, n_classes=proba.shape[1]) == "cold_start":
-            # TypiClust itself, on the same stream of ``random_state``
+            # TypiClust itself, through its public call (a child of the stream)
             typical = TypiClust(
-                n_neighbors=self.k, embedding=self.embedding, normalize=self.normalize
+                n_neighbors=n_neighbors,
+                embedding=self.embedding,
+                normalize=self.normalize,
             )
-            return typical._query(
+            return typical(
                 learner,
                 X,
                 n_instances=n_instances,
@@ -257,22 +271,17 @@ class ColdStartHybrid(BaseStrategy):
         # at most about half the pool, so that a large batch still favours
         # uncertain rows rather than degenerating into k-means on everything
         m = min(
-            N, max(n_instances, min(self.beta * n_instances, (N + n_instances) // 2))
+            N,
+            max(n_instances, min(margin_factor * n_instances, (N + n_instances) // 2)),
         )
         top = candidates[top_k(scores, m, random_state)]
         if m == n_instances:
             return top
-        emb = self._embed(adapter, X, top, normalize=self.normalize, owner=X)
+        emb = strategy_rows(self, None, X, top, adapter=adapter, owner=X)
         labels, centers = kmeans(emb, n_instances, generator=seed)
-        labels = labels.cpu().numpy()
-        centers = centers.cpu().numpy()
-        d = np.sum((emb - centers[labels]) ** 2, axis=1)
-        # nearest row to each non-empty centre; ties go to the more uncertain row
-        # (``top`` is ordered by decreasing uncertainty)
-        order = np.lexsort((np.arange(m), d, labels))
-        first = np.ones(m, dtype=bool)
-        first[1:] = labels[order][1:] != labels[order][:-1]
-        picked = order[first]
+        # nearest row to each non-empty centre; ties go to the lower position,
+        # the more uncertain row (``top`` is ordered by decreasing uncertainty)
+        picked = nearest_to_centers(emb, labels, centers).cpu().numpy()
         if picked.shape[0] < n_instances:  # empty clusters: fill by margin
             rest = np.setdiff1d(np.arange(m), picked, assume_unique=True)
             picked = np.concatenate([picked, rest[: n_instances - picked.shape[0]]])

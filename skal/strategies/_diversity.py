@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 
-from .._kernels import badge_kmeans_pp, default_chunk_size, k_center_greedy, kmeans
+from .._kernels import badge_kmeans_pp, k_center_greedy, kmeans, nearest_to_centers
 from ..base import BaseStrategy
 from ..models import get_adapter
 from ..utils._validation import Count
@@ -25,7 +25,8 @@ from ._common import (
     draw_seed,
     embed_rows,
     lazy_kwargs,
-    pool_and_labeled_embeddings,
+    strategy_embeddings,
+    strategy_rows,
     uniforms,
 )
 from ._uncertainty import margin_score
@@ -98,41 +99,11 @@ class CoreSet(BaseStrategy):
         self.normalize = normalize
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        emb, lab = pool_and_labeled_embeddings(
-            self,
-            learner,
-            X,
-            candidates,
-            layer=self.layer,
-            lazy=True,
-            embedding=self.embedding,
-            normalize=self.normalize,
-        )
+        emb, lab = strategy_embeddings(self, learner, X, candidates, lazy=True)
         pos = k_center_greedy(
             emb, n_instances, init=lab, generator=draw_seed(random_state)
         )
         return candidates[pos.numpy()]
-
-
-def _nearest_to_centers(emb, labels, centers, n_clusters):
-    """For each non-empty cluster, the member nearest its center (lowest index
-    on ties). Chunked: no ``N x D`` temporary."""
-    N = emb.shape[0]
-    d = torch.empty(N, device=emb.device)
-    rows = default_chunk_size(N, emb.shape[1], emb.device)
-    for s in range(0, N, rows):
-        e = min(N, s + rows)
-        diff = emb[s:e] - centers.index_select(0, labels[s:e])
-        d[s:e] = (diff * diff).sum(1)
-    best = torch.full((n_clusters,), torch.inf, device=emb.device)
-    best.scatter_reduce_(0, labels, d, reduce="amin")
-    is_best = d <= best.index_select(0, labels)
-    pos = torch.where(
-        is_best, torch.arange(N, device=emb.device), torch.full_like(labels, N)
-    )
-    first = torch.full((n_clusters,), N, dtype=torch.long, device=emb.device)
-    first.scatter_reduce_(0, labels, pos, reduce="amin")
-    return first[first < N]
 
 
 class KMeansSampling(BaseStrategy):
@@ -182,19 +153,11 @@ class KMeansSampling(BaseStrategy):
         self.normalize = normalize
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        emb = embed_rows(
-            self,
-            learner,
-            X,
-            candidates,
-            embedding=self.embedding,
-            layer=self.layer,
-            normalize=self.normalize,
-        )
+        emb = strategy_rows(self, learner, X, candidates)
         labels, centers = kmeans(
             emb, n_instances, n_iter=self.n_iter, generator=draw_seed(random_state)
         )
-        pos = _nearest_to_centers(emb, labels, centers, centers.shape[0])
+        pos = nearest_to_centers(emb, labels, centers)
         if pos.numel() < n_instances:
             rest = torch.ones(emb.shape[0], dtype=torch.bool, device=emb.device)
             rest[pos] = False
@@ -337,16 +300,8 @@ class ClusterMargin(BaseStrategy):
             max(n_instances, int(np.ceil(self.margin_factor * n_instances))),
         )
         kept = top_k(scores, keep, random_state)
-        emb = embed_rows(
-            self,
-            learner,
-            X,
-            candidates[kept],
-            embedding=self.embedding,
-            layer=self.layer,
-            normalize=self.normalize,
-            adapter=adapter,
-            owner=X,
+        emb = strategy_rows(
+            self, learner, X, candidates[kept], adapter=adapter, owner=X
         )
         K = self.n_clusters or n_instances
         labels, _ = kmeans(emb, K, generator=draw_seed(random_state))

@@ -31,7 +31,7 @@ from ._common import (
     NORMALIZE_CONSTRAINT,
     embed_rows,
     labeled_set,
-    pool_and_labeled_embeddings,
+    strategy_embeddings,
 )
 
 __all__ = ["FacilityLocation", "SubmodularMutualInformation"]
@@ -108,15 +108,7 @@ class FacilityLocation(BaseStrategy):
         self.normalize = normalize
 
     def _query(self, learner, X, *, n_instances, candidates, random_state):
-        emb, lab = pool_and_labeled_embeddings(
-            self,
-            learner,
-            X,
-            candidates,
-            layer=self.layer,
-            embedding=self.embedding,
-            normalize=self.normalize,
-        )
+        emb, lab = strategy_embeddings(self, learner, X, candidates)
         N = emb.shape[0]
         keys = torch.as_tensor(random_state.random_sample(N), device=emb.device)
         sim = _Similarity(emb, self.metric)
