@@ -9,8 +9,6 @@ server reads as the protocol it follows.
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
 __all__ = [
@@ -24,98 +22,29 @@ __all__ = [
 ]
 
 
-def _accepts(method, name):
-    try:
-        return name in inspect.signature(method).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        return False
-
-
 def teach_one(learner, row, label):
     """Record (journal first, fsynced) one label of a pool row; no refit."""
-    if not _accepts(learner.teach, "refit"):  # TEMPORARY until issue 23 lands
-        from ..utils._arrays import take_rows
-
-        state = learner._state
-        rows = state.check_pool_indices(np.array([row], dtype=np.intp))
-        y = learner._match_labels(np.asarray([label]))
-        learner._journal_labels(y, indices=rows, source="teach")
-        state.add(take_rows(state.X, rows), y, pool_rows=rows)
-        learner.model_stale_ = True
-        return
     learner.teach(indices=np.array([row], dtype=np.intp), y=[label], refit=False)
 
 
 def unlabel_one(learner, row):
     """Return a taught row to the pool (journaled); no refit."""
-    unlabel = getattr(learner, "unlabel", None)
-    if unlabel is None:  # TEMPORARY until issue 23 lands: not journaled
-        from ..utils._arrays import take_rows
-
-        state = learner._state
-        keep = state.labeled_indices != row
-        state.labeled_indices = state.labeled_indices[keep]
-        state.y_labeled = state.y_labeled[keep]
-        state.X_labeled = take_rows(state.X, state.labeled_indices)
-        state.pool_indices = np.sort(np.append(state.pool_indices, row))
-        learner.model_stale_ = True
-        return
-    unlabel(indices=np.array([row], dtype=np.intp), refit=False)
+    learner.unlabel(indices=np.array([row], dtype=np.intp), refit=False)
 
 
 def relabel_one(learner, row, label):
     """Correct the label of a labeled row of X (journaled); no refit."""
-    relabel = getattr(learner, "relabel", None)
-    if relabel is None:  # TEMPORARY until issue 23 lands
-        unlabel_one(learner, row)
-        teach_one(learner, row, label)
-        return
-    relabel([label], indices=np.array([row], dtype=np.intp), refit=False)
+    learner.relabel([label], indices=np.array([row], dtype=np.intp), refit=False)
 
 
 def prepare_refit(learner):
     """A refit job on a snapshot of the labels (fast; call under the lock)."""
-    if hasattr(learner, "prepare_refit"):
-        return learner.prepare_refit()
-    # TEMPORARY until issue 23 lands
-    from sklearn.base import clone
-
-    from .._state import encoded_classes, labels_for_fit
-    from ..semi_supervised import is_semi_supervised
-
-    state = learner._state
-    if np.unique(state.y_labeled).size < 2:
-        return None
-    is_net = learner._is_net()
-    y = labels_for_fit(state.y_labeled, is_net)
-    seed = learner._draw_seed()
-    X_fit, y_fit = (
-        state.with_pool(y, seed, learner.max_unlabeled)
-        if is_semi_supervised(learner.estimator)
-        else (state.X_labeled, y)
-    )
-    est = clone(learner.estimator)
-    classes = encoded_classes(state.y_labeled, is_net)
-    n = state.n_labels
-    fit_params = dict(state.fit_params)
-
-    def job():
-        return est.fit(X_fit, y_fit, **fit_params), classes, n
-
-    return job
+    return learner.prepare_refit()
 
 
 def install(learner, fitted):
     """Swap a finished job's model in (fast; call under the lock)."""
-    if hasattr(learner, "install_model"):
-        learner.install_model(fitted)
-        return
-    est, classes, n = fitted  # TEMPORARY until issue 23 lands
-    learner.estimator_ = est
-    learner._state.label_classes = classes
-    learner.model_fitted_ = True
-    learner.model_stale_ = learner._state.n_labels != n
-    learner._observe_stopping()
+    learner.install_model(fitted)
 
 
 def provenance(learner):
