@@ -14,7 +14,7 @@ the two ways of getting the pool into the containers:
 
 Sizes are measured, not estimated: a real ``.npy`` header, a real fitted
 skorch CNN serialized as the executor serializes it, and real pickled map
-inputs (model payload, :class:`~skal.backends.PoolChunk` with the worst case
+inputs (model payload, ``skal.backends._workers.PoolChunk`` with the worst case
 row list, the method name). Only the pool itself is not materialized; its
 block files are header + ``rows × row bytes``.
 
@@ -36,9 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from skal.backends import PoolChunk, StagedFile
 from skal.backends._modal import _INPUT_MARGIN, MAX_INPUT_BYTES, MAX_TOTAL_INPUTS
-from skal.backends._workers import dumps
+from skal.backends._workers import PoolChunk, StagedFile, dumps
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MiB = 1024**2

@@ -33,16 +33,13 @@ from skal.backends import (
     LocalExecutor,
     ModalCredentialsError,
     ModalExecutor,
-    PoolChunk,
-    StagedFile,
     current_executor,
     fit_estimator,
     modal_credentials_present,
     plan_chunks,
-    score_chunk,
 )
 from skal.backends._modal import MAX_INPUT_BYTES
-from skal.backends._workers import dumps
+from skal.backends._workers import PoolChunk, StagedFile, dumps, score_chunk
 from skal.models import get_adapter
 from skal.strategies import FunctionStrategy, MarginSampling, TopK
 from skal.utils._testing import MLP, make_net
@@ -593,3 +590,11 @@ def test_nets_are_sent_to_the_containers_gpu(data):
         with pytest.warns(DeviceWarning):  # no GPU here: skorch maps it back
             back = pickle.loads(dumps(sent))
         assert np.array_equal(back.predict_proba(X), net.predict_proba(X))
+
+
+def test_public_surface_is_what_users_call():
+    """The workers' payloads and scoring function are internals (issue 29)."""
+    import skal.backends as B
+
+    for name in ("PoolChunk", "StagedFile", "score_chunk"):
+        assert name not in B.__all__ and not hasattr(B, name)

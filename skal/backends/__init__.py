@@ -8,7 +8,9 @@ scores the pool in chunks with ``Function.map``. Select one with
     with ModalExecutor(gpu="A100"):
         learner.fit(X, y)
 
-Importing this package never imports ``modal``.
+Importing this package never imports ``modal``. The workers' payloads
+(``PoolChunk``, ``StagedFile``) and ``score_chunk`` are internals of
+:class:`ModalExecutor`: import them from ``skal.backends._workers``.
 """
 
 from ._base import (
@@ -19,7 +21,7 @@ from ._base import (
 )
 from ._local import LocalExecutor, resolve_executor
 from ._modal import ModalCredentialsError, ModalExecutor, modal_credentials_present
-from ._workers import PoolChunk, StagedFile, fit_estimator, score_chunk
+from ._workers import fit_estimator
 
 __all__ = [
     "BackendError",
@@ -27,12 +29,9 @@ __all__ = [
     "LocalExecutor",
     "ModalCredentialsError",
     "ModalExecutor",
-    "PoolChunk",
-    "StagedFile",
     "current_executor",
     "fit_estimator",
     "modal_credentials_present",
     "plan_chunks",
     "resolve_executor",
-    "score_chunk",
 ]
