@@ -208,3 +208,25 @@ def _expected_failed(estimator):
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_check_suite_names_the_extra_without_hypothesis():
+    """skal imports without hypothesis; the check suite, when run, says which
+    extra brings it (issue 29)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['hypothesis'] = None\n"
+        "import skal, skal.strategies, skal.stopping\n"
+        "from skal.utils.estimator_checks import check_strategy\n"
+        "from skal.strategies import RandomSampling\n"
+        "try:\n"
+        "    check_strategy(RandomSampling(), max_examples=1)\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert 'pip install "skal-learn[checks]"' in out and "hypothesis" in out

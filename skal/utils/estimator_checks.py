@@ -21,6 +21,10 @@ the model predicts.
 The suite reads the strategy protocol (:mod:`skal.base`: tags) and the model
 adapters (:mod:`skal.models`), never the learner: its default learner is a
 :class:`StoredPool`, and ``make_learner`` brings a real one.
+
+The pools are generated with hypothesis, imported when a check runs: install
+the ``checks`` extra (``pip install "skal-learn[checks]"``) to use the suite;
+skal itself does not need hypothesis.
 """
 
 from __future__ import annotations
@@ -30,8 +34,6 @@ import pickle
 from functools import partial
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import _num_samples
 
@@ -93,70 +95,22 @@ class ProbaFromX(ClassifierMixin, BaseEstimator):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
-_SETTINGS = dict(
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.filter_too_much,
-    ],
-    database=None,
-)
+def _hypothesis():
+    """``(settings, given, st, scenarios, SETTINGS)``, imported when a check
+    runs: hypothesis is needed by the check suite only (the ``checks``
+    extra), never by skal itself."""
+    try:
+        from hypothesis import given, settings
+        from hypothesis import strategies as st
+    except ImportError as exc:
+        raise ImportError(
+            "skal's strategy check suite (skal.utils.estimator_checks) generates "
+            "its pools with hypothesis, which is not installed. Install the "
+            "'checks' extra: pip install \"skal-learn[checks]\"."
+        ) from exc
+    from ._check_pools import SETTINGS, scenarios
 
-
-@st.composite
-def pools(draw, *, max_rows=2000, distinct=False):
-    """Generate a pool: (X, n_classes, kind).
-
-    Rows are probability vectors (Dirichlet, constant, tied on a coarse grid,
-    or duplicated) followed by 3 embedding features.
-    """
-    n_rows = draw(
-        st.one_of(st.integers(1, 40), st.integers(41, 400), st.integers(401, max_rows))
-    )
-    n_classes = draw(st.sampled_from([2, 3, 5, 10, 50]))
-    seed = draw(st.integers(0, 2**31 - 1))
-    kind = (
-        "dirichlet"
-        if distinct
-        else draw(st.sampled_from(["dirichlet", "constant", "tied", "duplicated"]))
-    )
-    rng = np.random.RandomState(seed)
-    alpha = draw(st.sampled_from([0.1, 1.0, 10.0]))
-    P = rng.dirichlet(np.full(n_classes, alpha), size=n_rows)
-    F = rng.normal(size=(n_rows, 3))
-    if kind == "constant":
-        P[:] = P[0]
-        F[:] = F[0]
-    elif kind == "tied":
-        P = np.round(P * 4) / 4 + 1e-9
-        P /= P.sum(axis=1, keepdims=True)
-        F = np.round(F)
-    elif kind == "duplicated":
-        src = rng.randint(0, max(1, n_rows // 10), size=n_rows)
-        P, F = P[src], F[src]
-    return np.hstack([P, F]).astype(np.float32), n_classes, kind
-
-
-@st.composite
-def scenarios(draw, *, max_rows=2000, distinct=False):
-    """A pool, a labeled part of it, candidates and ``n_instances``."""
-    X, n_classes, kind = draw(pools(max_rows=max_rows, distinct=distinct))
-    n = X.shape[0]
-    seed = draw(st.integers(0, 2**31 - 1))
-    rng = np.random.RandomState(seed)
-    n_labeled = draw(st.integers(1, max(1, min(n - 1, 30)))) if n > 1 else 0
-    labeled = rng.choice(n, size=n_labeled, replace=False)
-    n_instances = draw(st.one_of(st.integers(1, 20), st.integers(1, n + 10)))
-    return {
-        "X": X,
-        "n_classes": n_classes,
-        "kind": kind,
-        "labeled": labeled,
-        "n_instances": n_instances,
-        "seed": draw(st.integers(0, 2**31 - 1)),
-    }
+    return settings, given, st, scenarios, SETTINGS
 
 
 class StoredPool(BaseEstimator):
@@ -250,6 +204,7 @@ def check_strategy_contract(strategy, *, make_learner=None, max_examples=20):
     >>> from skal.utils.estimator_checks import check_strategy_contract
     >>> check_strategy_contract(RandomSampling(), max_examples=3)
     """
+    settings, given, st, scenarios, _SETTINGS = _hypothesis()
 
     @settings(max_examples=max_examples, **_SETTINGS)
     @given(case=scenarios())
@@ -279,6 +234,7 @@ def check_strategy_budget(strategy, *, make_learner=None, max_examples=20):
     >>> from skal.utils.estimator_checks import check_strategy_budget
     >>> check_strategy_budget(RandomSampling(), max_examples=3)
     """
+    settings, given, st, scenarios, _SETTINGS = _hypothesis()
 
     @settings(max_examples=max_examples, **_SETTINGS)
     @given(case=scenarios(), data=st.data())
@@ -307,6 +263,7 @@ def check_strategy_determinism(strategy, *, make_learner=None, max_examples=10):
     >>> from skal.utils.estimator_checks import check_strategy_determinism
     >>> check_strategy_determinism(RandomSampling(), max_examples=3)
     """
+    settings, given, st, scenarios, _SETTINGS = _hypothesis()
 
     @settings(max_examples=max_examples, **_SETTINGS)
     @given(case=scenarios(max_rows=500))
@@ -336,6 +293,7 @@ def check_strategy_class_balance(strategy, *, make_learner=None, max_examples=20
     >>> from skal.utils.estimator_checks import check_strategy_class_balance
     >>> check_strategy_class_balance(ClassBalanced(RandomSampling()), max_examples=3)
     """
+    settings, given, st, scenarios, _SETTINGS = _hypothesis()
 
     @settings(max_examples=max_examples, **_SETTINGS)
     @given(case=scenarios())
@@ -371,6 +329,7 @@ def check_strategy_permutation(strategy, *, make_learner=None, max_examples=10):
     >>> from skal.utils.estimator_checks import check_strategy_permutation
     >>> check_strategy_permutation(MarginSampling(), max_examples=3)
     """
+    settings, given, st, scenarios, _SETTINGS = _hypothesis()
 
     @settings(max_examples=max_examples, **_SETTINGS)
     @given(case=scenarios(max_rows=500, distinct=True))
@@ -588,6 +547,7 @@ def check_stopping_determinism(criterion, *, make_learner=None, max_examples=10)
     >>> from skal.utils.estimator_checks import check_stopping_determinism
     >>> check_stopping_determinism(OverallUncertainty(), max_examples=3)
     """
+    settings, given, st, scenarios, _SETTINGS = _hypothesis()
     original = criterion
 
     @settings(max_examples=max_examples, report_multiple_bugs=False, **_SETTINGS)
@@ -622,6 +582,7 @@ def check_stopping_min_labels(criterion, *, make_learner=None, max_examples=10):
     >>> from skal.utils.estimator_checks import check_stopping_min_labels
     >>> check_stopping_min_labels(StabilizingPredictions(window=1), max_examples=3)
     """
+    settings, given, st, scenarios, _SETTINGS = _hypothesis()
 
     @settings(max_examples=max_examples, report_multiple_bugs=False, **_SETTINGS)
     @given(case=scenarios(max_rows=500))
