@@ -355,7 +355,7 @@ def evaluate_seed_by_seed(
             budgets=budgets,
             seeds=[seed],
             n_jobs=n_jobs,
-            progress=False,
+            verbose=0,
         )
         for r in records:
             r.update(extra)

@@ -410,7 +410,7 @@ def _evaluate_and_save(
         budgets=budgets,
         seeds=seeds,
         n_jobs=n_jobs,
-        progress=True,
+        verbose=1,
     )
     print(f"[{tag}] {time.perf_counter() - t0:.0f} s", flush=True)
     save(records, path, append)

@@ -370,7 +370,7 @@ def run(name, seeds):
             yt,
             budgets=budgets,
             seeds=[seed],
-            progress=False,
+            verbose=0,
             **kw,
         )
 

@@ -42,7 +42,7 @@ def _run(blobs, **kwargs):
     X, y, Xt, yt = blobs
     kwargs.setdefault("budgets", [6, 12, 24, 48])
     kwargs.setdefault("seeds", [0, 1])
-    kwargs.setdefault("progress", False)
+    kwargs.setdefault("verbose", 0)
     return evaluate(GaussianNB(), _strategies(), X, y, Xt, yt, **kwargs)
 
 
@@ -95,7 +95,7 @@ def test_ood_answers_cost_a_label_but_are_not_taught(blobs):
         yt,
         budgets=[10, 30, 60],
         seeds=[0],
-        progress=False,
+        verbose=0,
     )
     assert any(r["n_ood"] > 0 for r in res)
     for r in res:
@@ -303,7 +303,7 @@ def test_evaluate_progress_bar_counts_rounds(blobs, capsys):
         yt,
         budgets=[6, 12, 24],
         seeds=[0, 1],
-        progress=True,
+        verbose=1,
     )
     err = capsys.readouterr().err
     assert "12/12" in err and "round" in err  # 2 strategies x 2 seeds x 3 rounds
@@ -338,7 +338,7 @@ def test_evaluate_in_parallel_gives_torch_a_share_of_the_cores(blobs):
             budgets=[6, 12],
             seeds=[0, 1],
             n_jobs=2,
-            progress=False,
+            verbose=0,
         )
     assert seen and set(seen) == {max(1, (os.cpu_count() or 1) // 2)}
     assert torch.get_num_threads() == 3  # restored
@@ -455,3 +455,10 @@ def test_power_grows_with_seeds_and_effect(effect, sd, n, alternative):
     assert paired_t_power(effect, sd, n + 1, alternative=alternative) >= p - 1e-12
     assert paired_t_power(1.5 * effect, sd, n, alternative=alternative) >= p - 1e-12
     assert paired_t_power(effect, 2 * sd, n, alternative=alternative) <= p + 1e-12
+
+
+def test_progress_is_the_former_name_of_verbose(blobs, capsys):
+    """evaluate(progress=) warns and still counts until 0.3 (issue 29)."""
+    with pytest.warns(FutureWarning, match="'progress' parameter of evaluate"):
+        res = _run(blobs, budgets=[6, 12], seeds=[0], progress=False, verbose=1)
+    assert len(res) == 2 * 2 and "round" not in capsys.readouterr().err

@@ -93,7 +93,7 @@ else:
         y_test,
         budgets=[20, 40, 80] if FAST else [20, 40, 80, 160],
         seeds=[0, 1] if FAST else [0, 1, 2],
-        progress=False,
+        verbose=0,
     )
 
 # %%

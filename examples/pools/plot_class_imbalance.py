@@ -83,7 +83,7 @@ results = evaluate(
     y_test,
     budgets=[30, 60] if FAST else [30, 60, 90, 120, 150],
     seeds=[0] if FAST else [0, 1],
-    progress=False,
+    verbose=0,
 )
 
 # %%

@@ -95,7 +95,7 @@ results = evaluate(
     budgets=[30, 70] if FAST else [30, 70, 110, 150, 190],
     seeds=[0] if FAST else [0, 1],
     ood_label=-2,
-    progress=False,
+    verbose=0,
 )
 
 # %%

@@ -96,7 +96,7 @@ results = evaluate(
     y_test,
     budgets=budgets,
     seeds=[0] if FAST else [0, 1],
-    progress=False,
+    verbose=0,
 )
 
 # %%

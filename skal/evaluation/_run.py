@@ -37,6 +37,7 @@ from .. import _simulation
 from .._learner import ActiveLearner
 from ..semi_supervised import is_semi_supervised
 from ..strategies import RandomSampling
+from ..utils._deprecation import DEPRECATED, renamed_param
 from ..utils._validation import Count
 
 
@@ -270,8 +271,9 @@ def evaluate(
     ood_label=-2,
     learner_params: Mapping | None = None,
     n_jobs: int | None = None,
-    progress: bool = True,
+    verbose: int = 1,
     as_frame: bool = False,
+    progress=DEPRECATED,
 ):
     """Simulate active learning for every strategy and seed on one data set.
 
@@ -322,11 +324,15 @@ def evaluate(
         Simulations run in parallel with :mod:`joblib` (``-1``: all cores);
         torch then gets ``cpu_count // n_jobs`` threads in each, instead of
         one per core in every simulation.
-    progress : bool, default=True
-        Show a :mod:`tqdm` progress bar: rounds done out of all rounds of all
-        simulations, the current strategy, seed and labels, time left.
+    verbose : int or bool, default=1
+        Above 0 (or True), show a :mod:`tqdm` progress bar: rounds done out of
+        all rounds of all simulations, the current strategy, seed and labels,
+        time left; 0 (or False) is silent. The name of
+        :class:`~skal.ActiveLearner`'s ``verbose``.
     as_frame : bool, default=False
         Return a pandas ``DataFrame`` (needs pandas) instead of a list.
+    progress : bool
+        Deprecated alias of ``verbose`` (removed in 0.3).
 
     Returns
     -------
@@ -353,7 +359,7 @@ def evaluate(
     >>> X, y = load_iris(return_X_y=True)
     >>> res = evaluate(LogisticRegression(), {"random": RandomSampling(),
     ...                "margin": MarginSampling()}, X[::2], y[::2], X[1::2],
-    ...                y[1::2], budgets=[6, 12, 24], seeds=[0, 1], progress=False)
+    ...                y[1::2], budgets=[6, 12, 24], seeds=[0, 1], verbose=0)
     >>> len(res), sorted(res[0])[:4]
     (12, ['accuracy', 'count_0', 'count_1', 'count_2'])
     """
@@ -401,7 +407,7 @@ def evaluate(
         "class_keys": keys,
     }
     bar = None
-    if progress:
+    if renamed_param("evaluate", "progress", "verbose", progress, verbose, 1):
         from tqdm.auto import tqdm
 
         # one step per round of every simulation: rounds done, time left
