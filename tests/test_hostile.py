@@ -86,8 +86,10 @@ def test_nan_labels_rejected(tabular):
     X, y = tabular
     y_nan = _seed(y).astype(float)
     y_nan[10] = np.nan
+    # NaN marks unlabeled rows by default (missing_label="auto", issue 23);
+    # with an explicit marker it is refused
     with pytest.raises(ValueError, match="Input y contains NaN"):
-        ActiveLearner(LogisticRegression()).fit(X, y_nan)
+        ActiveLearner(LogisticRegression(), missing_label=-1).fit(X, y_nan)
 
 
 # ------------------------------------------------------ object / string X

@@ -48,6 +48,7 @@ SERVER = textwrap.dedent(
     from sklearn.linear_model import LogisticRegression
     from skal import ActiveLearner
     from skal.labeling import serve
+    from skal.stopping import BudgetExhausted
 
     X, y = load_digits(return_X_y=True)
     keep = np.flatnonzero(y < 9)[:300]          # classes 0..8: keys 1..9
@@ -56,7 +57,8 @@ SERVER = textwrap.dedent(
     first = [int(np.flatnonzero(y == c)[0]) for c in range(9)]
     y_seed[first] = y[first]
     learner = ActiveLearner(LogisticRegression(max_iter=200), n_instances=5,
-                            random_state=0, journal=sys.argv[1]).fit(X, y_seed)
+                            stopping=BudgetExhausted(60), random_state=0,
+                            journal=sys.argv[1]).fit(X, y_seed)
     serve(learner, port=0, image_shape=(8, 8), eval_set=(X[200:], y[200:]))
     """
 )
@@ -161,9 +163,11 @@ def test_keyboard_session_survives_sigkill_and_undo(tmp_path):
             page.wait_for_selector("#item[data-index]:not([data-index=''])")
             assert page.locator("#counts tr.total td").inner_text() == str(9 + 30)
             _label_by_keyboard(page, truth, journal, 10, seen)
-            page.wait_for_function("document.querySelectorAll('#counts tr').length > 9")
-            time.sleep(0.6)  # a background refit, for the screenshot's side panel
-            page.evaluate("fetch('api/status').then(r => r.json())")
+            for _ in range(50):  # two background refits: a curve to show
+                page.evaluate("window.skalRefresh()")
+                if page.locator("svg#curve circle").count() >= 2:
+                    break
+                time.sleep(0.1)
             shot = tmp_path / "labeling_page.png"
             page.screenshot(path=str(shot))
             target = os.environ.get("SKAL_SCREENSHOT")

@@ -106,13 +106,18 @@ class LabelingSession:
         self.last_refit_seconds = None
         self.refit_error = None
         self.curve = []
+        self.prefetch_requested = False
         self._closed = False
-        self._thread = None
+        self._thread = self._prefetcher = None
         if background:
             self._thread = threading.Thread(
                 target=self._worker, name="skal-labeling-refit", daemon=True
             )
+            self._prefetcher = threading.Thread(
+                target=self._prefetch_loop, name="skal-labeling-queue", daemon=True
+            )
             self._thread.start()
+            self._prefetcher.start()
 
     # ---------------------------------------------------------------- helpers
     def _pool(self):
@@ -129,8 +134,13 @@ class LabelingSession:
             if c != client and now - t < self.lease_seconds
         }
 
-    def _query(self, n):
-        """Query ``n`` rows of the pool; record who picked each and its score."""
+    def _query_rows(self, n):
+        """Query ``n`` rows of the pool: ``[(row, {"strategy", "score", "rank"})]``.
+
+        Called under the lock, or by the prefetch thread without it: the
+        query only reads the learner (a row labeled meanwhile is filtered
+        out when it would be handed out).
+        """
         learner = self.learner
         n = min(int(n), len(self._pool()))
         if n <= 0:
@@ -138,22 +148,46 @@ class LabelingSession:
         rows = [int(r) for r in learner.query(n_instances=n)]
         info = _compat.last_query_info(learner)
         scores = info.get("scores")
+        out = []
         for rank, r in enumerate(rows):
             score = None
             if scores is not None and rank < len(scores):
                 score = _json_value(scores[rank])
-            self.info[r] = {
-                "strategy": info.get("strategy"),
-                "score": score,
-                "rank": rank,
-                "model": self.model_version,
-            }
-        return rows
+            out.append(
+                (r, {"strategy": info.get("strategy"), "score": score, "rank": rank})
+            )
+        return out
+
+    def _set_queue(self, picked, version):
+        for r, info in picked:
+            self.info[r] = dict(info, model=version)
+        self.queue = [r for r, _ in picked]
+
+    def _query(self, n):
+        """Query under the lock; record who picked each row and its score."""
+        picked = self._query_rows(n)
+        self._set_queue(picked, self.model_version)
+        return self.queue
+
+    def _want(self, client=None):
+        return self.queue_size + len(self._held(client)) + len(self.skipped)
 
     def _refill(self, client):
-        held = self._held(client)
-        want = self.queue_size + len(held) + len(self.skipped)
-        self.queue = self._query(want)
+        self._query(self._want(client))
+
+    def _prefetch(self):
+        """Query ahead without holding the lock; swap the queue in after."""
+        with self.lock:
+            n, version = self._want(), self.model_version
+        picked = self._query_rows(n)
+        with self.lock:
+            if version == self.model_version or not self.queue:
+                self._set_queue(picked, version)
+
+    def _ask_prefetch(self):
+        with self._wake:
+            self.prefetch_requested = True
+            self._wake.notify_all()
 
     def _candidate(self, client):
         held, skipped = self._held(client), set(self.skipped)
@@ -184,6 +218,8 @@ class LabelingSession:
             return None
         if row in self.queue:
             self.queue.remove(row)
+        if len(self.queue) < max(self.queue_size // 2, 1):
+            self._ask_prefetch()  # query ahead before the queue runs dry
         self.assigned[client] = (row, time.monotonic())
         return row
 
@@ -405,15 +441,16 @@ class LabelingSession:
             _compat.install(self.learner, fitted)
             self.refit_error = None
             self.model_version += 1
-            if self.eval_set is not None:
-                X_val, y_val = self.eval_set
-                self.curve.append(
-                    [
-                        int(len(self.learner.y_labeled_)),
-                        float(self.learner.score(X_val, y_val)),
-                    ]
-                )
-            self._refill(None)
+            n_labels = int(len(self.learner.y_labeled_))
+        if self._prefetcher is None:
+            self._prefetch()
+        else:  # the next items from the new model, queried in the background
+            self._ask_prefetch()
+        if self.eval_set is not None:  # reads the model only: no lock needed
+            X_val, y_val = self.eval_set
+            score = float(self.learner.score(X_val, y_val))
+            with self.lock:
+                self.curve.append([n_labels, score])
 
     def _worker(self):
         while True:
@@ -427,10 +464,24 @@ class LabelingSession:
             except Exception:  # never let the thread die silently
                 traceback.print_exc()
 
+    def _prefetch_loop(self):
+        while True:
+            with self._wake:
+                while not (self._closed or self.prefetch_requested):
+                    self._wake.wait(timeout=1.0)
+                if self._closed:
+                    return
+                self.prefetch_requested = False
+            try:
+                self._prefetch()
+            except Exception:
+                traceback.print_exc()
+
     def close(self, timeout=None):
-        """Stop the refit thread (a running job finishes first)."""
+        """Stop the background threads (a running job finishes first)."""
         with self._wake:
             self._closed = True
             self._wake.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for thread in (self._thread, self._prefetcher):
+            if thread is not None:
+                thread.join(timeout)

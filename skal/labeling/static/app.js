@@ -107,6 +107,12 @@
     line.setAttribute("points", points.map((p) => px(p[0]) + "," + py(p[1])).join(" "));
     line.setAttribute("class", "curve");
     svg.appendChild(line);
+    points.forEach((p) => {
+      const dot = document.createElementNS(SVG, "circle");
+      dot.setAttribute("cx", px(p[0])); dot.setAttribute("cy", py(p[1]));
+      dot.setAttribute("r", 3); dot.setAttribute("class", "dot");
+      svg.appendChild(dot);
+    });
     const last = points[points.length - 1];
     const label = document.createElementNS(SVG, "text");
     label.setAttribute("x", 4); label.setAttribute("y", 14);
@@ -121,7 +127,10 @@
     t.replaceChildren();
     s.classes.forEach((c, k) => {
       const tr = el("tr");
-      tr.appendChild(el("th", (k < 9 ? k + 1 + " " : "") + c));
+      const th = el("th");
+      if (k < 9) th.appendChild(el("kbd", k + 1));
+      th.appendChild(el("span", " " + c));
+      tr.appendChild(th);
       tr.appendChild(el("td", s.counts[k]));
       t.appendChild(tr);
     });
@@ -208,7 +217,8 @@
   api("api/next?client=" + encodeURIComponent(client))
     .then(show)
     .catch((e) => { $("message").textContent = e.message; });
+  window.skalRefresh = () => api("api/status").then(status);
   setInterval(() => {
-    if (!busy) api("api/status").then(status).catch(() => {});
+    if (!busy) window.skalRefresh().catch(() => {});
   }, 4000);
 })();
