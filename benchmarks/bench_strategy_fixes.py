@@ -250,7 +250,7 @@ def picks_dup(seed, only=None):
 def _mc(L, X, rows, seed):
     from skal.models import get_adapter
 
-    return get_adapter(L).mc_proba(X, rows, n_samples=20, random_state=seed)
+    return get_adapter(L).mc_proba(X, rows, n_draws=20, random_state=seed)
 
 
 def picks_ood(seed, only=None):

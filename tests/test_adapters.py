@@ -124,7 +124,7 @@ def test_as_tensor_returns_float32_tensors_on_the_net_device(net, data):
         ad.predict_proba(X, as_tensor=True),
         ad.embed(X, as_tensor=True),
         ad.logits(X, as_tensor=True),
-        ad.mc_proba(X, n_samples=2, random_state=0, as_tensor=True),
+        ad.mc_proba(X, n_draws=2, random_state=0, as_tensor=True),
         *ad.grad_embedding_factors(X, as_tensor=True),
     ):
         assert isinstance(out, torch.Tensor)
@@ -138,7 +138,7 @@ def test_mc_dropout_samples_differ_and_state_is_restored(net, data):
         module.train(mode)
         before, params = _states(module), _params(module)
         rng_state = torch.random.get_rng_state()
-        P = get_adapter(net).mc_proba(X[:20], n_samples=8, random_state=0)
+        P = get_adapter(net).mc_proba(X[:20], n_draws=8, random_state=0)
         assert P.shape == (20, 8, 3)
         np.testing.assert_allclose(P.sum(2), 1.0, rtol=1e-5)
         assert np.ptp(P, axis=1).max() > 1e-3  # the draws differ
@@ -148,8 +148,8 @@ def test_mc_dropout_samples_differ_and_state_is_restored(net, data):
         assert _no_hooks(module)
     module.eval()
     ad = get_adapter(net)
-    a = ad.mc_proba(X[:20], n_samples=4, random_state=3)
-    b = ad.mc_proba(X[:20], n_samples=4, random_state=3)
+    a = ad.mc_proba(X[:20], n_draws=4, random_state=3)
+    b = ad.mc_proba(X[:20], n_draws=4, random_state=3)
     np.testing.assert_array_equal(a, b)
     assert bald_score(a).max() > 0
 
@@ -176,7 +176,7 @@ def test_mc_dropout_keeps_batchnorm_in_eval_mode(data):
         bn.running_var.clone(),
         int(bn.num_batches_tracked),
     )
-    P = get_adapter(net).mc_proba(X, n_samples=3, random_state=0)
+    P = get_adapter(net).mc_proba(X, n_draws=3, random_state=0)
     assert np.ptp(P, axis=1).max() > 0
     assert torch.equal(bn.running_mean, stats[0])
     assert torch.equal(bn.running_var, stats[1])
@@ -196,7 +196,7 @@ def test_state_and_hooks_restored_on_error(net, data, monkeypatch):
     monkeypatch.setattr(net_copy, "infer", boom)
     ad = get_adapter(net_copy)
     with pytest.raises(RuntimeError, match="boom"):
-        ad.mc_proba(X, n_samples=2, random_state=0)
+        ad.mc_proba(X, n_draws=2, random_state=0)
     with pytest.raises(RuntimeError, match="boom"):
         ad.embed(X)
     assert _states(module) == before
@@ -220,13 +220,13 @@ def test_grad_embedding_factors_equal_autograd_gradient(net, data):
     module.zero_grad()
 
 
-def test_mc_proba_rejects_bad_n_samples(net, data):
+def test_mc_proba_rejects_bad_n_draws(net, data):
     with pytest.raises(
         ValueError,
-        match=r"'n_samples' parameter of \w+\.mc_proba must be an int in the range "
+        match=r"'n_draws' parameter of \w+\.mc_proba must be an int in the range "
         r"\[1, inf\)\. Got 0 instead",
     ):
-        get_adapter(net).mc_proba(data[0], n_samples=0)
+        get_adapter(net).mc_proba(data[0], n_draws=0)
 
 
 # ----------------------------------------------------------------- sklearn
@@ -250,13 +250,13 @@ def test_sklearn_mc_proba_and_gradient_factors(data):
     X, y = data
     clf = LogisticRegression().fit(X, y)
     ad = get_adapter(clf)
-    P = ad.mc_proba(X, [0, 1, 2], n_samples=5, random_state=0)
+    P = ad.mc_proba(X, [0, 1, 2], n_draws=5, random_state=0)
     assert P.shape == (3, 5, 3)
     np.testing.assert_array_equal(bald_score(P), 0.0)  # no dropout: no disagreement
     proba, emb = ad.grad_embedding_factors(X, [3, 4])
     np.testing.assert_allclose(proba, clf.predict_proba(X[[3, 4]]))
     np.testing.assert_array_equal(emb, X[[3, 4]])
-    t = ad.mc_proba(X, n_samples=2, as_tensor=True)
+    t = ad.mc_proba(X, n_draws=2, as_tensor=True)
     assert isinstance(t, torch.Tensor) and t.shape == (150, 2, 3)
     logits = ad.logits(X[:4])
     np.testing.assert_allclose(np.exp(logits), clf.predict_proba(X[:4]), rtol=1e-6)
@@ -268,3 +268,16 @@ def test_sklearn_adapter_needs_predict_proba(data):
     X, y = data
     with pytest.raises(TypeError, match="has no 'predict_proba'"):
         get_adapter(LinearSVC().fit(X, y)).predict_proba(X)
+
+
+def test_mc_proba_counts_draws_as_n_draws():
+    """mc_proba(n_draws=); n_samples, scikit-learn's name for rows, warns
+    until 0.3 (issue 29)."""
+    X = np.random.RandomState(0).normal(size=(30, 3))
+    y = np.arange(30) % 2
+    ad = get_adapter(LogisticRegression().fit(X, y))
+    assert ad.mc_proba(X, n_draws=3).shape == (30, 3, 2)
+    with pytest.warns(FutureWarning, match="'n_samples' parameter.*'n_draws'"):
+        assert ad.mc_proba(X, n_samples=4).shape == (30, 4, 2)
+    with pytest.raises(ValueError, match="'n_draws'"):
+        ad.mc_proba(X, n_draws=0)

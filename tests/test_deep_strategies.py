@@ -597,13 +597,13 @@ def test_consistent_mc_dropout_shares_one_network_per_sample(net_learner, blobs)
     # row 0 three times, in different batches of the net's iterator
     Xd = np.r_[X[:1], X[1:300], X[:1], X[:1]].astype(np.float32)
     rows = [0, 240, 241]
-    P = ad.mc_proba(Xd, n_samples=8, random_state=0, consistent=True)
+    P = ad.mc_proba(Xd, n_draws=8, random_state=0, consistent=True)
     np.testing.assert_allclose(P[rows[1]], P[rows[0]], rtol=1e-6)
     np.testing.assert_allclose(P[rows[2]], P[rows[0]], rtol=1e-6)
     assert np.ptp(P[0], axis=0).max() > 1e-3  # the samples still differ
-    Q = ad.mc_proba(Xd, n_samples=8, random_state=0)  # per-row masks
+    Q = ad.mc_proba(Xd, n_draws=8, random_state=0)  # per-row masks
     assert np.abs(Q[rows[1]] - Q[rows[0]]).max() > 1e-3
-    again = ad.mc_proba(Xd, n_samples=8, random_state=0, consistent=True)
+    again = ad.mc_proba(Xd, n_draws=8, random_state=0, consistent=True)
     np.testing.assert_array_equal(P, again)
     # no hook is left behind: the default draws are unchanged afterwards
-    np.testing.assert_array_equal(Q, ad.mc_proba(Xd, n_samples=8, random_state=0))
+    np.testing.assert_array_equal(Q, ad.mc_proba(Xd, n_draws=8, random_state=0))

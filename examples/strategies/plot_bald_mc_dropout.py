@@ -80,7 +80,7 @@ net = NeuralNetClassifier(
 learner = ActiveLearner(net, n_instances=60, budget=60, random_state=0)
 learner.fit(X_pool, y_pool)
 samples = get_adapter(learner).mc_proba(
-    X_pool, n_samples=5 if FAST else 20, random_state=0
+    X_pool, n_draws=5 if FAST else 20, random_state=0
 )
 print(samples.shape)  # (rows, MC samples, classes)
 total = entropy_score(samples.mean(axis=1))

@@ -25,6 +25,7 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from .._kernels._blocks import _Blocks, _is_out_of_core, _RowSubset
 from ..utils._arrays import take_rows
+from ..utils._deprecation import DEPRECATED, renamed_param
 from ..utils._seeding import draw_seed, seeded_torch
 from ..utils._sparse import is_sparse, sparse_embedding
 from ..utils._validation import check_int
@@ -153,8 +154,11 @@ def _seed_from(random_state):
     return draw_seed(check_random_state(random_state))
 
 
-def _check_n_samples(n_samples, adapter):
-    return check_int(n_samples, "n_samples", f"{type(adapter).__name__}.mc_proba")
+def _check_n_draws(n_draws, n_samples, adapter):
+    """``n_draws`` of ``mc_proba``, or its former name ``n_samples`` (warns)."""
+    owner = f"{type(adapter).__name__}.mc_proba"
+    n_draws = renamed_param(owner, "n_samples", "n_draws", n_samples, n_draws, 20)
+    return check_int(n_draws, "n_draws", owner)
 
 
 # --------------------------------------------------------------------------
@@ -276,22 +280,23 @@ class SklearnAdapter:
         X,
         candidates=None,
         *,
-        n_samples=20,
+        n_draws=20,
         random_state=None,
         as_tensor=False,
         consistent=False,
+        n_samples=DEPRECATED,
     ):
-        """``n_samples`` copies of ``predict_proba`` (no dropout to sample).
+        """``n_draws`` copies of ``predict_proba`` (no dropout to sample).
 
         A scikit-learn model is deterministic, so every sample is the same and
         every disagreement-based score (BALD, variation ratios) is zero.
 
         Returns
         -------
-        proba : array of shape (n, n_samples, n_classes)
+        proba : array of shape (n, n_draws, n_classes)
             A read-only broadcast view (no copy).
         """
-        n_samples = _check_n_samples(n_samples, self)
+        n_samples = _check_n_draws(n_draws, n_samples, self)
         proba = self._proba(_sk_rows(X, candidates))
         if as_tensor:
             import torch
@@ -377,7 +382,7 @@ class SkorchAdapter:
     >>> adapter = get_adapter(net.fit(X, np.arange(20) % 2))
     >>> adapter.embed(X).shape  # the input of the last nn.Linear
     (20, 8)
-    >>> adapter.mc_proba(X, [0, 1], n_samples=5, random_state=0).shape
+    >>> adapter.mc_proba(X, [0, 1], n_draws=5, random_state=0).shape
     (2, 5, 2)
     """
 
@@ -516,10 +521,11 @@ class SkorchAdapter:
         X,
         candidates=None,
         *,
-        n_samples=20,
+        n_draws=20,
         random_state=None,
         as_tensor=False,
         consistent=False,
+        n_samples=DEPRECATED,
     ):
         """MC-dropout probability samples (Gal & Ghahramani, ICML 2016).
 
@@ -531,8 +537,9 @@ class SkorchAdapter:
 
         Parameters
         ----------
-        n_samples : int, default=20
-            Stochastic forward passes per row.
+        n_draws : int, default=20
+            Stochastic forward passes per row (``n_samples``, its former
+            name, warns until 0.3: scikit-learn's ``n_samples`` counts rows).
         random_state : int, RandomState instance or None
             Seeds the dropout masks.
         consistent : bool, default=False
@@ -547,12 +554,12 @@ class SkorchAdapter:
 
         Returns
         -------
-        proba : array of shape (n, n_samples, n_classes)
+        proba : array of shape (n, n_draws, n_classes)
             float64 ndarray, or float32 tensor on the net's device.
         """
         import torch
 
-        n_samples = _check_n_samples(n_samples, self)
+        n_samples = _check_n_draws(n_draws, n_samples, self)
         nonlin = self._nonlin()
         out = _Gather(X, candidates, as_tensor)
         seed = _seed_from(random_state)

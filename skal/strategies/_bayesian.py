@@ -136,7 +136,7 @@ class _MCScoreStrategy(ScoreStrategy):
         P = get_adapter(learner, strategy=self).mc_proba(
             X,
             candidates,
-            n_samples=self.n_mc_samples,
+            n_draws=self.n_mc_samples,
             random_state=mc_seed(random_state),
             as_tensor=True,
         )
@@ -295,7 +295,7 @@ class BatchBALD(BaseStrategy):
             P = adapter.mc_proba(
                 X,
                 rest,
-                n_samples=self.n_mc_samples,
+                n_draws=self.n_mc_samples,
                 random_state=draw_seed(random_state),
                 as_tensor=True,
                 consistent=True,  # sample k: one network for every row
