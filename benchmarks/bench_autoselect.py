@@ -110,7 +110,7 @@ def load_pool(name):
         else:
             Xp, yp = X[:4000], y[:4000]
         if name == "mnist1d_ood":
-            Xp, yp = add_ood(Xp, yp, fraction=0.2, random_state=0)
+            Xp, yp, _ = add_ood(Xp, yp, fraction=0.2, random_state=0)
         return Xp, yp, Xt, yt, 1.0
     if name in ("bbc", "tweets"):
         from benchmarks.bench_text import embeddings
