@@ -501,3 +501,59 @@ def test_dataframe_session_keeps_dataframes_end_to_end(tabular, tmp_path):
     assert isinstance(fresh.X_labeled_, pd.DataFrame)
     assert list(fresh.X_labeled_.columns) == list(df.columns)
     np.testing.assert_array_equal(fresh.y_labeled_, learner.y_labeled_)
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        None,  # pd.DataFrame(X): a RangeIndex of ints
+        [10, 3, 7, 1, 0, 5, 2, 4, 8, 9][:6],
+        [1, 2.5, ("x", 1), None, 7, -3],
+        [("g", 0), ("g", 1), ("h", 0), ("h", 1), ("i", 0), ("i", 1)],
+    ],
+)
+def test_dataframe_with_any_scalar_column_names_saves_and_loads(
+    tabular, tmp_path, columns
+):
+    pd = pytest.importorskip("pandas")
+    X, y = tabular
+    df = pd.DataFrame(X[:, :6])
+    if columns is not None:
+        df.columns = pd.Index(columns, tupleize_cols=False)
+    learner = ActiveLearner(LogisticRegression(), n_instances=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # mixed names: sklearn drops them
+        learner.fit(df, _seed(y))
+        idx = learner.query()
+        learner.teach(y=y[idx], indices=idx)
+        learner.teach(df.iloc[:2] + 0.5, y[:2])
+    learner.save(tmp_path / "s.skal")
+    learner.save(tmp_path / "n.skal", include_X=False)
+    loaded = ActiveLearner.load(tmp_path / "s.skal")
+    again = ActiveLearner.load(tmp_path / "n.skal", X=df)
+    expected = learner.query()
+    for one in (loaded, again):
+        assert list(one.X_labeled_.columns) == list(df.columns)
+        pd.testing.assert_frame_equal(
+            one.X_labeled_.reset_index(drop=True),
+            learner.X_labeled_.reset_index(drop=True),
+        )
+        np.testing.assert_array_equal(one.query(), expected)
+    pd.testing.assert_index_equal(loaded._state.X.columns, df.columns)
+
+
+def test_dataframe_column_names_that_cannot_be_saved_name_a_fix(tabular, tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, y = tabular
+    df = pd.DataFrame(X[:, :2], columns=pd.to_datetime(["2024-01-01", "2024-01-02"]))
+    learner = ActiveLearner(LogisticRegression(), random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        learner.fit(df, _seed(y))
+    with pytest.raises(TypeError, match=r"X\.columns = X\.columns\.astype\(str\)"):
+        learner.save(tmp_path / "s.skal")
+    df.columns = df.columns.astype(str)
+    ActiveLearner(LogisticRegression(), random_state=0).fit(df, _seed(y)).save(
+        tmp_path / "s.skal"
+    )
+    ActiveLearner.load(tmp_path / "s.skal")

@@ -12,17 +12,21 @@ import io
 import json
 import multiprocessing
 import os
+import time
 import tracemalloc
 import warnings
 import zipfile
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from skal import ActiveLearner, JournalError, SessionFileError
 from skal._persistence import (
@@ -627,3 +631,538 @@ def test_a_net_larger_than_its_weights_is_refused_before_allocating(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 256 << 20
+
+
+# ============================================== issue 24: the second round
+def _npz(arrays):
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _set_param(path, name, value):
+    m = _members(path)
+    params = json.loads(m["params.json"])
+    params[name] = value
+    m["params.json"] = json.dumps(params).encode()
+    _write(path, m)
+
+
+# ------------------------------------------ trees and neighbour structures
+_TREES = {
+    "tree": "DecisionTreeClassifier(random_state=0)",
+    "forest": "RandomForestClassifier(n_estimators=3, random_state=0)",
+    "hist": "HistGradientBoostingClassifier(max_iter=3)",
+    "kd": "KNeighborsClassifier(3, algorithm='kd_tree')",
+    "ball": "KNeighborsClassifier(3, algorithm='ball_tree')",
+}
+
+_CRAFTED_TREES = r"""
+import io, json, hashlib, sys, warnings, zipfile
+import numpy as np
+from sklearn.base import clone
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.tree import DecisionTreeClassifier
+from skal import ActiveLearner, SessionFileError
+
+warnings.simplefilter("ignore")
+rng = np.random.RandomState(0)
+X = rng.randn(80, 4)
+y = (X[:, 0] > 0).astype(int)
+y_seed = np.full(80, -1)
+y_seed[:20] = y[:20]
+
+def craft(a):
+    # every node index out of range: children, features, kd/ball tree indices
+    if a.dtype.names:
+        a = a.copy()
+        for f in ("left_child", "right_child", "left", "right", "feature_idx",
+                  "feature", "idx_start", "idx_end"):
+            if f in a.dtype.names:
+                a[f][0] = 10**9
+        return a
+    if a.dtype.kind in "iu" and a.size:
+        a = a.copy()
+        a.flat[0] = 10**9 if a.dtype.itemsize >= 4 else 100
+    return a
+
+def crafted_skops(data):
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            raw = src.read(info)
+            if info.filename.endswith(".npy"):
+                buf = io.BytesIO()
+                np.save(buf, craft(np.load(io.BytesIO(raw))))
+                raw = buf.getvalue()
+            dst.writestr(info, raw)
+    return out.getvalue()
+
+out = {}
+for name, est in json.loads(sys.argv[1]).items():
+    est = eval(est)  # the test's own estimator expressions
+    path = sys.argv[2] + f"/{name}.skal"
+    ActiveLearner(est, random_state=0).fit(X, y_seed).save(path)
+    with zipfile.ZipFile(path) as zf:
+        m = {n: zf.read(n) for n in zf.namelist()}
+    m["model.skops"] = crafted_skops(m["model.skops"])
+    manifest = json.loads(m["manifest.json"])
+    manifest["files"] = {
+        n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
+        for n, d in m.items() if n != "manifest.json"
+    }
+    m["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for n, d in m.items():
+            zf.writestr(n, d)
+    res = []
+    for given in (None, clone(est)):
+        try:
+            learner = ActiveLearner.load(path, estimator=given)
+            learner.query()
+            learner.predict_proba(X)
+            res.append("refit" if given is not None else "LOADED")
+        except SessionFileError as exc:
+            res.append("refused: " + str(exc)[:300])
+    out[name] = res
+print(json.dumps(out))
+"""
+
+
+def test_a_crafted_tree_neither_crashes_nor_loads(tmp_path):
+    """Indices of 10**9 in a tree's nodes: refused at load, in a child process.
+
+    The tree and neighbour structures are not on the allow-list: without
+    ``estimator=`` the file is refused; with it, the crafted model is never
+    built and the estimator is refit from the labels. No crash, no hang.
+    """
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        [sys.executable, "-c", _CRAFTED_TREES, json.dumps(_TREES), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    for name in _TREES:
+        assert out[name][0].startswith("refused"), (name, out[name])
+        assert "estimator=" in out[name][0] or "allow-list" in out[name][0]
+        assert out[name][1] == "refit", (name, out[name])
+
+
+def test_no_tree_or_neighbour_structure_is_an_allowed_type():
+    for name in _codec.SKOPS_ALLOWED_TYPES:
+        leaf = name.rsplit(".", 1)[-1]
+        assert leaf not in ("Tree", "TreePredictor", "KDTree", "BallTree"), name
+        assert "_dist_metrics" not in name and "._tree." not in name, name
+
+
+# ------------------------------------- no file, directory or callable chosen
+def test_a_files_pipeline_memory_is_not_kept(tmp_path):
+    cache = tmp_path / "planted"
+    cache.mkdir()
+    X, y, y_seed = _data()
+    est = make_pipeline(StandardScaler(), LogisticRegression(), memory=str(cache))
+    learner = ActiveLearner(est, n_instances=3, random_state=0).fit(X, y_seed)
+    learner.save(tmp_path / "s.skal")
+    with pytest.warns(UserWarning, match=r"Pipeline\.memory") as rec:
+        loaded = ActiveLearner.load(tmp_path / "s.skal")
+    assert any("back to their defaults" in str(w.message) for w in rec)
+    assert loaded.estimator.memory is None and loaded.estimator_.memory is None
+    listing = sorted(os.listdir(cache))
+    idx = loaded.query()
+    loaded.teach(y=y[idx], indices=idx)  # refits clone(estimator): no cache
+    assert sorted(os.listdir(cache)) == listing
+    # the caller decides: a passed estimator keeps its memory
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mine = ActiveLearner.load(tmp_path / "s.skal", estimator=clone(est))
+    assert mine.estimator.memory == str(cache)
+
+
+def test_path_parameters_of_nested_estimators_are_reset():
+    from sklearn.compose import make_column_transformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    inner = make_pipeline(StandardScaler(), memory="/tmp/x")
+    est = make_pipeline(
+        make_column_transformer((inner, [0, 1])),
+        TfidfVectorizer(input="filename"),
+        memory=Path("/tmp/y"),
+    )
+    reset = _model_io.reset_unsafe_params(est)
+    assert len(reset) == 3 and all("=" in r for r in reset)
+    assert est.memory is None and inner.memory is None
+    assert est.steps[1][1].input == "content"
+    assert _model_io.reset_unsafe_params(est) == []
+
+
+def test_a_class_given_as_a_strategy_parameter_is_reset(tmp_path):
+    from skal.strategies import CoreSet
+
+    X, y, y_seed = _data()
+    learner = ActiveLearner(
+        LogisticRegression(), strategy=CoreSet(), n_instances=3, random_state=0
+    ).fit(X, y_seed)
+    path = tmp_path / "s.skal"
+    learner.save(path)
+    linear = {"module": "torch.nn.modules.linear", "name": "Linear"}
+    strategy = json.loads(_members(path)["params.json"])["strategy"]
+    strategy["params"]["embedding"] = {"__class__": linear}
+    _set_param(path, "strategy", strategy)
+    with pytest.warns(UserWarning, match=r"CoreSet\.embedding"):
+        loaded = ActiveLearner.load(path)
+    assert loaded.strategy.embedding == "model"
+    assert len(loaded.query()) == 3
+    # a class for a parameter of the learner itself
+    _set_param(path, "stopping", {"__class__": linear})
+    with pytest.warns(UserWarning, match=r"\['stopping'"):
+        loaded = ActiveLearner.load(path)
+    assert loaded.stopping is None
+
+
+def test_a_nets_misplaced_class_or_path_is_not_kept(tmp_path):
+    from skal.utils._testing import MLP, make_net
+
+    X, y, y_seed = _data()
+    learner = ActiveLearner(make_net(MLP, n_classes=3, max_epochs=1)).fit(X, y_seed)
+    path = tmp_path / "s.skal"
+    learner.save(path)
+    m = _members(path)
+    params = json.loads(m["params.json"])
+    net = params["estimator"]["params"]
+    net["train_split"] = {
+        "__class__": {"module": "torch.nn.modules.linear", "name": "Linear"}
+    }
+    net["module__cache_dir"] = str(tmp_path)
+    m["params.json"] = json.dumps(params).encode()
+    _write(path, m)
+    with pytest.warns(UserWarning, match="net.train_split.*net.module__cache_dir"):
+        loaded = ActiveLearner.load(path)
+    assert loaded.estimator.train_split is not None  # skorch's default
+    assert "module__cache_dir" not in loaded.estimator.get_params()
+    # a class of the wrong kind where a net takes one: refused
+    net.pop("train_split"), net.pop("module__cache_dir")
+    net["optimizer"] = {
+        "__class__": {"module": "torch.nn.modules.linear", "name": "Linear"}
+    }
+    m["params.json"] = json.dumps(params).encode()
+    _write(path, m)
+    with pytest.raises(SessionFileError, match="not a Optimizer"):
+        ActiveLearner.load(path)
+
+
+# -------------------------------------------------------------------- save
+def test_save_does_not_follow_a_symlink_at_a_temp_name(tmp_path):
+    learner = _learner(tmp_path)
+    path = tmp_path / "s.skal"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    # the name skal used before, and names of the pattern used now
+    os.symlink(victim, f"{path}.tmp-{os.getpid()}")
+    for i in range(3):
+        os.symlink(victim, tmp_path / f".s.skal.skal-tmp.{os.getpid()}.{i}")
+    learner.save(path)
+    learner.save(path)
+    assert victim.read_text() == "keep"
+    assert path.is_file() and not path.is_symlink()
+    ActiveLearner.load(path)
+    # a symlink at the target itself is replaced, not followed
+    path.unlink()
+    os.symlink(victim, path)
+    learner.save(path)
+    assert victim.read_text() == "keep" and not path.is_symlink()
+
+
+def test_save_fsyncs_the_file_and_its_directory(tmp_path, monkeypatch):
+    synced = []
+    real = os.fsync
+
+    def fsync(fd):
+        synced.append(os.path.isdir(f"/proc/self/fd/{fd}") or os.fstat(fd))
+        return real(fd)
+
+    learner = _learner(tmp_path)
+    monkeypatch.setattr(os, "fsync", fsync)
+    learner.save(tmp_path / "s.skal")
+    assert True in synced and len(synced) >= 2
+
+
+_KILLED_SAVE = r"""
+import os, sys, time
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from skal import ActiveLearner
+X = np.random.RandomState(0).randn(40, 3)
+y = np.full(40, -1); y[:4] = [0, 1, 0, 1]
+learner = ActiveLearner(LogisticRegression(), random_state=0).fit(X, y)
+def slow(fd):  # the temp file is written, not yet renamed: killed here
+    print("writing", flush=True)
+    time.sleep(60)
+os.fsync = slow
+learner.save(sys.argv[1])
+"""
+
+
+def test_a_save_killed_mid_write_is_cleaned_up_by_the_next(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "s.skal"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_SAVE, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        leftover = [n for n in os.listdir(tmp_path) if "tmp" in n]
+        assert len(leftover) == 1 and leftover[0].startswith(".s.skal.")
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert not path.exists() and os.listdir(tmp_path) == leftover
+    # a save in progress in a live process is never touched
+    live = tmp_path / f".s.skal.skal-tmp.{os.getppid()}.x"
+    live.write_bytes(b"busy")
+    _learner(tmp_path).save(path)
+    assert sorted(os.listdir(tmp_path)) == sorted([live.name, "s.skal"])
+    ActiveLearner.load(path)
+
+
+# ---------------------------------------------------------------- load
+def test_load_refuses_what_is_not_a_regular_file(tmp_path):
+    zero = tmp_path / "zero.skal"
+    os.symlink("/dev/zero", zero)
+    fifo = tmp_path / "fifo.skal"
+    os.mkfifo(fifo)  # no writer: opening it for reading would block
+    (tmp_path / "dir.skal").mkdir()
+    for path, what in [
+        (zero, "a device"),
+        (fifo, "a FIFO"),
+        (tmp_path / "dir.skal", "a directory"),
+    ]:
+        t = time.perf_counter()
+        with pytest.raises(SessionFileError, match=f"it is {what}"):
+            ActiveLearner.load(path)
+        assert time.perf_counter() - t < 1.0
+    # a symlink to a regular session file is fine
+    _learner(tmp_path).save(tmp_path / "s.skal")
+    os.symlink(tmp_path / "s.skal", tmp_path / "link.skal")
+    ActiveLearner.load(tmp_path / "link.skal")
+
+
+def test_an_array_nothing_refers_to_is_refused_before_reading(tmp_path):
+    path = tmp_path / "s.skal"
+    _learner(tmp_path).save(path)
+    m = _members(path)
+    arrays = dict(np.load(io.BytesIO(m["arrays.npz"])))
+    arrays["unused"] = np.zeros(96 << 20, dtype=np.uint8)  # 96 MiB of zeros
+    m["arrays.npz"] = _npz(arrays)
+    _write(path, m)
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    t = time.perf_counter()
+    try:
+        with pytest.raises(SessionFileError, match=r"arrays.npz.*\['unused'\]"):
+            ActiveLearner.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20  # spooled to a temporary file, never read
+    assert time.perf_counter() - t < 5
+
+
+@pytest.mark.parametrize("member", ["module.pt", "optimizer.pt", "model.skops"])
+def test_a_member_nothing_refers_to_is_refused(tmp_path, member):
+    path = tmp_path / "s.skal"
+    _learner(tmp_path).save(path)
+    m = _members(path)
+    if member == "model.skops":  # a model in a session not fitted
+        state = json.loads(m["state.json"])
+        state["model_fitted_"] = False
+        m["state.json"] = json.dumps(state).encode()
+    else:
+        m[member] = b"\0" * 16  # torch weights in a scikit-learn session
+    _write(path, m)
+    with pytest.raises(SessionFileError, match=f"nothing in it refers to.*{member}"):
+        ActiveLearner.load(path)
+
+
+def test_json_members_are_capped_before_reading(tmp_path):
+    path = tmp_path / "s.skal"
+    _learner(tmp_path).save(path)
+    m = _members(path)
+    m["params.json"] = b" " * (64 << 20) + m["params.json"]  # valid JSON
+    _write(path, m)
+    tracemalloc.start()
+    try:
+        with pytest.raises(SessionFileError, match="params.json is .* over the cap"):
+            ActiveLearner.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+
+
+def test_a_json_bomb_is_refused_before_parsing(tmp_path, monkeypatch):
+    path = tmp_path / "s.skal"
+    _learner(tmp_path).save(path)
+    m = _members(path)
+    state = json.loads(m["state.json"])
+    state["padding"] = [{}] * 300_000  # 900 KB that parse into ~20 MB
+    m["state.json"] = json.dumps(state, separators=(",", ":")).encode()
+    _write(path, m)
+    monkeypatch.setattr(_container, "MAX_BYTES", 32 << 20)
+    with pytest.raises(SessionFileError, match="JSON bomb"):
+        ActiveLearner.load(path)
+
+
+def test_loading_peaks_below_one_and_a_half_times_the_data(tmp_path):
+    rng = np.random.RandomState(0)
+    X = rng.randn(200_000, 20).astype(np.float32)  # 16 MB, incompressible
+    y_seed = np.full(len(X), -1)
+    y_seed[:10] = np.arange(10) % 2
+    learner = ActiveLearner(LogisticRegression(), random_state=0).fit(X, y_seed)
+    learner.save(tmp_path / "s.skal")
+    total = sum(len(d) for d in _members(tmp_path / "s.skal").values())
+    del learner, X
+    tracemalloc.start()
+    try:
+        loaded = ActiveLearner.load(tmp_path / "s.skal")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert loaded.X_labeled_.shape[0] == 10
+    assert peak < 1.5 * total, (peak, total)
+
+
+# ---------------------------------------------- templates and cross-checks
+def _skops_template(tmp_path, template):
+    import skops.io as sio
+
+    path = tmp_path / "s.skal"
+    _learner(tmp_path).save(path)
+    m = _members(path)
+    m["estimator.skops"] = sio.dumps(template)
+    del m["model.skops"]
+    state = json.loads(m["state.json"])
+    state["model_fitted_"] = False
+    m["state.json"] = json.dumps(state).encode()
+    _write(path, m)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("template", "match"),
+    [
+        ("MLPClassifier(hidden_layer_sizes=(20000, 20000))", "400100000 weights"),
+        ("MLPClassifier(hidden_layer_sizes=(10**9,))", "over the bound"),
+        ("RandomForestClassifier(n_estimators=10**6)", "n_estimators"),
+        ("LogisticRegression(C='strong')", "'C' parameter"),
+        ("LogisticRegression(max_iter=-5)", "max_iter"),
+    ],
+)
+def test_a_files_template_is_size_checked_at_load(tmp_path, template, match):
+    from sklearn.neural_network import MLPClassifier  # noqa: F401
+
+    path = _skops_template(tmp_path, eval(template))
+    tracemalloc.start()
+    try:
+        with pytest.raises(SessionFileError, match=match):
+            ActiveLearner.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20
+
+
+@pytest.mark.parametrize(
+    ("fit_params", "match"),
+    [
+        ({"__dict__": {"bogus": 1}}, "fit_params names 'bogus'"),
+        (
+            {
+                "__dict__": {
+                    "sample_weight": {
+                        "__class__": {
+                            "module": "torch.nn.modules.linear",
+                            "name": "Linear",
+                        }
+                    }
+                }
+            },
+            "plain values",
+        ),
+        ({"__dict__": {"sample_weight": None}}, None),
+        ([1, 2], "fit_params is not a dict"),
+    ],
+)
+def test_fit_params_are_checked_at_load(tmp_path, fit_params, match):
+    path = tmp_path / "s.skal"
+    _learner(tmp_path).save(path)
+    m = _members(path)
+    state = json.loads(m["state.json"])
+    state["fit_params"] = fit_params
+    m["state.json"] = json.dumps(state).encode()
+    _write(path, m)
+    if match is None:
+        loaded = ActiveLearner.load(path)
+        X, y, _ = _data()
+        idx = loaded.query()
+        loaded.teach(y=y[idx], indices=idx)
+        return
+    with pytest.raises(SessionFileError, match=f"state.json.*{match}"):
+        ActiveLearner.load(path)
+
+
+@pytest.mark.parametrize("change", ["nan", "inf", "complex", "other row", "int8"])
+def test_labeled_rows_are_checked_against_X_at_load(tmp_path, change):
+    path = tmp_path / "s.skal"
+    learner = _learner(tmp_path)
+    learner.save(path)
+    m = _members(path)
+    state = json.loads(m["state.json"])
+    arrays = dict(np.load(io.BytesIO(m["arrays.npz"])))
+    key = state["X_labeled_"]["__array__"]
+    A = arrays[key].copy()
+    row = learner.label_provenance_.index(
+        next(p for p in learner.label_provenance_ if p["row"] is not None)
+    )
+    if change == "nan":
+        A[row, 0] = np.nan
+    elif change == "inf":
+        A[-1, 0] = np.inf  # a row given as new X
+    elif change == "complex":
+        A = A.astype(np.complex64) + 1j
+    elif change == "other row":
+        A[row] += 1
+    else:
+        A = A.astype(np.int8)
+    arrays[key] = A
+    m["arrays.npz"] = _npz(arrays)
+    _write(path, m)
+    with pytest.raises(SessionFileError, match="state.json.*X_labeled_"):
+        ActiveLearner.load(path)
+
+
+def test_a_tampered_model_fails_at_load_not_at_query(tmp_path):
+    import skops.io as sio
+
+    path = tmp_path / "s.skal"
+    learner = _learner(tmp_path)
+    learner.save(path)
+    m = _members(path)
+    model = sio.loads(m["model.skops"], trusted=[])
+    model.coef_ = model.coef_[:, :2]  # fewer features than the session
+    m["model.skops"] = sio.dumps(model)
+    _write(path, m)
+    with pytest.raises(SessionFileError, match="model.skops"):
+        ActiveLearner.load(path)

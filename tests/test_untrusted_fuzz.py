@@ -382,3 +382,87 @@ def test_journal_crafted_records(saved, tmp_path, guard, data):
     path = tmp_path / "labels.jsonl"
     path.write_bytes(b"".join(lines))
     _try_replay(str(path), guard, saved["n_labels"])
+
+
+# ------------------------------------------- issue 24: what a file may choose
+_CLASS = {"__class__": {"module": "torch.nn.modules.linear", "name": "Linear"}}
+_PATH_NAMES = ["memory", "cache_dir", "path", "filename", "log_dir", "embedding"]
+
+
+@_SETTINGS
+@given(data=st.data())
+def test_no_path_or_class_from_the_file_is_kept(saved, tmp_path, guard, data):
+    """A class or a path put anywhere among the learner's parameters (or a
+    skal object's) is refused or reset, with a warning; never kept."""
+    members = _members(saved["file"])
+    doc = json.loads(members["params.json"])
+    doc.pop("estimator")
+    where = data.draw(st.sampled_from(sorted(doc)))
+    name = data.draw(st.sampled_from(_PATH_NAMES))
+    value = data.draw(
+        st.sampled_from([_CLASS, str(tmp_path), [str(tmp_path)], [_CLASS]])
+    )
+    if isinstance(doc[where], dict) and "__skal__" in doc[where]:
+        doc[where]["params"][name] = value
+    else:
+        doc[where] = value
+    full = json.loads(members["params.json"])
+    full.update(doc)
+    members["params.json"] = json.dumps(full).encode()
+    path = tmp_path / "s.skal"
+    path.write_bytes(_zip(members))
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        try:
+            loaded = ActiveLearner.load(path)
+        except SessionFileError:
+            return  # refused (a parameter that must not be a str, say)
+    assert guard == []
+    params = loaded.get_params(deep=False)
+    for v in params.values():
+        assert not isinstance(v, type)
+        assert not (isinstance(v, list) and any(isinstance(x, type) for x in v))
+        if hasattr(v, "get_params") and not isinstance(v, type):
+            for x in v.get_params(deep=False).values():
+                assert not isinstance(x, type)
+                assert x != str(tmp_path) and x != [str(tmp_path)]
+    if any(isinstance(v, type) for v in params.values()) is False and rec:
+        assert any(
+            "back to their defaults" in str(w.message)
+            or "does not choose" in str(w.message)
+            for w in rec
+        ) or value == [str(tmp_path)]
+
+
+_NAME = st.one_of(
+    st.text(max_size=4),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.tuples(st.text(max_size=2), st.integers(0, 3)),
+)
+
+
+@settings(_SETTINGS, max_examples=_DEEP or 12)
+@given(names=st.lists(_NAME, min_size=1, max_size=4, unique_by=repr))
+def test_dataframe_column_names_round_trip(saved, tmp_path, names):
+    """Any scalar (or tuple) column names, all str or none str, save and load."""
+    pd = pytest.importorskip("pandas")
+    str_names = [n for n in names if isinstance(n, str)]
+    if str_names and len(str_names) != len(names):
+        names = str_names  # scikit-learn refuses a mix of str and other names
+    if len({hash(n) for n in names}) != len(names) or len(set(names)) != len(names):
+        return  # equal under ==, as 1 and 1.0: not distinct columns
+    X, y, y_seed = _data()
+    df = pd.DataFrame(
+        np.repeat(X[:, :1], len(names), axis=1) + np.arange(len(names)),
+        columns=pd.Index(names, tupleize_cols=False, dtype=object),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        learner = ActiveLearner(LogisticRegression(), random_state=0).fit(df, y_seed)
+    path = tmp_path / "df.skal"
+    learner.save(path)
+    loaded = ActiveLearner.load(path)
+    assert list(loaded.X_labeled_.columns) == list(df.columns)
+    assert [type(c) for c in loaded.X_labeled_.columns] == [type(c) for c in df.columns]
+    assert loaded.X_labeled_.columns.dtype == df.columns.dtype

@@ -169,7 +169,10 @@ class _Writer:
                         "float, bool or tuples of them)"
                     )
                 cols.append([self.value(c), self._key(v.iloc[:, j].to_numpy())])
-            return {"__dataframe__": cols}
+            out = {"__dataframe__": cols}
+            if str(v.columns.dtype) in _COLUMN_DTYPES:
+                out["columns_dtype"] = str(v.columns.dtype)
+            return out
         if isinstance(v, np.random.RandomState):
             return {"__random_state__": self.value(v.get_state())}
         if inspect.isclass(v):
@@ -178,6 +181,9 @@ class _Writer:
             params = {k: self.value(x) for k, x in v.get_params(deep=False).items()}
             return {"__skal__": _class_path(type(v)), "params": params}
         raise _Unsaveable(f"{v!r:.200} of type {type(v).__name__}")
+
+
+_COLUMN_DTYPES = ("object", "str", "int64", "int32", "uint64", "float64", "bool")
 
 
 def _column_name_ok(c, depth=0):
@@ -338,9 +344,15 @@ class _Reader:
         self.reset = []  # parameters of skal objects left at their defaults
 
     @staticmethod
-    def unsafe(name, value):
-        """A class (a callable) or a file/directory name: not from a file."""
+    def unsafe(name, value, *, strings=False):
+        """A class (a callable) or a file/directory name: not from a file.
+
+        With ``strings``, any str holding a path separator counts as a path
+        (the parameters of skal's objects: none takes such a string).
+        """
         if is_path_like(name, value) or inspect.isclass(value):
+            return True
+        if strings and isinstance(value, str) and ("/" in value or "\\" in value):
             return True
         if isinstance(value, list | tuple):
             return any(_holds_class(x) for x in value)
@@ -423,7 +435,7 @@ class _Reader:
             M = cls((data, indices, indptr), shape=tuple(shape))
             M.check_format(full_check=True)
             return M
-        if len(v) == 1 and "__dataframe__" in v:
+        if "__dataframe__" in v and set(v) <= {"__dataframe__", "columns_dtype"}:
             import pandas as pd
 
             cols = v["__dataframe__"]
@@ -439,10 +451,13 @@ class _Reader:
             if any(a.ndim != 1 for a in data) or len({a.shape[0] for a in data}) > 1:
                 raise self._bad("a DataFrame whose columns differ in length")
             df = pd.DataFrame(dict(enumerate(data)))
-            if names == list(range(len(names))):
+            dtype = v.get("columns_dtype")
+            if dtype is not None and dtype not in _COLUMN_DTYPES:
+                raise self._bad(f"a DataFrame's column dtype {dtype!r:.40}")
+            if dtype in (None, "int64") and names == list(range(len(names))):
                 df.columns = pd.RangeIndex(len(names))
             else:
-                df.columns = pd.Index(names, tupleize_cols=False)
+                df.columns = pd.Index(names, dtype=dtype, tupleize_cols=False)
             return df
         if len(v) == 1 and "__random_state__" in v:
             rs = np.random.RandomState()
@@ -457,7 +472,7 @@ class _Reader:
             params = {}
             for k, x in v["params"].items():
                 value = self.value(x, depth + 1)
-                if self.unsafe(k, value):
+                if self.unsafe(k, value, strings=True):
                     self.reset.append(f"{cls.__name__}.{k}")
                     continue
                 params[k] = value
