@@ -123,11 +123,5 @@ class CorrectionsMixin:
             self.model_stale_ = True
 
     def _journal_correction(self, kind, rows, y):
-        if self.journal is None:
-            return
-        write = getattr(_journal, "write_correction", None)
-        if write is None:
-            raise NotImplementedError(
-                f"{kind} cannot be journaled by this version of skal's journal."
-            )
-        write(self._state, self.journal, kind, rows, y)
+        if self.journal is not None:
+            _journal.write_correction(self._state, self.journal, kind, rows, y)

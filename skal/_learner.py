@@ -636,19 +636,16 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         # refit at any point loses no label
         p = _simulation.pending_round(state, pool_rows)  # a simulation's
         round_ = _simulation.begin_teach_round(self, p, pool_rows, y.shape[0])
+        prov = _simulation.provenance_of(state, pool_rows, y.shape[0], round_)
         self._journal_labels(
             y,
             indices=pool_rows,
             X=X if pool_rows is None else None,
             source="teach" if p is None else "simulation",
             round_=None if p is None else p["round"],
+            prov=prov,
         )
-        state.add(
-            X,
-            y,
-            pool_rows=pool_rows,
-            prov=_simulation.provenance_of(state, pool_rows, y.shape[0], round_),
-        )
+        state.add(X, y, pool_rows=pool_rows, prov=prov)
         t0 = time.perf_counter()
         if refit:
             self._refit_if_able(None if p is None else p["fit_seed"])  # 1 class: none

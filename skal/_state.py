@@ -66,7 +66,7 @@ def provenance(row, round_, strategy=None, score=None):
         "row": None if row is None else int(row),
         "round": int(round_),
         "strategy": strategy,
-        "score": None if score is None else float(score),
+        "score": None if score is None or not np.isfinite(score) else float(score),
     }
 
 

@@ -323,3 +323,59 @@ def test_predict_log_proba_is_log_of_predict_proba():
     with np.errstate(divide="ignore"):
         expected = np.log(learner.predict_proba(X[:7]))
     assert np.array_equal(learner.predict_log_proba(X[:7]), expected)
+
+
+# ---------------------------------------------- journal, replay, save / load
+def test_corrections_are_journaled_and_replayed(tmp_path):
+    from skal import JournalError
+
+    X, y = _data()
+    path = tmp_path / "labels.jsonl"
+    learner = _learner(journal=str(path)).fit(X, _seeded(y))
+    idx = learner.query()
+    learner.teach(y=(y[idx] + 1) % 3, indices=idx)  # three slips
+    learner.relabel(y[idx[:2]], indices=idx[:2])
+    learner.unlabel(indices=idx[2:])
+    kinds = [r["kind"] for r in ActiveLearner.read_journal(path)]
+    assert kinds == ["session"] + ["label"] * 3 + ["relabel"] * 2 + ["unlabel"]
+    fresh = _learner().fit(X, _seeded(y)).replay_journal(path)
+    assert fresh.y_labeled_.tolist() == learner.y_labeled_.tolist()
+    assert fresh.pool_indices_.tolist() == learner.pool_indices_.tolist()
+    assert fresh.label_provenance_ == learner.label_provenance_
+    assert fresh.label_provenance_[-1]["strategy"] == "MarginSampling"
+    # replaying again changes nothing
+    fresh.replay_journal(path)
+    assert fresh.y_labeled_.tolist() == learner.y_labeled_.tolist()
+    # a correction in a session of format version 1 is refused
+    lines = path.read_text().splitlines()
+    old = tmp_path / "old.jsonl"
+    import json
+    import zlib
+
+    head = json.loads(lines[0])
+    head.pop("crc32")
+    head["version"] = 1
+    body = json.dumps(head, sort_keys=True, separators=(",", ":"))
+    head["crc32"] = f"{zlib.crc32(body.encode()):08x}"
+    old.write_text(
+        "\n".join([json.dumps(head, sort_keys=True, separators=(",", ":"))] + lines[1:])
+        + "\n"
+    )
+    with pytest.raises(JournalError, match="format version 1"):
+        _learner().fit(X, _seeded(y)).replay_journal(old)
+
+
+def test_save_load_keeps_corrections_and_provenance(tmp_path):
+    X, y = _data()
+    learner = _learner().fit(X, _seeded(y))
+    idx = learner.query()
+    learner.teach(y=y[idx], indices=idx)
+    learner.unlabel(indices=idx[:1])
+    learner.relabel(y[idx[1:2]], indices=idx[1:2])
+    learner.save(tmp_path / "s.zip")
+    loaded = ActiveLearner.load(tmp_path / "s.zip")
+    assert loaded.label_provenance_ == learner.label_provenance_
+    assert loaded.y_labeled_.tolist() == learner.y_labeled_.tolist()
+    assert loaded.pool_indices_.tolist() == learner.pool_indices_.tolist()
+    assert loaded.history_[-1]["query_info"]["strategy"] == "MarginSampling"
+    assert np.array_equal(loaded.query(), learner.query())

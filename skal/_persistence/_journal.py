@@ -60,6 +60,7 @@ from ._journal_format import (
     _dumps,
     _incomplete_tail,
     _parse,
+    correction_records,
     label_records,
     session_record,
 )
@@ -154,7 +155,7 @@ def _cut_incomplete_batch(fd, path):
     except (ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError):
         return
     batch = last.get("batch")
-    if last["kind"] != "label" or batch is None or last["seq"] >= batch[1]:
+    if last["kind"] == "session" or batch is None or last["seq"] >= batch[1]:
         return  # the common case: one line read
     chunk = 1 << 20
     while True:
@@ -308,13 +309,50 @@ def open_session(state, path, X, y, n_labeled):
     state.journal_replayed = {}
 
 
-def write_labels(state, path, y, *, indices=None, X=None, source="teach", round_=None):
+def write_labels(
+    state,
+    path,
+    y,
+    *,
+    indices=None,
+    X=None,
+    source="teach",
+    round_=None,
+    prov=None,
+):
     """Journal a batch of labels, whole or not at all, before it is recorded.
 
     The state's sequence number advances only once the batch is on disk
     (fsynced); a failed batch is cut from the file, so the next batch reuses
     no sequence number that a record on disk holds.
     """
+
+    def make(session, first):
+        return label_records(
+            session,
+            first,
+            y,
+            indices=indices,
+            X=X,
+            source=source,
+            round_=round_,
+            prov=prov,
+        )
+
+    _write(state, path, make, "labels")
+
+
+def write_correction(state, path, kind, indices, y=None):
+    """Journal a ``relabel`` (labels ``y``) or an ``unlabel`` of rows of
+    ``fit``'s ``X``, whole or not at all, before the state changes."""
+
+    def make(session, first):
+        return correction_records(session, first, kind, indices, y)
+
+    _write(state, path, make, f"a {kind}")
+
+
+def _write(state, path, make, what):
     if path is None:
         return
     session = state.journal_session
@@ -325,9 +363,7 @@ def write_labels(state, path, y, *, indices=None, X=None, source="teach", round_
         head, session, seq = [rec], rec["session"], 0
     else:
         seq = state.journal_seq
-    records = label_records(
-        session, seq + 1, y, indices=indices, X=X, source=source, round_=round_
-    )
+    records = make(session, seq + 1)
     try:
         end = _append(
             path,
@@ -341,7 +377,7 @@ def write_labels(state, path, y, *, indices=None, X=None, source="teach", round_
         state.journal_session, state.journal_seq = session, seq + len(records)
         state.journal_end = None
         raise JournalError(
-            f"Writing labels to the journal {os.fspath(path)!r} failed ({exc}) "
+            f"Writing {what} to the journal {os.fspath(path)!r} failed ({exc}) "
             f"and the partial batch (records {seq + 1}-{seq + len(records)} of "
             f"session {session}) could not be removed; those labels were not "
             "taught. Check the disk, then teach them again."

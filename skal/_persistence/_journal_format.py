@@ -1,7 +1,11 @@
 """The records of the label journal: their JSON, checksums and checks.
 
 Every line is one JSON record with a CRC-32 of its content: a ``"session"``
-record (written by ``fit``) or a ``"label"`` record (one per taught label).
+record (written by ``fit``), a ``"label"`` record (one per taught label, with
+its provenance: ``round``, ``strategy``, ``score``), and since format version
+2 a ``"relabel"`` record (a corrected label of a row of ``fit``'s ``X``) or an
+``"unlabel"`` record (a row returned to the pool). Corrections are valid only
+in a session whose session line has version 2 or more.
 :func:`_check_record` refuses any record whose fields are not what skal
 writes (a NaN label, a string index, a row of absurd shape).
 """
@@ -20,7 +24,11 @@ import numpy as np
 from .._version import __version__
 from ._format import _is_int, _is_shape
 
-JOURNAL_VERSION = 1
+JOURNAL_VERSION = 2  # 2: relabel / unlabel records, label provenance
+#: The first format version whose sessions may hold corrections.
+CORRECTIONS_VERSION = 2
+CORRECTION_KINDS = ("relabel", "unlabel")
+_MAX_NAME = 200  # characters of a strategy's name in a record
 
 
 class JournalError(ValueError):
@@ -202,10 +210,45 @@ def session_record(X, y, n_labeled):
     }
 
 
+def correction_records(session, first_seq, kind, indices, y=None):
+    """One ``"relabel"`` (with its new label) or ``"unlabel"`` record per row."""
+    now = time.time()
+    rows = [int(i) for i in np.asarray(indices).tolist()]
+    labels = None if y is None else np.asarray(y).tolist()
+    batch = [first_seq, first_seq + len(rows) - 1]
+    out = []
+    for i, row in enumerate(rows):
+        rec = {
+            "kind": kind,
+            "session": session,
+            "seq": first_seq + i,
+            "batch": batch,
+            "time": now,
+            "index": row,
+        }
+        if kind == "relabel":
+            rec["label"] = label_to_json(labels[i])
+            rec["label_dtype"] = np.asarray(y).dtype.str
+        out.append(rec)
+    return out
+
+
 def label_records(
-    session, first_seq, y, *, indices=None, X=None, source="teach", round_=None
+    session,
+    first_seq,
+    y,
+    *,
+    indices=None,
+    X=None,
+    source="teach",
+    round_=None,
+    prov=None,
 ):
-    """One record per label: pool rows by ``indices``, other rows by content."""
+    """One record per label: pool rows by ``indices``, other rows by content.
+
+    ``prov`` (one provenance dict per label) adds each label's ``round``,
+    ``strategy`` and ``score``.
+    """
     now = time.time()
     rows = rows_to_json(X) if indices is None else None
     out = []
@@ -222,6 +265,10 @@ def label_records(
             "label": label_to_json(label),
             "label_dtype": np.asarray(y).dtype.str,
         }
+        if prov is not None:
+            rec["round"] = int(prov[i]["round"])
+            rec["strategy"] = prov[i]["strategy"]
+            rec["score"] = prov[i]["score"]
         if round_ is not None:
             rec["round"] = int(round_)
         if indices is not None:
@@ -286,7 +333,7 @@ def _check_record(r):
     if not isinstance(r, dict):
         raise ValueError("not a journal record")
     kind = r.get("kind")
-    if kind not in ("session", "label"):
+    if kind not in ("session", "label", *CORRECTION_KINDS):
         raise ValueError(f"unknown record kind {kind!r:.40}")
     if not isinstance(r.get("session"), str) or not r["session"]:
         raise ValueError("no session id")
@@ -311,7 +358,11 @@ def _check_record(r):
             raise ValueError("a session line has a sequence number other than 0")
         return
     if r["seq"] < 1:
-        raise ValueError("a label line has a sequence number below 1")
+        raise ValueError(f"a {kind} line has a sequence number below 1")
+    if kind in CORRECTION_KINDS:
+        _check_correction(r)
+        return
+    _check_provenance(r)
     label = r.get("label")
     if isinstance(label, float) and not np.isfinite(label):
         raise ValueError(f"the label {label} is not finite")
@@ -338,18 +389,66 @@ def _check_record(r):
         _check_row(r["row"])
 
 
+def _check_label(r):
+    label = r.get("label")
+    if isinstance(label, float) and not np.isfinite(label):
+        raise ValueError(f"the label {label} is not finite")
+    if not isinstance(label, str | int | float) or label is None:
+        raise ValueError(f"the label {label!r:.40} is not a number or a string")
+    if "label_dtype" in r:
+        _check_dtype(r["label_dtype"], "biufUS", "its label_dtype")
+
+
+def _check_batch(r):
+    batch = r.get("batch")
+    if batch is not None and not (
+        isinstance(batch, list)
+        and len(batch) == 2
+        and all(_is_int(b) for b in batch)
+        and batch[0] <= r["seq"] <= batch[1]
+    ):
+        raise ValueError(f"its batch {batch!r:.40} does not hold its seq")
+
+
+def _check_correction(r):
+    """A ``relabel`` / ``unlabel`` record: a row of fit's X (and a label)."""
+    if not _is_int(r.get("index")) or r["index"] < 0:
+        raise ValueError(f"its index {r.get('index')!r:.40} is not an int >= 0")
+    if "row" in r:
+        raise ValueError(f"a {r['kind']} line names a row by content")
+    _check_batch(r)
+    if r["kind"] == "relabel":
+        _check_label(r)
+    elif "label" in r:
+        raise ValueError("an unlabel line holds a label")
+
+
+def _check_provenance(r):
+    strategy, score = r.get("strategy"), r.get("score")
+    if strategy is not None and (
+        not isinstance(strategy, str) or len(strategy) > _MAX_NAME
+    ):
+        raise ValueError("its strategy is not a (short) str")
+    if score is not None and (
+        isinstance(score, bool)
+        or not isinstance(score, int | float)
+        or not np.isfinite(score)
+    ):
+        raise ValueError("its score is not a finite number")
+
+
 def _incomplete_tail(records):
     """Index where a trailing batch that misses its last records starts."""
     if not records:
         return 0
     last = records[-1][1]
     batch = last.get("batch")
-    if last["kind"] != "label" or batch is None or last["seq"] >= batch[1]:
+    if last["kind"] == "session" or batch is None or last["seq"] >= batch[1]:
         return len(records)
     i = len(records) - 1
     while i > 0:
         r = records[i - 1][1]
-        if r["kind"] != "label" or r["session"] != last["session"]:
+        if r["kind"] == "session" or r["session"] != last["session"]:
             break
         if r.get("batch") != batch:
             break

@@ -17,6 +17,8 @@ import numpy as np
 from .._inputs import match_dtype
 from ._format import _n_rows
 from ._journal_format import (
+    CORRECTION_KINDS,
+    CORRECTIONS_VERSION,
     JournalError,
     _check_record,
     _parse,
@@ -65,7 +67,7 @@ def _read_lines(path):
     # a session's last batch that misses records: a write a crash interrupted
     last = {}
     for j, (_, r) in enumerate(out):
-        if r["kind"] == "label":
+        if r["kind"] != "session":  # labels and corrections come in batches
             last[r["session"]] = j
     drop = set()
     for s, j in last.items():
@@ -75,7 +77,7 @@ def _read_lines(path):
             drop.update(
                 k
                 for k, (_, q) in enumerate(out)
-                if q["kind"] == "label"
+                if q["kind"] != "session"
                 and q["session"] == s
                 and q.get("batch") == batch
             )
@@ -153,8 +155,9 @@ def _rows_like(rows, records, like):
 
 
 def _check_continuity(path, lines):
-    """Every session's label lines run 1, 2, 3, ... (a deleted line is a gap)."""
-    last = {}
+    """Every session's label lines run 1, 2, 3, ... (a deleted line is a gap);
+    corrections only in sessions of format version 2 or more."""
+    last, versions = {}, {}
     for line, rec in lines:
         s = rec["session"]
         if rec["kind"] == "session":
@@ -164,7 +167,16 @@ def _check_continuity(path, lines):
                     f"line of session {s}."
                 )
             last[s] = 0
+            versions[s] = rec["version"]
             continue
+        if rec["kind"] in CORRECTION_KINDS and versions.get(s, 0) < CORRECTIONS_VERSION:
+            raise JournalError(
+                f"Line {line} of the journal {path!r} holds a {rec['kind']} "
+                f"record in session {s}, whose session line is missing or of "
+                f"format version {versions.get(s)}: corrections exist from "
+                f"version {CORRECTIONS_VERSION} on. The journal was edited or "
+                "cut at the front."
+            )
         expected = last.get(s, 0) + 1
         if rec["seq"] != expected:
             what = (
@@ -183,12 +195,15 @@ def _check_continuity(path, lines):
 def plan_replay(state, path, *, sample_shape, match_labels):
     """The label records of ``path`` (other sessions) ``state`` lacks, decoded.
 
-    Returns ``(batches, applied, n_skipped)``: batches ``(y, indices, X)``
-    to add in order (``indices`` into ``state.X`` for pool rows, else the
-    rows ``X``), the new ``journal_replayed`` (per session, the last record
-    applied: replaying again adds nothing), and the number of records naming
-    pool rows labeled already. Nothing is applied here; everything is
-    decoded and checked before the learner applies any of it.
+    Returns ``(batches, applied)``: batches ``(kind, y, indices, X, prov)``
+    to apply in order — ``"label"`` (``indices`` into ``state.X`` for pool
+    rows, else the rows ``X``; ``prov`` their provenance), ``"relabel"``
+    (new labels ``y`` of labeled rows ``indices``) or ``"unlabel"`` (rows
+    returned to the pool) — and the new ``journal_replayed`` (per session,
+    the last record applied: replaying again adds nothing). Records naming
+    pool rows labeled already (or corrections of rows not labeled) are
+    skipped with a warning. Nothing is applied here; everything is decoded
+    and checked before the learner applies any of it.
     """
     spath = os.fspath(path)
     lines = _read_lines(path)
@@ -200,6 +215,8 @@ def plan_replay(state, path, *, sample_shape, match_labels):
     shape = sample_shape
     in_pool = np.zeros(n, dtype=bool)
     in_pool[state.pool_indices] = True
+    labeled = np.zeros(n, dtype=bool)
+    labeled[state.labeled_indices] = True
     fp = None
     sessions = {}
     groups = []  # runs of consecutive records of one kind: (kind, [(line, rec)])
@@ -237,11 +254,17 @@ def plan_replay(state, path, *, sample_shape, match_labels):
                     f"Line {line} of the journal {spath!r} names row {i}, outside "
                     f"fit's X of {n} rows."
                 )
-            if not in_pool[i]:
+            kind = "pool" if rec["kind"] == "label" else rec["kind"]
+            if kind == "pool":
+                if not in_pool[i]:
+                    n_skipped += 1
+                    continue
+                in_pool[i], labeled[i] = False, True
+            elif not labeled[i]:  # a correction of a row not labeled here
                 n_skipped += 1
                 continue
-            in_pool[i] = False
-            kind = "pool"
+            elif kind == "unlabel":
+                in_pool[i], labeled[i] = True, False
         else:
             row = rec["row"]
             if shape is not None and tuple(row["shape"]) != tuple(shape):
@@ -261,10 +284,15 @@ def plan_replay(state, path, *, sample_shape, match_labels):
         first = items[0][0]
         recs = [r for _, r in items]
         try:
+            if kind in CORRECTION_KINDS:
+                idx = np.asarray([r["index"] for r in recs], dtype=np.intp)
+                y = match_labels(_labels_array(recs)) if kind == "relabel" else None
+                batches.append((kind, y, idx, None, None))
+                continue
             y = match_labels(_labels_array(recs))
             if kind == "pool":
                 idx = np.asarray([r["index"] for r in recs], dtype=np.intp)
-                batches.append((y, idx, None))
+                batches.append(("label", y, idx, None, _provenance(recs, idx)))
             else:
                 rows = []
                 for line, r in items:
@@ -273,7 +301,8 @@ def plan_replay(state, path, *, sample_shape, match_labels):
                     except JournalError as exc:
                         raise ValueError(f"line {line}: {exc}") from None
                 X = _rows_like(rows, recs, state.X_labeled)
-                batches.append((y, None, match_dtype(X, state.X_labeled)))
+                X = match_dtype(X, state.X_labeled)
+                batches.append(("label", y, None, X, _provenance(recs, None)))
         except (ValueError, TypeError, OverflowError) as exc:
             raise JournalError(
                 f"The labels of the journal {spath!r} from line {first} on "
@@ -281,12 +310,28 @@ def plan_replay(state, path, *, sample_shape, match_labels):
             ) from None
     if n_skipped:
         warnings.warn(
-            f"{n_skipped} journaled labels name pool rows this learner has "
-            "labeled already; they were skipped.",
+            f"{n_skipped} journaled records name rows this learner has "
+            "labeled already (or corrections of rows it has not labeled); "
+            "they were skipped.",
             UserWarning,
             stacklevel=3,
         )
     return batches, applied
+
+
+def _provenance(recs, idx):
+    """The provenance the label records carry (round, strategy, score)."""
+    out = []
+    for i, r in enumerate(recs):
+        out.append(
+            {
+                "row": None if idx is None else int(idx[i]),
+                "round": int(r.get("round", 0)),
+                "strategy": r.get("strategy"),
+                "score": None if r.get("score") is None else float(r["score"]),
+            }
+        )
+    return out
 
 
 # --------------------------------------------------------- resume a simulation

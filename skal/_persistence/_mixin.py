@@ -31,9 +31,12 @@ class SessionMixin:
         Returns
         -------
         records : list of dict
-            ``"session"`` records (one per ``fit``) and ``"label"`` records
+            ``"session"`` records (one per ``fit``), ``"label"`` records
             (one per taught label: ``label``, ``index`` into ``fit``'s ``X``
-            or ``row`` for rows given to ``teach(X, y)``, ``seq``, ``time``).
+            or ``row`` for rows given to ``teach(X, y)``, ``seq``, ``time``,
+            and its provenance ``round``, ``strategy``, ``score``),
+            ``"relabel"`` records (``index``, the new ``label``) and
+            ``"unlabel"`` records (``index``).
 
         Raises
         ------
@@ -47,11 +50,12 @@ class SessionMixin:
         """Re-apply the labels of a journal to this (freshly fitted) learner.
 
         The recovery after a crash: fit a new learner on the same ``X`` and
-        ``y`` as the crashed one, then replay its journal. Every label record
-        of other sessions is applied in order (pool rows already labeled are
-        skipped, so replaying twice adds no pool row twice); the model is
-        refit once at the end. Labels are not re-journaled into the file they
-        come from; when this learner journals to another file, they are.
+        ``y`` as the crashed one, then replay its journal. Every record of
+        other sessions is applied in order: labels (pool rows already labeled
+        are skipped, so replaying twice adds no pool row twice) with their
+        provenance, corrections (``relabel``, ``unlabel``); the model is
+        refit once at the end. Records are not re-journaled into the file
+        they come from; when this learner journals to another file, they are.
 
         Parameters
         ----------
@@ -82,12 +86,20 @@ class SessionMixin:
             match_labels=self._match_labels,
         )
         own = self.journal is not None and not _journal.same_file(self.journal, path)
-        for y, idx, X in batches:
+        for kind, y, idx, X, prov in batches:
+            if kind != "label":  # relabel / unlabel
+                if own:
+                    _journal.write_correction(state, self.journal, kind, idx, y)
+                if kind == "relabel":
+                    state.relabel(idx, y)
+                else:
+                    state.unlabel(idx)
+                continue
             X = take_rows(state.X, idx) if idx is not None else X
             if own:
                 rows = None if idx is not None else X
-                self._journal_labels(y, indices=idx, X=rows, source="replay")
-            state.add(X, y, pool_rows=idx)
+                self._journal_labels(y, indices=idx, X=rows, source="replay", prov=prov)
+            state.add(X, y, pool_rows=idx, prov=prov)
         state.journal_replayed = applied
         if batches:
             self._refit_if_able()
