@@ -96,10 +96,10 @@ def margin_topk(P, B):
 
 def kernel_fns(X, P, B):
     return {
-        "coreset": lambda: K.k_center_greedy(X, B, generator=0),
-        "kmeans++": lambda: K.kmeans_pp(X, B, generator=0),
-        "badge": lambda: K.badge_kmeans_pp(P, X, B, generator=0),
-        "typiclust": lambda: K.typiclust(X, B, k=20, n_iter=10, generator=0),
+        "coreset": lambda: K.k_center_greedy(X, B, random_state=0),
+        "kmeans++": lambda: K.kmeans_pp(X, B, random_state=0),
+        "badge": lambda: K.badge_kmeans_pp(P, X, B, random_state=0),
+        "typiclust": lambda: K.typiclust(X, B, k=20, n_iter=10, random_state=0),
         "margin": lambda: margin_topk(P, B),
     }
 
@@ -141,13 +141,15 @@ def section_agreement(args, res, save):
     Xd, Pd, Rd = (t.to(args.device) for t in (X, P, R))
     cases = {
         "coreset (labeled rows)": lambda X, P, R: K.k_center_greedy(X, B, init=R),
-        "coreset (int seed)": lambda X, P, R: K.k_center_greedy(X, B, generator=3),
-        "kmeans++ (int seed)": lambda X, P, R: K.kmeans_pp(X, B, generator=3),
+        "coreset (int seed)": lambda X, P, R: K.k_center_greedy(X, B, random_state=3),
+        "kmeans++ (int seed)": lambda X, P, R: K.kmeans_pp(X, B, random_state=3),
         "kmeans++ (labeled rows)": lambda X, P, R: K.kmeans_pp(
-            X, B, init=R, generator=3
+            X, B, init=R, random_state=3
         ),
-        "badge (int seed)": lambda X, P, R: K.badge_kmeans_pp(P, X, B, generator=3),
-        "typiclust (int seed)": lambda X, P, R: K.typiclust(X, min(B, 50), generator=3),
+        "badge (int seed)": lambda X, P, R: K.badge_kmeans_pp(P, X, B, random_state=3),
+        "typiclust (int seed)": lambda X, P, R: K.typiclust(
+            X, min(B, 50), random_state=3
+        ),
     }
     for name, fn in cases.items():
         row = dict(case=name, N=N, D=D, B=B)
@@ -171,8 +173,8 @@ def section_agreement(args, res, save):
     try:
         from sklearn.metrics import adjusted_rand_score
 
-        la, Ca = K.kmeans(X, 100, generator=3)
-        lb, Cb = K.kmeans(Xd, 100, generator=3)
+        la, Ca = K.kmeans(X, 100, random_state=3)
+        lb, Cb = K.kmeans(Xd, 100, random_state=3)
         row.update(
             identical=bool(torch.equal(la, lb.cpu())),
             adjusted_rand=round(adjusted_rand_score(la.numpy(), lb.cpu().numpy()), 5),

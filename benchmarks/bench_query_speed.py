@@ -82,13 +82,13 @@ def _skal_fn(method, X, P, B):
     from skal import _kernels as K
 
     if method == "coreset":
-        return lambda: K.k_center_greedy(X, B, generator=0)
+        return lambda: K.k_center_greedy(X, B, random_state=0)
     if method == "kmeans++":
-        return lambda: K.kmeans_pp(X, B, generator=0)
+        return lambda: K.kmeans_pp(X, B, random_state=0)
     if method == "badge":
-        return lambda: K.badge_kmeans_pp(P, X, B, generator=0)
+        return lambda: K.badge_kmeans_pp(P, X, B, random_state=0)
     if method == "typiclust":
-        return lambda: K.typiclust(X, B, k=20, n_iter=10, generator=0)
+        return lambda: K.typiclust(X, B, k=20, n_iter=10, random_state=0)
     if method == "typicality":
         return lambda: K.typicality(X, 20)
     if method == "margin":

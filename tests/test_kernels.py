@@ -1,5 +1,7 @@
 """Tests of skal._kernels against naive float64 reference implementations."""
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -117,7 +119,7 @@ def assert_distinct(idx, n, N):
 @pytest.mark.parametrize("chunk_size", [None, 3])
 def test_k_center_matches_naive_without_init(chunk_size):
     X = rand(120, 7)
-    got = k_center_greedy(X, 15, generator=3, chunk_size=chunk_size)
+    got = k_center_greedy(X, 15, random_state=3, chunk_size=chunk_size)
     assert got.dtype == torch.int64 and got.device.type == "cpu"
     assert got.tolist() == naive_k_center(X, 15, first=int(got[0]))
 
@@ -131,10 +133,10 @@ def test_k_center_matches_naive_with_init(chunk_size):
 
 def test_k_center_first_pick_uniform_and_seeded():
     X = rand(50, 3)
-    a = k_center_greedy(X, 5, generator=torch.Generator().manual_seed(7))
-    b = k_center_greedy(X, 5, generator=7)
+    a = k_center_greedy(X, 5, random_state=torch.Generator().manual_seed(7))
+    b = k_center_greedy(X, 5, random_state=7)
     assert a.tolist() == b.tolist()
-    firsts = {int(k_center_greedy(X, 1, generator=s)[0]) for s in range(40)}
+    firsts = {int(k_center_greedy(X, 1, random_state=s)[0]) for s in range(40)}
     assert len(firsts) > 10
     torch.manual_seed(0)
     c = k_center_greedy(X, 5)
@@ -144,7 +146,7 @@ def test_k_center_first_pick_uniform_and_seeded():
 
 def test_k_center_duplicates_and_clipping():
     X = np.repeat(rand(3, 4), 5, axis=0)  # 15 rows, 3 distinct
-    got = k_center_greedy(X, 15, generator=0)
+    got = k_center_greedy(X, 15, random_state=0)
     assert sorted(got.tolist()) == list(range(15))
     # the three distinct points come first
     assert len({tuple(X[i]) for i in got[:3].tolist()}) == 3
@@ -178,7 +180,7 @@ def test_kmeans_pp_d2_distribution():
     second = np.zeros(len(X))
     first = 0
     for _ in range(draws):
-        a, b = kmeans_pp(X, 2, init=R, generator=g).tolist()
+        a, b = kmeans_pp(X, 2, init=R, random_state=g).tolist()
         counts[a] += 1
         if a == 3:
             second[b] += 1
@@ -194,9 +196,9 @@ def test_kmeans_pp_d2_distribution():
 
 def test_kmeans_pp_duplicates_fall_back_to_uniform():
     X = np.ones((10, 3), dtype=np.float32)
-    got = kmeans_pp(X, 10, generator=1)
+    got = kmeans_pp(X, 10, random_state=1)
     assert sorted(got.tolist()) == list(range(10))
-    got = kmeans_pp(X, 4, init=X[:1], generator=1)
+    got = kmeans_pp(X, 4, init=X[:1], random_state=1)
     assert_distinct(got, 4, 10)
     # u close to 1 never runs past the last available row
     got = kmeans_pp(X, 10, uniforms=np.full(10, 1 - 1e-16))
@@ -205,10 +207,23 @@ def test_kmeans_pp_duplicates_fall_back_to_uniform():
 
 def test_kmeans_pp_deterministic_given_generator():
     X = rand(200, 5)
-    a = kmeans_pp(X, 30, generator=torch.Generator().manual_seed(3))
-    b = kmeans_pp(X, 30, generator=torch.Generator().manual_seed(3))
-    c = kmeans_pp(X, 30, generator=torch.Generator().manual_seed(4))
+    a = kmeans_pp(X, 30, random_state=torch.Generator().manual_seed(3))
+    b = kmeans_pp(X, 30, random_state=torch.Generator().manual_seed(3))
+    c = kmeans_pp(X, 30, random_state=torch.Generator().manual_seed(4))
     assert a.tolist() == b.tolist() != c.tolist()
+
+
+def test_kernels_take_random_state_as_the_strategies_do():
+    """One name for the kernels' randomness (issue 29): ``random_state`` takes
+    an int, a torch.Generator or a numpy RandomState (one seed drawn)."""
+    X = rand(200, 5)
+    seed = int(np.random.RandomState(3).randint(np.iinfo(np.int32).max))
+    for kernel in (k_center_greedy, kmeans_pp):
+        by_rng = kernel(X, 12, random_state=np.random.RandomState(3))
+        assert by_rng.tolist() == kernel(X, 12, random_state=seed).tolist()
+    for fn in (k_center_greedy, kmeans_pp, badge_kmeans_pp, kmeans, typiclust):
+        assert "random_state" in inspect.signature(fn).parameters
+        assert "generator" not in inspect.signature(fn).parameters
 
 
 # --------------------------------------------------------------------------
@@ -236,7 +251,7 @@ def test_badge_first_pick_is_max_gradient_norm():
     P, H = softmax_rows(70, 3, seed=5), rand(70, 4, seed=6)
     G = gradient_embedding(P, H)
     for seed in range(3):
-        got = badge_kmeans_pp(P, H, 5, generator=seed)
+        got = badge_kmeans_pp(P, H, 5, random_state=seed)
         assert int(got[0]) == int(np.argmax((G**2).sum(1)))
         assert_distinct(got, 5, 70)
 
@@ -244,7 +259,7 @@ def test_badge_first_pick_is_max_gradient_norm():
 def test_badge_confident_duplicates():
     P = np.tile(np.array([[1.0, 0.0, 0.0]], dtype=np.float32), (12, 1))
     H = np.ones((12, 2), dtype=np.float32)  # all gradients are zero
-    got = badge_kmeans_pp(P, H, 12, generator=0)
+    got = badge_kmeans_pp(P, H, 12, random_state=0)
     assert sorted(got.tolist()) == list(range(12))
 
 
@@ -309,7 +324,7 @@ def blobs(n_per, centers, seed=0, scale=0.05):
 def test_kmeans_recovers_blobs():
     centers = 10 * np.eye(5)
     X, y = blobs(30, centers)
-    labels, C = kmeans(X, 5, generator=0)
+    labels, C = kmeans(X, 5, random_state=0)
     assert adjusted_rand_score(y, labels.numpy()) == 1.0
     ref = KMeans(5, n_init=1, random_state=0).fit(X).cluster_centers_
     np.testing.assert_allclose(np.sort(C.numpy(), 0), np.sort(ref, 0), atol=1e-4)
@@ -319,13 +334,13 @@ def test_typiclust_one_typical_row_per_blob():
     centers = 10 * np.eye(4)
     X, y = blobs(25, centers, seed=1)
     X[7] = centers[0]  # the most typical row of blob 0 sits at its center
-    got = typiclust(X, 4, generator=0)
+    got = typiclust(X, 4, random_state=0)
     assert sorted(y[got.numpy()].tolist()) == [0, 1, 2, 3]
     assert 7 in got.tolist()
     # a labeled row inside blob 2 covers it: blob 2 is visited last
-    got = typiclust(X, 4, init=X[[50]], n_clusters=4, generator=0)
+    got = typiclust(X, 4, init=X[[50]], n_clusters=4, random_state=0)
     assert y[int(got[-1])] == 2
-    assert_distinct(typiclust(X, 100, generator=0), 100, 100)
+    assert_distinct(typiclust(X, 100, random_state=0), 100, 100)
 
 
 # --------------------------------------------------------------------------
@@ -352,12 +367,12 @@ def test_distinct_exact_count_property(N, D, n_distinct, n, seed):
     init = X[: max(1, N // 4)]
     chunk = int(rng.integers(1, 50))
     results = [
-        k_center_greedy(X, n, generator=seed),
+        k_center_greedy(X, n, random_state=seed),
         k_center_greedy(X, n, init=init, chunk_size=chunk),
-        kmeans_pp(X, n, generator=seed, chunk_size=chunk),
-        kmeans_pp(X, n, init=init, generator=seed),
-        badge_kmeans_pp(P, X, n, generator=seed, chunk_size=chunk),
-        typiclust(X, n, generator=seed, n_iter=3),
+        kmeans_pp(X, n, random_state=seed, chunk_size=chunk),
+        kmeans_pp(X, n, init=init, random_state=seed),
+        badge_kmeans_pp(P, X, n, random_state=seed, chunk_size=chunk),
+        typiclust(X, n, random_state=seed, n_iter=3),
     ]
     for idx in results:
         assert_distinct(idx.numpy(), n, N)
@@ -400,9 +415,9 @@ def test_tiny_chunks_identical_to_single_chunk(monkeypatch, parallel_matvec):
     P = softmax_rows(70, 4, seed=14)
     for f in (
         lambda c: k_center_greedy(X, 12, init=R, chunk_size=c),
-        lambda c: kmeans_pp(X, 12, generator=5, chunk_size=c),
-        lambda c: badge_kmeans_pp(P, X, 12, generator=5, chunk_size=c),
-        lambda c: typiclust(X, 5, generator=5, chunk_size=c),
+        lambda c: kmeans_pp(X, 12, random_state=5, chunk_size=c),
+        lambda c: badge_kmeans_pp(P, X, 12, random_state=5, chunk_size=c),
+        lambda c: typiclust(X, 5, random_state=5, chunk_size=c),
         lambda c: knn(X, 5, chunk_size=c)[1],
     ):
         assert torch.equal(f(3), f(None)) and torch.equal(f(1), f(10**6))
@@ -447,14 +462,14 @@ def test_cuda_matches_cpu():
         == badge_kmeans_pp(P, X, 40, uniforms=u).tolist()
     )
     gen = torch.Generator(device="cuda").manual_seed(0)
-    assert_distinct(kmeans_pp(Xc, 40, generator=gen).numpy(), 40, 500)
+    assert_distinct(kmeans_pp(Xc, 40, random_state=gen).numpy(), 40, 500)
     d, i = knn(Xc, 5)
     d0, i0 = knn(X, 5)
     assert torch.equal(i.cpu(), i0) and torch.allclose(d.cpu(), d0, atol=1e-4)
     r, c = radius_graph(Xc, 7.0)
     r0, c0 = radius_graph(X, 7.0)
     assert r.device.type == "cuda" and r.numel() == r0.numel()
-    assert_distinct(typiclust(Xc, 20, generator=0).numpy(), 20, 500)
+    assert_distinct(typiclust(Xc, 20, random_state=0).numpy(), 20, 500)
 
 
 @cuda
@@ -466,26 +481,26 @@ def test_cuda_int_seeds_select_as_cpu():
     Xc, Pc = torch.as_tensor(X, device="cuda"), torch.as_tensor(P, device="cuda")
     for seed in (0, 1, 2):
         assert (
-            kmeans_pp(Xc, 30, generator=seed).tolist()
-            == kmeans_pp(X, 30, generator=seed).tolist()
+            kmeans_pp(Xc, 30, random_state=seed).tolist()
+            == kmeans_pp(X, 30, random_state=seed).tolist()
         )
         assert (
-            k_center_greedy(Xc, 30, generator=seed).tolist()
-            == k_center_greedy(X, 30, generator=seed).tolist()
+            k_center_greedy(Xc, 30, random_state=seed).tolist()
+            == k_center_greedy(X, 30, random_state=seed).tolist()
         )
         assert (
-            badge_kmeans_pp(Pc, Xc, 30, generator=seed).tolist()
-            == badge_kmeans_pp(P, X, 30, generator=seed).tolist()
+            badge_kmeans_pp(Pc, Xc, 30, random_state=seed).tolist()
+            == badge_kmeans_pp(P, X, 30, random_state=seed).tolist()
         )
         # subsample + seeding agree exactly; Lloyd iterations in float32 may
         # differ only at near-ties of the assignment
-        labels, C = kmeans(Xc, 12, generator=seed, init_sample_size=500)
-        labels0, C0 = kmeans(X, 12, generator=seed, init_sample_size=500)
+        labels, C = kmeans(Xc, 12, random_state=seed, init_sample_size=500)
+        labels0, C0 = kmeans(X, 12, random_state=seed, init_sample_size=500)
         assert adjusted_rand_score(labels.cpu().numpy(), labels0.numpy()) > 0.99
         assert torch.allclose(C.cpu(), C0, atol=1e-4)
         assert (
-            typiclust(Xc, 10, generator=seed).tolist()
-            == typiclust(X, 10, generator=seed).tolist()
+            typiclust(Xc, 10, random_state=seed).tolist()
+            == typiclust(X, 10, random_state=seed).tolist()
         )
 
 
@@ -520,7 +535,7 @@ def test_cpu_code_paths_match_naive(monkeypatch, matvec, vec_chunk):
     assert k_center_greedy(X, 12, init=R).tolist() == naive_k_center(X, 12, init=R)
     assert kmeans_pp(X, 12, uniforms=u).tolist() == naive_kmeans_pp(X, 12, u)
     assert badge_kmeans_pp(P, X, 12, uniforms=u).tolist() == naive_badge(P, X, 12, u)
-    labels, C = kmeans(X, 5, generator=0)
+    labels, C = kmeans(X, 5, random_state=0)
     np.testing.assert_array_equal(labels.numpy(), sqdist(X, C.numpy()).argmin(1))
 
 
@@ -533,10 +548,10 @@ def test_duplicates_with_many_slices(monkeypatch):
         P = softmax_rows(60, 3)
         P[::2] = np.eye(3, dtype=np.float32)[1]
         for idx in (
-            kmeans_pp(X, 60, generator=1),
-            kmeans_pp(X, 60, init=X[:3], generator=2),
-            k_center_greedy(X, 60, generator=3),
-            badge_kmeans_pp(P, X, 60, generator=4),
+            kmeans_pp(X, 60, random_state=1),
+            kmeans_pp(X, 60, init=X[:3], random_state=2),
+            k_center_greedy(X, 60, random_state=3),
+            badge_kmeans_pp(P, X, 60, random_state=4),
             kmeans_pp(X, 60, uniforms=np.full(60, 1 - 1e-16)),
         ):
             assert sorted(idx.tolist()) == list(range(60))

@@ -55,10 +55,10 @@ class Counting:
 def selections(X, P, R):
     return [
         k_center_greedy(X, 15, init=R).tolist(),
-        k_center_greedy(X, 15, generator=4).tolist(),
-        kmeans_pp(X, 15, generator=5).tolist(),
-        kmeans_pp(X, 15, init=R, generator=6).tolist(),
-        badge_kmeans_pp(P, X, 15, generator=7).tolist(),
+        k_center_greedy(X, 15, random_state=4).tolist(),
+        kmeans_pp(X, 15, random_state=5).tolist(),
+        kmeans_pp(X, 15, init=R, random_state=6).tolist(),
+        badge_kmeans_pp(P, X, 15, random_state=7).tolist(),
     ]
 
 
@@ -137,7 +137,7 @@ def test_copy_on_write_memmap_keeps_the_users_writes(tmp_path, monkeypatch):
     mm = to_memmap(X, tmp_path / "pool.f32", mode="c")
     mm[::7] = 5.0  # written in memory only
     expected = np.array(mm)
-    k_center_greedy(mm, 5, generator=0)
+    k_center_greedy(mm, 5, random_state=0)
     np.testing.assert_array_equal(np.asarray(mm), expected)
     assert k_center_greedy(mm, 5, init=X[:1]).tolist() == (
         k_center_greedy(expected, 5, init=X[:1]).tolist()
@@ -160,7 +160,7 @@ def test_memmap_pages_are_released(tmp_path):
     before = _rss_file_kb()
     if before is None:
         pytest.skip("no RssFile in /proc/self/status")
-    k_center_greedy(mm, 3, generator=0)
+    k_center_greedy(mm, 3, random_state=0)
     grown_mb = (_rss_file_kb() - before) / 1024
     assert grown_mb < 8, f"{grown_mb:.1f} MB of the 32 MB pool stayed resident"
     np.asarray(mm).sum()  # a plain pass maps every page: the test can fail

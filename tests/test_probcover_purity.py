@@ -39,7 +39,7 @@ def test_purity_radius_is_the_largest_radius_with_enough_pure_balls(n, k, purity
         torch.as_tensor(X), k, purity=purity, random_state=np.random.RandomState(seed)
     )
     labels, _ = kmeans(
-        torch.as_tensor(X), k, generator=draw_seed(np.random.RandomState(seed))
+        torch.as_tensor(X), k, random_state=draw_seed(np.random.RandomState(seed))
     )
     labels = labels.numpy()
     X64 = X.astype(np.float64)

@@ -30,9 +30,12 @@ Conventions shared by every function
   All per-step state (argmax indices, picks, uniform draws) stays on the
   device: there is no host synchronisation inside the selection loop, the
   picks are transferred once at the end.
-* Randomness comes only from ``generator`` (a :class:`torch.Generator`, or an
-  int seed). With ``generator=None`` a generator is seeded from torch's
-  default generator, so ``torch.manual_seed`` makes results reproducible.
+* Randomness comes only from ``random_state``, the name scikit-learn and the
+  strategies use: an int seed, a :class:`torch.Generator` (used as is) or a
+  numpy ``RandomState`` (:func:`batchbald_select` draws with numpy; the torch
+  kernels take one seed from it). With ``random_state=None`` a generator is
+  seeded from torch's default generator, so ``torch.manual_seed`` makes
+  results reproducible.
   An int (or None) seeds a CPU generator whatever the device, and the draws
   are moved to the device, so CPU and GPU runs draw the same numbers.
 * Selection functions return a CPU ``int64`` tensor of distinct row indices,

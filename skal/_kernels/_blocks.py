@@ -288,30 +288,34 @@ def _check_n(n, N):
     return min(n, N)
 
 
-def _make_generator(generator, device):
-    """A torch.Generator; an int (or None) seeds a fresh one on the CPU.
+def _make_generator(random_state, device):
+    """A torch.Generator from a kernel's ``random_state``.
 
-    Seeding on the CPU whatever ``device`` is makes CPU and GPU runs draw the
-    same numbers (callers move the draws to ``device``); a generator passed
-    in is used as is, on its own device.
+    An int (or None, or a numpy ``RandomState``, which gives one draw) seeds
+    a fresh generator on the CPU: seeding on the CPU whatever ``device`` is
+    makes CPU and GPU runs draw the same numbers (callers move the draws to
+    ``device``); a torch.Generator passed in is used as is, on its own
+    device.
     """
-    if isinstance(generator, torch.Generator):
-        return generator
-    if generator is None:
+    if isinstance(random_state, torch.Generator):
+        return random_state
+    if random_state is None:
         seed = int(torch.randint(0, 2**62, (1,)).item())
+    elif isinstance(random_state, np.random.RandomState):
+        seed = int(random_state.randint(np.iinfo(np.int32).max))
     else:
-        seed = int(generator)
+        seed = int(random_state)
     g = torch.Generator(device="cpu")
     g.manual_seed(seed)
     return g
 
 
-def _uniforms(n, generator, device, uniforms=None):
+def _uniforms(n, random_state, device, uniforms=None):
     """``n`` float64 uniform draws in [0, 1) on ``device`` (one transfer)."""
     if uniforms is not None:
         u = torch.as_tensor(uniforms, dtype=torch.float64).reshape(-1)
         if u.numel() < n:
             raise ValueError(f"need {n} uniforms, got {u.numel()}")
         return u[:n].to(device)
-    g = _make_generator(generator, device)
+    g = _make_generator(random_state, device)
     return torch.rand(n, generator=g, device=g.device, dtype=torch.float64).to(device)

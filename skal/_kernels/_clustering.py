@@ -37,7 +37,7 @@ def kmeans(
     n_clusters,
     *,
     n_iter=10,
-    generator=None,
+    random_state=None,
     chunk_size=None,
     init_sample_size=None,
 ):
@@ -52,7 +52,7 @@ def kmeans(
     n_iter : int, default=10
         Maximum number of Lloyd iterations; stops early once the assignment
         no longer changes.
-    generator : torch.Generator or int, optional
+    random_state : int, torch.Generator, RandomState or None, optional
         Randomness of the subsample and of the seeding.
     chunk_size : int, optional
         Rows per ``chunk x K`` distance block.
@@ -79,7 +79,7 @@ def kmeans(
     >>> import torch
     >>> from skal._kernels import kmeans
     >>> X = torch.tensor([[0.0], [0.1], [5.0], [5.1]])
-    >>> labels, centers = kmeans(X, 2, generator=0)
+    >>> labels, centers = kmeans(X, 2, random_state=0)
     >>> bool(labels[0] == labels[1]) and bool(labels[2] == labels[3])
     True
     """
@@ -89,7 +89,7 @@ def kmeans(
     if K <= 0:
         raise ValueError("n_clusters must be >= 1 and X non-empty")
     device = X.device
-    g = _make_generator(generator, device)
+    g = _make_generator(random_state, device)
     S = init_sample_size or min(N, max(16 * K, 4096))
     S = max(K, min(N, int(S)))
     if S < N:
@@ -97,7 +97,7 @@ def kmeans(
         Xs = X.index_select(0, sub)
     else:
         Xs = X
-    seeds = kmeans_pp(Xs, K, generator=g, chunk_size=chunk_size)
+    seeds = kmeans_pp(Xs, K, random_state=g, chunk_size=chunk_size)
     C = Xs.index_select(0, seeds.to(device)).clone()
     del Xs
     labels = _assign(X, C, chunk_size)
@@ -121,7 +121,7 @@ def typiclust(
     n_clusters=None,
     n_iter=10,
     eps=1e-5,
-    generator=None,
+    random_state=None,
     chunk_size=None,
 ):
     """TypiClust selection: the most typical row of each uncovered cluster.
@@ -149,7 +149,7 @@ def typiclust(
         Lloyd iterations.
     eps : float, default=1e-5
         See :func:`typicality`.
-    generator : torch.Generator or int, optional
+    random_state : int, torch.Generator, RandomState or None, optional
         Randomness of the clustering.
     chunk_size : int, optional
         Rows per distance block.
@@ -176,7 +176,7 @@ def typiclust(
     >>> import torch
     >>> from skal._kernels import typiclust
     >>> X = torch.tensor([[0.0], [0.1], [0.2], [5.0], [5.1], [9.0]])
-    >>> sorted(typiclust(X, 2, n_clusters=3, k=2, generator=0).tolist())
+    >>> sorted(typiclust(X, 2, n_clusters=3, k=2, random_state=0).tolist())
     [1, 3]
     """
     X = _as_matrix(X)
@@ -188,7 +188,9 @@ def typiclust(
     R = _as_reference(init, X)
     M = 0 if R is None else R.shape[0]
     K = min(N, int(n_clusters) if n_clusters is not None else M + n)
-    labels, C = kmeans(X, K, n_iter=n_iter, generator=generator, chunk_size=chunk_size)
+    labels, C = kmeans(
+        X, K, n_iter=n_iter, random_state=random_state, chunk_size=chunk_size
+    )
     sizes = torch.bincount(labels, minlength=K)
     if R is not None:
         covered = torch.bincount(_assign(R, C, chunk_size), minlength=K)

@@ -22,7 +22,7 @@ from ._linalg import (
 __all__ = ["k_center_greedy"]
 
 
-def k_center_greedy(X, n, *, init=None, chunk_size=None, generator=None):
+def k_center_greedy(X, n, *, init=None, chunk_size=None, random_state=None):
     """Greedy k-center (farthest-first) selection.
 
     Repeatedly picks the pool row farthest (in Euclidean distance) from the
@@ -41,7 +41,7 @@ def k_center_greedy(X, n, *, init=None, chunk_size=None, generator=None):
         When empty or None the first pick is uniform at random.
     chunk_size : int, optional
         Pool rows per block (default from :func:`default_chunk_size`).
-    generator : torch.Generator or int, optional
+    random_state : int, torch.Generator, RandomState or None, optional
         Source of randomness for the first pick when ``init`` is empty.
 
     Returns
@@ -82,7 +82,7 @@ def k_center_greedy(X, n, *, init=None, chunk_size=None, generator=None):
     R = _as_reference(init, X)
     if R is None:
         mins = torch.full((N,), float("inf"), device=device)
-        g = _make_generator(generator, device)
+        g = _make_generator(random_state, device)
         idx = torch.randint(N, (1,), generator=g, device=g.device).to(device)
     else:
         mins = _min_sq_dist_to_set(X, xn, R, chunk_size)

@@ -22,7 +22,7 @@ __all__ = ["badge_kmeans_pp", "badge_sq_distances", "kmeans_pp"]
 # --------------------------------------------------------------------------
 # k-means++ seeding
 # --------------------------------------------------------------------------
-def kmeans_pp(X, n, *, generator=None, init=None, chunk_size=None, uniforms=None):
+def kmeans_pp(X, n, *, random_state=None, init=None, chunk_size=None, uniforms=None):
     """k-means++ (D^2) seeding.
 
     The first row is drawn uniformly (or with probability proportional to the
@@ -36,9 +36,9 @@ def kmeans_pp(X, n, *, generator=None, init=None, chunk_size=None, uniforms=None
         row blocks, never loaded whole.
     n : int
         Number of rows to select (clipped to ``N``).
-    generator : torch.Generator or int, optional
+    random_state : int, torch.Generator, RandomState or None, optional
         Source of the ``n`` uniform draws (all drawn upfront on the
-        generator's device).
+        random_state generator's device).
     init : tensor or ndarray of shape (M, D), optional
         Reference rows (e.g. labeled embeddings) that count as already chosen
         centers.
@@ -73,7 +73,7 @@ def kmeans_pp(X, n, *, generator=None, init=None, chunk_size=None, uniforms=None
     >>> import torch
     >>> from skal._kernels import kmeans_pp
     >>> X = torch.tensor([[0.0, 0.0], [0.0, 0.1], [9.0, 9.0]])
-    >>> sorted(kmeans_pp(X, 3, generator=0).tolist())
+    >>> sorted(kmeans_pp(X, 3, random_state=0).tolist())
     [0, 1, 2]
     >>> kmeans_pp(X, 2, uniforms=[0.0, 0.5]).tolist()
     [0, 2]
@@ -85,7 +85,7 @@ def kmeans_pp(X, n, *, generator=None, init=None, chunk_size=None, uniforms=None
     picks = torch.empty(n, dtype=torch.long, device=device)
     if n == 0:
         return picks.cpu()
-    u = _uniforms(n, generator, device, uniforms)
+    u = _uniforms(n, random_state, device, uniforms)
     xn = _sq_norms(X)
     sampler = _D2Sampler(N, device)
     slices = sampler.slices
@@ -175,7 +175,9 @@ def badge_sq_distances(proba, emb, centers):
     return cross.mul_(-2.0).add_(gn[:, None]).add_(gn[idx][None, :]).clamp_min_(0.0)
 
 
-def badge_kmeans_pp(proba, emb, n, *, generator=None, chunk_size=None, uniforms=None):
+def badge_kmeans_pp(
+    proba, emb, n, *, random_state=None, chunk_size=None, uniforms=None
+):
     """BADGE: k-means++ seeding on last-layer gradient embeddings.
 
     The gradient embedding of row ``i`` is ``g_i = (p_i - e_{yhat_i}) (x) h_i``
@@ -193,7 +195,7 @@ def badge_kmeans_pp(proba, emb, n, *, generator=None, chunk_size=None, uniforms=
         dataset) is read in row blocks when ``proba`` is on the CPU.
     n : int
         Number of rows to select (clipped to ``N``).
-    generator : torch.Generator or int, optional
+    random_state : int, torch.Generator, RandomState or None, optional
         Source of the uniform draws.
     chunk_size : int, optional
         Pool rows per block.
@@ -235,7 +237,7 @@ def badge_kmeans_pp(proba, emb, n, *, generator=None, chunk_size=None, uniforms=
     picks = torch.empty(n, dtype=torch.long, device=device)
     if n == 0:
         return picks.cpu()
-    u = _uniforms(n, generator, device, uniforms)
+    u = _uniforms(n, random_state, device, uniforms)
     an = (A * A).sum(1)
     gn = an.mul_(_sq_norms(H))
     mins = torch.full((N,), float("inf"), device=device)

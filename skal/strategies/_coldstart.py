@@ -117,7 +117,7 @@ class TypiClust(BaseStrategy):
             init=lab,
             k=self.n_neighbors,
             n_clusters=n_clusters,
-            generator=draw_seed(random_state),
+            random_state=draw_seed(random_state),
         )
         return candidates[pos.numpy()]
 

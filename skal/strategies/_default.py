@@ -264,7 +264,7 @@ class ColdStartHybrid(BaseStrategy):
         seed = draw_seed(random_state)
         if self.hybrid == "badge":
             emb = self._embed(adapter, X, candidates)
-            pos = badge_kmeans_pp(proba, emb, n_instances, generator=seed)
+            pos = badge_kmeans_pp(proba, emb, n_instances, random_state=seed)
             return candidates[pos.numpy()]
         scores = margin_score(proba)
         N = candidates.shape[0]
@@ -278,7 +278,7 @@ class ColdStartHybrid(BaseStrategy):
         if m == n_instances:
             return top
         emb = strategy_rows(self, None, X, top, adapter=adapter, owner=X)
-        labels, centers = kmeans(emb, n_instances, generator=seed)
+        labels, centers = kmeans(emb, n_instances, random_state=seed)
         # nearest row to each non-empty centre; ties go to the lower position,
         # the more uncertain row (``top`` is ordered by decreasing uncertainty)
         picked = nearest_to_centers(emb, labels, centers).cpu().numpy()

@@ -101,7 +101,7 @@ class CoreSet(BaseStrategy):
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         emb, lab = strategy_embeddings(self, learner, X, candidates, lazy=True)
         pos = k_center_greedy(
-            emb, n_instances, init=lab, generator=draw_seed(random_state)
+            emb, n_instances, init=lab, random_state=draw_seed(random_state)
         )
         return candidates[pos.numpy()]
 
@@ -155,7 +155,7 @@ class KMeansSampling(BaseStrategy):
     def _query(self, learner, X, *, n_instances, candidates, random_state):
         emb = strategy_rows(self, learner, X, candidates)
         labels, centers = kmeans(
-            emb, n_instances, n_iter=self.n_iter, generator=draw_seed(random_state)
+            emb, n_instances, n_iter=self.n_iter, random_state=draw_seed(random_state)
         )
         pos = nearest_to_centers(emb, labels, centers)
         if pos.numel() < n_instances:
@@ -304,7 +304,7 @@ class ClusterMargin(BaseStrategy):
             self, learner, X, candidates[kept], adapter=adapter, owner=X
         )
         K = self.n_clusters or n_instances
-        labels, _ = kmeans(emb, K, generator=draw_seed(random_state))
+        labels, _ = kmeans(emb, K, random_state=draw_seed(random_state))
         labels = labels.cpu().numpy()
         # round-robin over clusters, smallest first, a random member each time
         sizes = np.bincount(labels, minlength=K)

@@ -58,7 +58,9 @@ def purity_radius(emb, n_clusters, *, purity=0.95, random_state, max_queries=500
     N = emb.shape[0]
     if N < 2:
         return 1.0
-    labels, _ = kmeans(emb, min(int(n_clusters), N), generator=draw_seed(random_state))
+    labels, _ = kmeans(
+        emb, min(int(n_clusters), N), random_state=draw_seed(random_state)
+    )
     if N > max_queries:
         rows = np.sort(random_state.choice(N, max_queries, replace=False))
     else:
