@@ -172,9 +172,7 @@ class ProbCover(BaseStrategy):
         ball about that many rows; it stays the default because it needs no
         number of classes, so it also runs before any label exists, and on
         SimCLR features at 1-2 labels per class it did at least as well as
-        the purity radius (paired over 10 seeds, k-NN minus purity: +0.039
-        [+0.012, +0.067] accuracy on MNIST-1D at 20 labels, the other three
-        settings not significant; ``benchmarks/results/cold_start/``).
+        the purity radius (``benchmarks/results/cold_start/``).
     n_neighbors : int, default=10
         Sets the default radius (see ``radius``).
     layer : str, default=None

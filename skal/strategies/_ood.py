@@ -198,9 +198,8 @@ class OODFilter(BaseStrategy):
         round as in-distribution rows get labeled; it assumes OOD rows are a
         minority of the candidates. A float: that fraction of the
         candidates, whatever their scores (the OOD rows beyond it reach the
-        next step, which, if it is an uncertainty step, prefers them: with
-        ``0.2`` on a pool whose OOD share had grown to 30 %, a third of the
-        margin picks were OOD; ``benchmarks/results/claims/oodfilter.md``).
+        next step, which, if it is an uncertainty step, prefers them;
+        ``benchmarks/results/claims/oodfilter.md`` measures it).
     n_neighbors : int, default=1
         Neighbour used by ``method="knn"``.
     layer : str, default=None

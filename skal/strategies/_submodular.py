@@ -143,19 +143,12 @@ class SubmodularMutualInformation(BaseStrategy):
     the paper. It is embedded with the model like the candidates.
 
     A targeted strategy, not a general-purpose one: it spends the batch near
-    the query set. Measured on MNIST-1D (``make_net("signal", 10)``, 40
-    random labels, 50 picks, 3 seeds; ``benchmarks/results/strategies/
-    picks_smi.md``): on a long-tailed pool (ratio 10) 35 % of its picks came
-    from the three rarest classes (pool: 10 %, random sampling: 8 %; 25 %
-    without ``normalize``), which is the paper's claim; on a balanced pool
-    half of the batch came from one class (random: 16 %) and only 4-5 of 10
-    classes were picked, which is why it falls below random sampling when
-    used for accuracy on a balanced pool. Over learning curves on the
-    long-tailed pool (20 to 320 labels, 10 seeds;
-    ``benchmarks/results/strategies/smi.md``) its picks kept twice random's
-    rare-class share, but no more than margin sampling's, and its accuracy
-    stayed below random's (AULC over log(labels) -0.057, 95 % interval
-    [-0.089, -0.026]).
+    the query set. On a long-tailed pool its picks favour the rare classes
+    (the paper's claim); on a balanced pool they crowd into a few classes,
+    and over learning curves its accuracy stayed below random sampling's.
+    The measurements: ``benchmarks/results/strategies/picks_smi.md`` (one
+    round's picks) and ``benchmarks/results/strategies/smi.md`` (learning
+    curves, paired intervals).
 
     Deterministic (ties broken by ``random_state``).
 
