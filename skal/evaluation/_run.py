@@ -1,23 +1,9 @@
 """Running simulations: :func:`evaluate` and its budgets.
 
 :func:`evaluate` runs every strategy with every seed on one data set and one
-estimator, on a schedule of budgets, and returns tidy per-round records.
-
-Simulations follow the protocol that makes strategies comparable (DISTIL,
-DeepAL+): for one seed every strategy starts from the **same** initial
-labeled set (drawn with ``initial_strategy``, random by default) and the same
-first model, and the same test set scores every round; only the queries
-differ. Differences are then paired by seed (:mod:`._stats`).
-
-Out-of-distribution rows
-------------------------
-Rows whose oracle label is ``ood_label`` (``-2``, as
-:func:`skal.datasets.add_ood` marks them) stand for an annotator answering
-"none of these classes". In a simulation such an answer **costs a label**
-(``n_labels`` counts every query) but the row is **not taught**: it leaves the
-pool and is never shown to the model (``n_trained`` counts the rows taught;
-``n_ood`` the wasted queries). A strategy that favours junk rows pays for it
-in accuracy at equal ``n_labels``.
+estimator, on a schedule of budgets, and returns tidy per-round records. The
+protocol (paired initial sets and models) and the meaning of out-of-
+distribution answers are in the notes of :mod:`skal.evaluation`.
 """
 
 from __future__ import annotations
