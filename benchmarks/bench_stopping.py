@@ -26,7 +26,7 @@ from the learning curves of seeds 0-1; the published tables use seeds
 10-19. The looser criterion variants were fixed before any run.
 
 Data: the pools of the label-efficiency benchmark
-(``bench_label_efficiency.load_dataset``): scikit-learn digits (1347-row
+(``benchmarks._common.load_dataset``): scikit-learn digits (1347-row
 pool, 450 test rows) and MNIST-1D (8000-row pool, 2000 test rows), rows
 flattened for a ``StandardScaler`` + ``LogisticRegression`` (a fit takes
 milliseconds; its learning curve flattens inside the budgets below, which is
