@@ -297,6 +297,37 @@ def _fmt(row):
     return f"{row['mean']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]"
 
 
+def _choices_table():
+    """Share of the rounds each candidate played, per pool (``choices.csv``)."""
+    rows = read_rows(OUT / "choices.csv")
+    if not rows:
+        return []
+    pools = list(dict.fromkeys(r["pool"] for r in rows))
+    names = sorted({r["chosen"] for r in rows})
+    out = [
+        "## What AutoSelect chose (`--choices`: the rounds after the initial "
+        "10 labels, 10 seeds)",
+        "",
+        "| pool | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for pool in pools:
+        got = [r["chosen"] for r in rows if r["pool"] == pool]
+        cells = [f"{got.count(n) / len(got):.0%}" for n in names]
+        out.append(f"| {pool} | " + " | ".join(cells) + " |")
+    by_round = {}
+    for r in rows:
+        by_round.setdefault(int(r["round"]), []).append(r["chosen"])
+    out += ["", "All pools, per round (labels before the round):", ""]
+    for rnd, got in sorted(by_round.items()):
+        top = max(set(got), key=got.count)
+        out.append(
+            f"- round {rnd} ({BUDGETS[rnd - 1]} labels): {top} "
+            f"{got.count(top) / len(got):.0%} of the sessions"
+        )
+    return out + [""]
+
+
 def report():
     from skal.evaluation import paired_differences
 
@@ -384,6 +415,7 @@ def report():
             "pools (the bar asks for 3 of 4).",
             "",
         ]
+    lines += _choices_table()
     (OUT / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

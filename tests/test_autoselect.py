@@ -246,3 +246,31 @@ def test_bad_prior_fails_clearly(pool):
         AutoSelect(prior={"bald": 0.9})(_learner(X, y), X, n_instances=2)
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         AutoSelect(prior={"margin": 1.5})(_learner(X, y), X, n_instances=2)
+
+
+def _sim(X, y, budget, **kw):
+    return ActiveLearner(
+        LogisticRegression(max_iter=300),
+        strategy=AutoSelect(),
+        n_instances=10,
+        budget=budget,
+        random_state=4,
+        **kw,
+    )
+
+
+def _picked(learner):
+    return [name for _, name, _ in AutoSelect().rounds(learner)]
+
+
+def test_simulation_extended_or_resumed_from_journal_chooses_the_same(pool, tmp_path):
+    X, y = pool
+    full = _sim(X, y, 60).fit(X, y)
+    assert len(_picked(full)) == 5
+    extended = _sim(X, y, 30).fit(X, y).set_params(budget=60).resume()
+    assert _picked(extended) == _picked(full)
+    path = str(tmp_path / "journal.jsonl")
+    _sim(X, y, 30, journal=path).fit(X, y)
+    resumed = _sim(X, y, 60, journal=path).resume(X, y)
+    assert _picked(resumed) == _picked(full)
+    np.testing.assert_array_equal(resumed.y_labeled_, full.y_labeled_)
