@@ -287,7 +287,7 @@ def suite_text(name):
 def one_round():
     """Per strategy: mean picks' statistics and paired differences with
     random over the seeds of ``one_round.csv``."""
-    from scipy import stats
+    from skal.evaluation import t_interval
 
     rows = common.read_csv(CLAIMS / "one_round.csv")
     by = {}
@@ -302,11 +302,8 @@ def one_round():
             v = np.array([per[s][key] for s in seeds], dtype=float)
             d = v - np.array([base[s][key] for s in seeds], dtype=float)
             stat[key] = v.mean()
-            if len(seeds) > 1 and np.ptp(d) > 0:
-                ci = stats.ttest_1samp(d, 0).confidence_interval(0.95)
-                stat[key + "_ci"] = (d.mean(), ci.low, ci.high)
-            else:
-                stat[key + "_ci"] = (d.mean(), d.mean(), d.mean())
+            m, lo, hi = t_interval(d)
+            stat[key + "_ci"] = (m, m, m) if len(seeds) < 2 else (m, lo, hi)
         stat["pool_rare_share"] = np.mean([per[s]["pool_rare_share"] for s in seeds])
         stat["pool_error_rate"] = np.mean([per[s]["pool_error_rate"] for s in seeds])
         out[name] = stat

@@ -187,7 +187,7 @@ def train_fixmatch(kind, X, y, Xpool, Xt, yt, seed, **params):
 
 
 def paired(rows, part, dataset, labels, arm, ref):
-    from scipy import stats
+    from skal.evaluation import t_interval
 
     acc = {
         (r["arm"], r["seed"]): float(r["accuracy"])
@@ -200,11 +200,8 @@ def paired(rows, part, dataset, labels, arm, ref):
     a = np.array([acc[arm, s] for s in seeds])
     b = np.array([acc[ref, s] for s in seeds])
     d = a - b
-    if len(d) > 1:
-        half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-    else:
-        half = float("nan")
-    return a.mean(), d.mean(), half, len(d), int((d > 0).sum())
+    _, lo, hi = t_interval(d)
+    return a.mean(), d.mean(), (hi - lo) / 2, len(d), int((d > 0).sum())
 
 
 def summary(rows, path, meta):
