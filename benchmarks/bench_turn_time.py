@@ -107,7 +107,7 @@ def run(args):
 
     from skal.labeling import serve
 
-    out_csv = RESULTS / "turn_time.csv"
+    out_csv = RESULTS / f"{args.out}.csv"
     if out_csv.exists() and not args.append:
         out_csv.unlink()
     tmp = Path(tempfile.mkdtemp(prefix="skal_turns_"))
@@ -117,7 +117,13 @@ def run(args):
     )
     print(f"first fit (20 labels): {first_fit:.1f} s", flush=True)
     handle = serve(
-        learner, port=0, block=False, quiet=True, eval_set=eval_set, queue_size=30
+        learner,
+        port=0,
+        block=False,
+        quiet=True,
+        eval_set=eval_set,
+        queue_size=30,
+        switch_interval=args.switch_interval,
     )
     session = handle.session
     refit_seconds = []
@@ -167,7 +173,7 @@ def run(args):
 
 
 def report(args, first_fit, refit_seconds):
-    rows = read_csv(RESULTS / "turn_time.csv")
+    rows = read_csv(RESULTS / f"{args.out}.csv")
     ms = np.array([r["ms"] for r in rows], dtype=float)
     busy = np.array([r["refit_running"] for r in rows], dtype=bool)
     disk = np.array([r["on_disk"] for r in rows], dtype=bool)
@@ -187,7 +193,8 @@ def report(args, first_fit, refit_seconds):
         "frame after the next item is in the DOM), the label fsynced in the journal",
         "before the server answers. `python -m benchmarks.bench_turn_time "
         f"--turns {args.turns} --steps {args.steps} --n-instances {args.n_instances} "
-        f"--think {args.think}` (`OMP_NUM_THREADS=1 nice -n 10`, torch 1 thread).",
+        f"--think {args.think} --switch-interval {args.switch_interval}` "
+        "(`OMP_NUM_THREADS=1 nice -n 10`, torch 1 thread).",
         "",
         f"Learner: FixMatchClassifier(CNN2d, mu=3, {args.steps} steps per refit), "
         f"MarginSampling, a background refit every {args.n_instances} labels, "
@@ -211,7 +218,7 @@ def report(args, first_fit, refit_seconds):
         f"{platform.python_version()}.",
         "",
     ]
-    (RESULTS / "turn_time.md").write_text("\n".join(text))
+    (RESULTS / f"{args.out}.md").write_text("\n".join(text))
     print("\n".join(text))
 
 
@@ -222,6 +229,13 @@ def main(argv=None):
     ap.add_argument("--n-instances", type=int, default=10, help="labels per refit")
     ap.add_argument("--think", type=float, default=0.3, help="seconds between keys")
     ap.add_argument("--append", action="store_true", help="keep turn_time.csv rows")
+    ap.add_argument(
+        "--switch-interval",
+        type=float,
+        default=0.001,
+        help="serve's switch_interval (sys.setswitchinterval); 0.005 is Python's",
+    )
+    ap.add_argument("--out", default="turn_time", help="results file stem")
     args = ap.parse_args(argv)
     first_fit, refit_seconds = run(args)
     report(args, first_fit, refit_seconds)

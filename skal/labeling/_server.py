@@ -16,6 +16,7 @@ import io
 import json
 import secrets
 import socket
+import sys
 import threading
 import time
 
@@ -255,15 +256,19 @@ def _plain(v):
 class ServerHandle:
     """A page served in a background thread: ``url``, ``session``, ``stop()``."""
 
-    def __init__(self, server, thread, session, url):
+    def __init__(self, server, thread, session, url, restore=None):
         self._server, self._thread = server, thread
         self.session, self.url = session, url
+        self._restore = restore
 
     def stop(self, timeout=10.0):
         """Stop serving and the background refits."""
         self._server.should_exit = True
         self._thread.join(timeout)
         self.session.close(timeout)
+        if self._restore is not None:
+            sys.setswitchinterval(self._restore)
+            self._restore = None
 
     def __enter__(self):
         return self
@@ -290,6 +295,7 @@ def serve(
     token=None,
     resume=True,
     max_body=MAX_BODY,
+    switch_interval=0.001,
     log_level="warning",
     quiet=False,
 ):
@@ -329,6 +335,11 @@ def serve(
         Apply the labels already in the learner's journal first.
     max_body : int, default=16384
         Largest request body accepted, in bytes.
+    switch_interval : float or None, default=0.001
+        The interpreter's thread switch interval (:func:`sys.setswitchinterval`,
+        5 ms by default) while serving, restored after: with a refit running
+        in a thread, a shorter interval keeps a key press from waiting for
+        the interpreter lock. None leaves it as it is.
     log_level : str, default="warning"
         uvicorn's.
     quiet : bool, default=False
@@ -385,6 +396,9 @@ def serve(
     url = f"http://{name}:{bound}/" + (f"?token={token}" if token else "")
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off")
     server = uvicorn.Server(config)
+    previous = sys.getswitchinterval()
+    if switch_interval is not None:
+        sys.setswitchinterval(switch_interval)
     if not quiet:
         print(f"skal labeling page: {url}", flush=True)
     if block:
@@ -392,6 +406,7 @@ def serve(
             server.run(sockets=[sock])
         finally:
             session.close()
+            sys.setswitchinterval(previous)
         return None
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="skal-labeling", daemon=True
@@ -400,4 +415,5 @@ def serve(
     t0 = time.monotonic()
     while not server.started and thread.is_alive() and time.monotonic() - t0 < 30:
         time.sleep(0.01)
-    return ServerHandle(server, thread, session, url)
+    restore = previous if switch_interval is not None else None
+    return ServerHandle(server, thread, session, url, restore)
