@@ -572,3 +572,72 @@ def test_cli_loads_csv_text_and_images(tmp_path, monkeypatch):
     assert render_row(data.X, 1, render=data.render)["kind"] == "image"
     with pytest.raises(SystemExit, match="--classes"):
         _cli.main([str(tmp_path / "t.txt"), "--port", "0"])
+
+
+_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    action=st.sampled_from(
+        ["ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATION_DELETED", "X", None]
+    ),
+    task=_json,
+    annotation=_json,
+    config=st.one_of(
+        st.text(max_size=60), st.just(CONFIG), st.just("<View><Choices/>")
+    ),
+)
+def test_label_studio_fuzzed_requests_never_500(
+    tmp_path_factory, action, task, annotation, config
+):
+    from skal.labeling._label_studio import parse_label_config
+    from skal.labeling._session import LabelingError
+
+    try:
+        parse_label_config(config)
+    except LabelingError:
+        pass
+    if not hasattr(test_label_studio_fuzzed_requests_never_500, "client"):
+        learner, _ = _learner(tmp_path_factory.mktemp("lsfuzz"), n=60)
+        app = label_studio(learner, background=False)
+        test_label_studio_fuzzed_requests_never_500.client = TestClient(
+            app, base_url=BASE
+        )
+    c = test_label_studio_fuzzed_requests_never_500.client
+    for path, body in [
+        ("/webhook", {"action": action, "task": task, "annotation": annotation}),
+        ("/predict", {"tasks": [task], "label_config": config}),
+        ("/setup", {"schema": config}),
+    ]:
+        r = c.post(path, json=body)
+        assert r.status_code < 500, (path, body, r.text)
+
+
+def test_undo_after_a_restart_reaches_the_earlier_labels(tmp_path):
+    learner, y = _learner(tmp_path)
+    s = LabelingSession(learner, background=False)
+    c = _client(s)
+    item = c.get("/api/next?client=a").json()["item"]
+    done = []
+    for _ in range(3):
+        done.append(item["index"])
+        item = c.post(
+            "/api/label", json={"client": "a", "index": item["index"], "label": 1}
+        ).json()["item"]
+    s.close()
+    again, _ = _learner(tmp_path)
+    s2 = LabelingSession(again, background=False)
+    c2 = _client(s2)
+    r = c2.post("/api/undo", json={"client": "new"})
+    assert r.status_code == 200 and r.json()["item"]["index"] == done[-1]
+    assert done[-1] in again.pool_indices_
+    assert sorted(_journal_rows(again.journal)) == sorted(done[:-1])
+    s2.close()

@@ -162,6 +162,13 @@ def test_keyboard_session_survives_sigkill_and_undo(tmp_path):
             page.goto(url)
             page.wait_for_selector("#item[data-index]:not([data-index=''])")
             assert page.locator("#counts tr.total td").inner_text() == str(9 + 30)
+            other_page = ctx.new_page()  # a second browser tab: another item
+            other_page.goto(url)
+            other_page.wait_for_selector("#item[data-index]:not([data-index=''])")
+            theirs = int(other_page.get_attribute("#item", "data-index"))
+            assert theirs != int(page.get_attribute("#item", "data-index"))
+            assert theirs not in seen
+            other_page.close()
             _label_by_keyboard(page, truth, journal, 10, seen)
             for _ in range(50):  # two background refits: a curve to show
                 page.evaluate("window.skalRefresh()")
