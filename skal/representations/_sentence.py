@@ -243,9 +243,11 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     Examples
     --------
     >>> from skal.representations import SentenceEncoder
-    >>> emb = SentenceEncoder().fit_transform(["a cat", "a dog"])  # doctest: +SKIP
-    >>> emb.shape, emb.dtype  # doctest: +SKIP
-    ((2, 384), dtype('float32'))
+    >>> emb = SentenceEncoder().fit_transform(["a cat", "a dog", "stocks fell"])
+    >>> emb.shape, emb.dtype
+    ((3, 384), dtype('float32'))
+    >>> bool(emb[0] @ emb[1] > emb[0] @ emb[2])  # a cat is nearer a dog
+    True
     """
 
     _parameter_constraints = {
