@@ -184,6 +184,76 @@ def run(pools, arms, seeds):
             )
 
 
+#: AutoSelect arms run on a stored pool (``--stored``): the ``"error"``
+#: reward reads the predictions a stored-pool query records, which the
+#: simulation of ``evaluate`` (new rows every round) does not keep
+STORED = {
+    "auto_stored": {},
+    "auto_error_stored": {"reward": "error"},
+}
+
+
+def run_stored(pools, seeds):
+    """AutoSelect on the stored pool: ``fit`` on the whole pool (-1 for the
+    unlabeled), ``query()`` / ``teach(indices=)`` each round, the test
+    accuracy after each; the initial set of a seed is ``evaluate``'s (the
+    same random draw), so the rows pair with the other arms by seed.
+    Pools without OOD rows only."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+
+    from skal import ActiveLearner
+    from skal.strategies import AutoSelect, RandomSampling
+    from skal.utils._seeding import draw_seed
+
+    for pool in pools:
+        Xp, yp, Xt, yt, C = load_pool(pool)
+        if (yp == -2).any():
+            raise ValueError(f"--stored runs pools without OOD rows; {pool} has them")
+        path = OUT / f"{pool}.csv"
+        done = {(r["strategy"], int(r["seed"])) for r in read_rows(path)}
+        for seed in seeds:
+            for arm, params in STORED.items():
+                if (arm, seed) in done:
+                    continue
+                first = RandomSampling()(
+                    None,
+                    Xp,
+                    n_instances=BUDGETS[0],
+                    random_state=draw_seed(np.random.RandomState(seed)),
+                )
+                y_seed = np.full_like(yp, -1)
+                y_seed[first] = yp[first]
+                learner = ActiveLearner(
+                    LogisticRegression(C=C, max_iter=1000 if C == 1.0 else 2000),
+                    strategy=AutoSelect(**params),
+                    random_state=seed,
+                ).fit(Xp, y_seed)
+                rows = [learner.score(Xt, yt)]
+                for budget in BUDGETS[1:]:
+                    idx = learner.query(n_instances=budget - len(learner.y_labeled_))
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        learner.teach(y=yp[idx], indices=idx)
+                    rows.append(learner.score(Xt, yt))
+                append_rows(
+                    path,
+                    [
+                        {
+                            "pool": pool,
+                            "strategy": arm,
+                            "seed": seed,
+                            "n_labels": b,
+                            "accuracy": acc,
+                            "query_seconds": 0.0,
+                        }
+                        for b, acc in zip(BUDGETS, rows)
+                    ],
+                )
+                print(f"{pool} seed {seed}: {arm}", flush=True)
+
+
 def choices(pools, seeds):
     """Which candidate AutoSelect chose each round: ``choices.csv``.
 
@@ -438,6 +508,9 @@ def main(argv=None):
         return
     if a.choices:
         choices(a.pools, parse_seeds(a.seeds))
+        return
+    if a.stored:
+        run_stored(a.pools, parse_seeds(a.seeds))
         return
     arms = []
     for arm in a.arms:

@@ -274,3 +274,27 @@ def test_simulation_extended_or_resumed_from_journal_chooses_the_same(pool, tmp_
     resumed = _sim(X, y, 60, journal=path).resume(X, y)
     assert _picked(resumed) == _picked(full)
     np.testing.assert_array_equal(resumed.y_labeled_, full.y_labeled_)
+
+
+def test_error_reward_reads_the_predictions_of_the_round(pool):
+    X, y = pool
+    learner = _rounds(_learner(X, y, reward="error"), y, 3)
+    ev = AutoSelect(reward="error").rounds(learner)
+    assert [name for _, name, _ in ev] == _chosen(learner)
+    for (_, _, reward), h in zip(ev, learner.history_[1:]):
+        info = h["query_info"]
+        wrong = np.mean(np.asarray(info["predicted"]) != y[info["picked"]])
+        assert reward == pytest.approx(wrong)
+    # rows taught as new X (evaluate's simulations) carry no predictions:
+    # no evidence rather than a biased one; "balance" replays them
+    for reward, n in (("error", 0), ("balance", 2)):
+        new = ActiveLearner(
+            LogisticRegression(max_iter=300), strategy=AutoSelect(reward=reward)
+        ).fit(X[:20], y[:20])
+        for start in (20, 30):
+            rows = np.arange(start, 200)
+            picked = rows[new.query(X[rows], n_instances=10)]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                new.teach(X[picked], y[picked])
+        assert len(AutoSelect(reward=reward).rounds(new)) == n

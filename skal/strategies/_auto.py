@@ -114,14 +114,17 @@ class AutoSelect(BaseStrategy):
       were when they were picked: the mean of ``(n_min + 1) / (n_y + 1)``
       over the round's rows, ``n_y`` the labels of the row's class before
       the round and ``n_min`` those of the rarest class. A candidate whose
-      labels fill the rare classes earns more.
+      labels fill the rare classes earns more. Relative to labels drawn
+      like those held before: ``0.5 + mean - baseline``, clipped to [0, 1].
     * ``"error"`` (after ALBL [1]_): the share of the round's rows that the
       model of that round predicted wrongly, once their labels are known: a
       candidate that finds the rows the model gets wrong earns more. The
       predictions are those recorded when the rows were picked (``select``
-      returns them in ``"predicted"``); where a session lacks them the
-      current model's predictions stand in (biased towards 0: the model was
-      trained on those rows).
+      returns them in ``"predicted"``, with ``"picked"``); a round without
+      them (rows taught as new ``X``, a journal's replayed rounds) gives no
+      evidence, since the current model, trained on those rows, would say
+      little. Thompson sampling conditions on the rounds each candidate
+      played, so no importance weights are needed.
     * ``"none"``: no bandit, the prior's mean decides (ties at random).
 
     The rewards need the labels of the rows the candidates picked: with a
@@ -370,7 +373,8 @@ class AutoSelect(BaseStrategy):
     def _recorded(h, rows):
         """The predictions ``select`` recorded for ``rows`` in round ``h``."""
         info = (h or {}).get("query_info") or {}
-        rec, idx = info.get("predicted"), (h or {}).get("indices")
+        rec = info.get("predicted")
+        idx = info.get("picked", (h or {}).get("indices"))
         if rec is None or idx is None or rows is None or len(rec) != len(idx):
             return None
         lookup = {int(i): p for i, p in zip(np.asarray(idx), rec)}
@@ -539,6 +543,8 @@ class AutoSelect(BaseStrategy):
         )
         idx = self._check_selection(chosen, cand, k)
         info["predicted"] = self._predicted(learner, X, idx)
+        if info["predicted"] is not None:
+            info["picked"] = idx.tolist()  # the rows the predictions are of
         return idx, info
 
     def _predicted(self, learner, X, idx):
