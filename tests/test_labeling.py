@@ -188,10 +188,10 @@ def test_restart_on_the_same_journal_resumes(tmp_path):
 
 def test_background_refit_installs_a_model(tmp_path):
     learner, y = _learner(tmp_path)
+    X_val, y_val = _digits(400)
     s = LabelingSession(
-        learner, n_instances=2, eval_set=_digits(400)[0][200:], background=True
+        learner, n_instances=2, eval_set=(X_val[200:], y_val[200:]), background=True
     )
-    s.eval_set = (_digits(400)[0][200:], _digits(400)[1][200:])
     c = _client(s)
     item = c.get("/api/next?client=a").json()["item"]
     for _ in range(2):
