@@ -287,10 +287,31 @@ def report(out):
             for r in rows
             if r["dataset"] == name
         ]
+        recs += _first_rounds(recs)
         lines += _report_dataset(name, recs, rows, paired_differences, label_efficiency)
     text = "\n".join(lines) + "\n"
     (out / "low_label.md").write_text(text)
     print(text)
+
+
+def _first_rounds(recs):
+    """Rows of ``X/random`` at the first budget, from ``X/default``'s first round.
+
+    Both start from the seed's random initial set and the learner seeds the
+    fit with the simulation seed, so the two fits are the same (checked
+    where both were run); the plan runs the random arms from the second
+    budget on.
+    """
+    first = min(r["n_labels"] for r in recs)
+    have = {(r["strategy"], r["seed"]) for r in recs if r["n_labels"] == first}
+    extra = []
+    for r in recs:
+        if r["n_labels"] != first or not r["strategy"].endswith("/default"):
+            continue
+        arm = r["strategy"].replace("/default", "/random")
+        if (arm, r["seed"]) not in have:
+            extra.append({**r, "strategy": arm})
+    return extra
 
 
 def _curve(recs, arm, seeds=None):
@@ -350,29 +371,47 @@ def _report_dataset(name, recs, rows, paired_differences, label_efficiency):
             + " | ".join(cells.get(x, "") for x in budgets)
             + " |"
         ]
-    # label efficiency against both supervised baselines
-    out += ["", "### Label efficiency of each arm (mean curves over all seeds)", ""]
+    # label efficiency against both supervised baselines, seed by seed
+    out += [
+        "",
+        "### Label efficiency (per seed against the same seed's baseline curve; "
+        "median over seeds [min, max])",
+        "",
+    ]
     for base in ("supervised/random", "augmented/random"):
         if base not in arms:
             continue
-        nb, mb, _ = _curve(recs, base)
-        out += [f"Against `{base}` (measured to {nb[-1]} labels):", ""]
+        nb_all, _, _ = _curve(recs, base)
+        out += [f"Against `{base}` (measured to {nb_all[-1]} labels):", ""]
         out += ["| arm | " + " | ".join(map(str, budgets)) + " |"]
         out += ["|---|" + "---|" * len(budgets)]
         for a in arms:
             if a == base:
                 continue
-            n, m, _ = _curve(recs, a)
-            if len(n) < 1:
-                continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                eff = label_efficiency(n, m, nb, mb, unreached=np.inf)
-                low = label_efficiency(n, m, nb, mb, unreached="bound")
-            cells = {
-                b: (f"≥{lo:.1f}" if np.isinf(e) else f"{e:.1f}")
-                for b, e, lo in zip(n, eff, low)
-            }
+            per = {}
+            for seed in sorted({r["seed"] for r in recs if r["strategy"] == a}):
+                n, m, _ = _curve(recs, a, {seed})
+                nb, mb, _ = _curve(recs, base, {seed})
+                if len(nb) < 2:
+                    continue
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    eff = label_efficiency(n, m, nb, mb, unreached=np.inf)
+                    low = label_efficiency(n, m, nb, mb, unreached="bound")
+                for b, e, lo in zip(n, eff, low):
+                    per.setdefault(b, []).append((e, lo))
+            cells = {}
+            for b, vals in per.items():
+                e = np.array([v[0] for v in vals])
+                lo = np.array([v[1] for v in vals])
+                bound = np.isinf(e)
+                val = np.where(bound, lo, e)
+                mark = "≥" if np.median(np.where(bound, np.inf, e)) == np.inf else ""
+                cells[b] = (
+                    f"{mark}{np.median(val):.1f} [{val.min():.1f}, {val.max():.1f}]"
+                    + (f" ({bound.sum()} bounds)" if bound.any() else "")
+                    + f" n={len(vals)}"
+                )
             out += [f"| {a} | " + " | ".join(cells.get(b, "") for b in budgets) + " |"]
         out += [""]
     # the held-out bar: freematch/default at b vs supervised/random at 4b

@@ -77,8 +77,7 @@ class SemiSupervisedNet(StepNetClassifier):
         Weight of the unlabeled loss.
     mu : int or "auto", default=7
         Unlabeled rows per labeled row in a step. ``"auto"``: the papers' 7
-        on a CUDA device, ``cpu_mu`` (class attribute, 2) otherwise
-        (see :meth:`auto_settings`).
+        on a CUDA device, 3 otherwise (see :meth:`auto_settings`).
     **kwargs
         Everything :class:`skal.nets.StepNetClassifier` takes.
 
@@ -129,9 +128,11 @@ class SemiSupervisedNet(StepNetClassifier):
     }
 
     #: What ``"auto"`` resolves to off CUDA (``mu``, ``batch_size``,
-    #: ``min_steps``): sized so that a fit of skal's CNNs on 20-640 labels
-    #: takes tens of seconds on one CPU core (times in the training docs).
-    cpu_settings = {"mu": 2, "batch_size": 16, "min_steps": 300}
+    #: ``min_steps``): a step of 32 labeled and 2 x 96 unlabeled views, and
+    #: the supervised nets' 500 + n steps; a fit of skal's CNN1d on 20-80
+    #: MNIST-1D labels and a 5000-row pool costs about 20 s of one CPU core
+    #: (measured in ``benchmarks/results/label_efficiency/training/``).
+    cpu_settings = {"mu": 3, "batch_size": 32, "min_steps": 500}
     #: What ``"auto"`` resolves to on a CUDA device: the papers' ``mu=7``
     #: and batch of 64, and more steps.
     cuda_settings = {"mu": 7, "batch_size": 64, "min_steps": 2000}
@@ -148,7 +149,7 @@ class SemiSupervisedNet(StepNetClassifier):
         >>> from skal.nets import MLP
         >>> from skal.semi_supervised import FixMatchClassifier
         >>> FixMatchClassifier(MLP, device="cpu").auto_settings()["mu"]
-        2
+        3
         >>> FixMatchClassifier(MLP, device="cuda").auto_settings()["mu"]
         7
         """

@@ -50,7 +50,7 @@ class FreeMatchClassifier(FixMatchClassifier):
     lambda_u : float, default=1.0
         Weight of the consistency loss.
     mu : int or "auto", default="auto"
-        Unlabeled rows per labeled row in a step; ``"auto"``: 7 on CUDA, 2
+        Unlabeled rows per labeled row in a step; ``"auto"``: 7 on CUDA, 3
         on the CPU (:meth:`auto_settings`).
     thresholding : {"freematch", "flexmatch"}, default="freematch"
     ema_momentum : float in [0, 1), default=0.99
