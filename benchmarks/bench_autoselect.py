@@ -27,6 +27,16 @@ Protocol (fixed before the runs):
   label and is not taught), ``bbc`` and ``tweets`` (``bench_text.py``'s
   splits and cached MiniLM embeddings: 1,668 / 557 and 4,000 / 2,000 rows).
 
+The choice among AutoSelect's variants (``VARIANTS``: prior strength 8 or
+20, reward "balance" or "none", the low-budget switch at 10, 30 or 100 labels
+per class, a uniform prior) was made on the mean log-AULC over the two
+selection pools: ``prior_strength=20`` (``auto``), the rest at their first
+values. The ``"error"`` reward needs the predictions a stored-pool query
+records, which ``evaluate``'s simulation (new rows every round) does not
+keep: ``--stored`` runs AutoSelect with each reward on the stored pool, from
+the same initial set of the seed (``auto_stored``, ``auto_error_stored``),
+after the choice, to show the rewards side by side.
+
 Rows go to ``results/autoselect/<pool>.csv``, one seed at a time (all arms of
 that seed), so a cut-off run keeps its finished seeds::
 
@@ -35,6 +45,11 @@ that seed), so a cut-off run keeps its finished seeds::
     OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.bench_autoselect \\
         --pools digits mnist1d bbc tweets mnist1d_lt mnist1d_ood \\
         --arms heldout --seeds 0-9
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.bench_autoselect \
+        --stored --pools sel_digits sel_mnist1d --seeds 0-9
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.bench_autoselect \
+        --choices --pools sel_digits sel_mnist1d digits mnist1d tweets \
+        mnist1d_lt mnist1d_ood bbc --seeds 0-9
     python -m benchmarks.bench_autoselect --report
 """
 
@@ -502,6 +517,7 @@ def main(argv=None):
     p.add_argument("--seeds", default="0-9")
     p.add_argument("--report", action="store_true")
     p.add_argument("--choices", action="store_true", help="record AutoSelect's choices")
+    p.add_argument("--stored", action="store_true", help="AutoSelect on a stored pool")
     a = p.parse_args(argv)
     if a.report:
         report()
