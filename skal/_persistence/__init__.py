@@ -12,6 +12,8 @@ Rooms of one idea each, imported downward in this order:
   atomic write;
 * :mod:`._codec`: the allow-listed JSON codec (``_Writer`` / ``_Reader``);
 * :mod:`._model_io`: the estimator or net in the file, and its size checks;
+* :mod:`._checks`: cross-checks of a loaded session (``fit_params`` against
+  the estimator, labeled rows against ``X``);
 * :mod:`._journal_format`: journal records: JSON, CRC-32, checks;
 * :mod:`._journal_replay`: reading a journal, replay plans, simulation
   scripts;

@@ -25,14 +25,21 @@ executes no code from it and trusts nothing skal did not write.
   random generator's state, the state of a running simulation, and by default
   ``fit``'s ``X`` (``save(path, include_X=False)`` stores only its SHA-256 and
   ``load`` then needs ``X=``). Every value is checked (types, lengths, indices
-  inside ``X``);
+  inside ``X``), and cross-checked (:mod:`._checks`): ``fit_params`` must be
+  keywords the estimator's ``fit`` takes, each labeled row of the pool must
+  be the row of ``X`` it names, labeled rows real and finite (NaN only for
+  an estimator that takes it); every array must be one the JSON refers to;
 * the model: for a skorch net the module's (and optimizer's) ``state_dict``
   via ``torch.save``, read with ``torch.load(weights_only=True)`` into a clone
   of ``estimator`` (needed unless the net's classes are all on the
   allow-list and its parameters are plain values); for a scikit-learn model
   a skops file, loaded only when every type skops reports as untrusted is on
-  :data:`SKOPS_ALLOWED_TYPES` (exact class names). Otherwise ``estimator=`` is
-  needed; a template read from the file is never refit on the file's rows.
+  :data:`SKOPS_ALLOWED_TYPES` (exact class names; never a tree or
+  neighbours structure, whose native code trusts its indices). Otherwise
+  ``estimator=`` is needed; a template read from the file is never refit on
+  the file's rows, is size-checked, and keeps no parameter that names a file,
+  a directory or a class (reset to its default, with a warning, as a class
+  or a path among the learner's and strategies' parameters is).
   With ``estimator=`` given, the saved model is used only when it was fitted
   from an equal estimator (same class and parameters); else the given
   estimator is refit on the saved labels, with a warning.
