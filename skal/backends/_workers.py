@@ -38,7 +38,7 @@ class StagedFile:
 
     Examples
     --------
-    >>> from skal.backends import StagedFile
+    >>> from skal.backends._workers import StagedFile
     >>> StagedFile("/data/pool.npy").path
     '/data/pool.npy'
     """
@@ -57,7 +57,7 @@ class PoolChunk:
     Examples
     --------
     >>> import numpy as np
-    >>> from skal.backends import PoolChunk
+    >>> from skal.backends._workers import PoolChunk
     >>> PoolChunk("/data/pool_000.npy", rows=np.array([0, 5])).rows.tolist()
     [0, 5]
     """
@@ -168,7 +168,7 @@ def score_chunk(model_bytes, chunk, what="predict_proba", **kwargs):
     --------
     >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from skal.backends import score_chunk
+    >>> from skal.backends._workers import score_chunk
     >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
     >>> score_chunk(LogisticRegression().fit(X, y), X[:2]).shape
     (2, 2)
