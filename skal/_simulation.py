@@ -157,7 +157,7 @@ def first_round(learner, labeled, has_pool, eval_set):
             stacklevel=5,  # fit's caller
         )
     else:
-        learner._refit_keep_labels()
+        learner.refit()
     rec = round_record(learner, 0, labeled, 0.0, t0, eval_set)
     notify(callbacks, "on_round_end", learner, **rec)
 
@@ -335,7 +335,7 @@ def simulate(learner):
     finally:
         state.callbacks = None
     if not learner.model_fitted_:
-        learner._refit_keep_labels()  # surfaces the estimator's own error
+        learner.refit()  # surfaces the estimator's own error
     return learner
 
 
