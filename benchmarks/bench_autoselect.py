@@ -26,6 +26,9 @@ Protocol (fixed before the runs):
   :func:`skal.datasets.add_ood`: a query answered "none of these" costs a
   label and is not taught), ``bbc`` and ``tweets`` (``bench_text.py``'s
   splits and cached MiniLM embeddings: 1,668 / 557 and 4,000 / 2,000 rows).
+  ``bench_text.py`` later chose ``C=1`` on the tweet pool; ``bbc_c1`` and
+  ``tweets_c1`` repeat the two text pools with ``C=1`` (added after the
+  runs above, as a check; not part of the bar).
 
 The choice among AutoSelect's variants (``VARIANTS``: prior strength 8 or
 20, reward "balance" or "none", the low-budget switch at 10, 30 or 100 labels
@@ -72,7 +75,16 @@ from benchmarks._common import (
 OUT = RESULTS / "autoselect"
 BUDGETS = [10, 20, 40, 80, 160, 320]
 SELECTION = ["sel_digits", "sel_mnist1d"]
-HELD_OUT = ["digits", "mnist1d", "bbc", "tweets", "mnist1d_lt", "mnist1d_ood"]
+HELD_OUT = [
+    "digits",
+    "mnist1d",
+    "bbc",
+    "tweets",
+    "mnist1d_lt",
+    "mnist1d_ood",
+    "bbc_c1",
+    "tweets_c1",
+]
 #: the four pools of the issue's held-out bar
 BAR_POOLS = ["digits", "mnist1d", "bbc", "tweets"]
 FIXED = [
@@ -127,11 +139,11 @@ def load_pool(name):
         if name == "mnist1d_ood":
             Xp, yp, _ = add_ood(Xp, yp, fraction=0.2, random_state=0)
         return Xp, yp, Xt, yt, 1.0
-    if name in ("bbc", "tweets"):
+    if name in ("bbc", "tweets", "bbc_c1", "tweets_c1"):
         from benchmarks.bench_text import embeddings
 
-        Xp, yp, Xt, yt = embeddings(name)
-        return Xp, yp, Xt, yt, 10.0
+        Xp, yp, Xt, yt = embeddings(name.removesuffix("_c1"))
+        return Xp, yp, Xt, yt, 1.0 if name.endswith("_c1") else 10.0
     raise ValueError(f"unknown pool {name!r}")
 
 
