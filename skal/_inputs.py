@@ -447,3 +447,24 @@ def index_labels(index, positions, stored):
             "with return_index=False."
         )
     return index[positions]
+
+
+def warn_labeled_rows(X, X_fit, labeled):
+    """Warn when new rows given to ``teach`` equal labeled rows of fit's X.
+
+    They are added as new rows (a second label of the same row): a mistake
+    is corrected with ``relabel``, which this warning names.
+    """
+    if labeled.size == 0:
+        return
+    match = match_pool_rows(X, X_fit, labeled)
+    if match is None or not (match >= 0).any():
+        return
+    rows = match[match >= 0][:10].tolist()
+    warnings.warn(
+        f"teach got rows equal to rows {rows} of fit's X, which are labeled "
+        "already; they are added as new rows, a second label of the same data. "
+        f"To correct a label, use relabel(y, indices={rows}).",
+        UserWarning,
+        stacklevel=4,
+    )

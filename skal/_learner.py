@@ -632,6 +632,8 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             pool_rows = _inputs.pool_rows_of(X, state.X, self.pool_indices_)
             pool_X = None if pool_rows is None else take_rows(state.X, pool_rows)
             X = match_dtype(X, self.X_labeled_) if pool_X is None else pool_X
+            if pool_rows is None:  # teach(X[[i]], y) of a labeled row i
+                _inputs.warn_labeled_rows(X, state.X, state.labeled_indices)
         # journal (fsynced), then record, then refit: a crash or a failed
         # refit at any point loses no label
         p = _simulation.pending_round(state, pool_rows)  # a simulation's

@@ -483,3 +483,11 @@ def test_a_plain_install_saves_and_loads(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "saved and loaded" in out.stdout
+
+
+def test_teaching_a_labeled_row_again_says_relabel():
+    X, y = _data()
+    learner = _learner().fit(X, _seeded(y))
+    row = int(learner.labeled_indices_[0])
+    with pytest.warns(UserWarning, match=rf"relabel\(y, indices=\[{row}\]\)"):
+        learner.teach(X[[row]], [y[row]])
