@@ -71,6 +71,7 @@ from benchmarks._common import CACHE, RESULTS
 OUT = RESULTS / "text"
 EMB = CACHE / "text"
 BUDGETS = [10, 20, 40, 80, 160, 320, 640]
+LEARNER_BUDGETS = BUDGETS[:5]  # semi-supervised training matters at few labels
 C = 1.0
 CORPORA = ("bbc", "tweets")
 
@@ -266,9 +267,9 @@ def learners(n_classes):
     return {
         "lr": classifier(),
         "lr_c10": LogisticRegression(C=10.0, max_iter=2000),
-        "mlp": make_net("tabular", n_classes),
+        "mlp": make_net("tabular", n_classes, min_steps=200),
         "pseudo_label": PseudoLabelClassifier(
-            MLP, module__n_classes=n_classes, threshold=0.95
+            MLP, module__n_classes=n_classes, threshold=0.95, min_steps=200
         ),
         "label_spreading": LabelSpreading(kernel="knn", n_neighbors=10),
     }
@@ -287,7 +288,7 @@ def learner_records(name, learner, seed):
         yp,
         Xt,
         yt,
-        budgets=BUDGETS,
+        budgets=LEARNER_BUDGETS,
         seeds=[seed],
         learner_params={"max_unlabeled": 2000},
         progress=False,
@@ -412,7 +413,7 @@ def _cell(d):
     return f"{d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
 
 
-def _table(rows, name, order, baseline, title, full):
+def _table(rows, name, order, baseline, title, full, budgets=BUDGETS):
     from skal.metrics import labels_to_reach
 
     arms = _by_arm(rows, name)
@@ -423,7 +424,7 @@ def _table(rows, name, order, baseline, title, full):
         {"strategy": a, "seed": s, "n_labels": b, "accuracy": arms[a][s][b]}
         for a in order
         for s in seeds
-        for b in BUDGETS
+        for b in budgets
         if b in arms[a][s]
     ]
     diffs, aulc = _paired(records, baseline)
@@ -433,20 +434,20 @@ def _table(rows, name, order, baseline, title, full):
         f"{len(seeds)} seeds; mean test accuracy, and below it the paired "
         f"difference to {baseline} (95 % t interval over seeds). Full-data "
         f"accuracy (every pool label): {full:.3f}. Labels to reach 90 % / 95 % "
-        "of it: read off the mean curve (`labels_to_reach`; '>640' when not "
-        "reached).",
+        "of it: read off the mean curve (`labels_to_reach`; '>' when not "
+        f"reached within {budgets[-1]}).",
         "",
         "| arm | "
-        + " | ".join(str(b) for b in BUDGETS)
+        + " | ".join(str(b) for b in budgets)
         + f" | AULC vs {baseline} | 90 % | 95 % |",
-        "|---" * (len(BUDGETS) + 4) + "|",
+        "|---" * (len(budgets) + 4) + "|",
     ]
     for a in order:
-        mean = [np.mean([arms[a][s][b] for s in seeds]) for b in BUDGETS]
-        reach = labels_to_reach(BUDGETS, mean, [0.9 * full, 0.95 * full])
-        reach = [">640" if not np.isfinite(v) else f"{v:.0f}" for v in reach]
+        mean = [np.mean([arms[a][s][b] for s in seeds]) for b in budgets]
+        reach = labels_to_reach(budgets, mean, [0.9 * full, 0.95 * full])
+        reach = [f">{budgets[-1]}" if not np.isfinite(v) else f"{v:.0f}" for v in reach]
         cells = []
-        for b, m in zip(BUDGETS, mean):
+        for b, m in zip(budgets, mean):
             d = diffs.get((a, b))
             if a == baseline or d is None:
                 cells.append(f"{m:.3f}")
@@ -528,13 +529,14 @@ def report():
             "lr",
             f"{names[name]}: learners, random sampling (same labels for all)",
             _full_accuracy(name),
+            LEARNER_BUDGETS,
         )
     lines += _setfit_table()
     (OUT / "text.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 
-LEARNERS = ("lr", "lr_c10", "mlp", "pseudo_label", "label_spreading")
+LEARNERS = ("lr", "lr_c10", "label_spreading", "mlp", "pseudo_label")
 
 
 def _setfit_table():
@@ -582,6 +584,7 @@ def main(argv=None):
     p.add_argument("--seeds", default="0-9")
     p.add_argument("--corpora", nargs="+", default=list(CORPORA))
     p.add_argument("--learners", action="store_true", help="the learner part")
+    p.add_argument("--smalltext", action="store_true", help="small-text only")
     p.add_argument("--setfit", action="store_true", help="SetFit's CPU cost")
     p.add_argument("--report", action="store_true")
     a = p.parse_args(argv)
@@ -607,17 +610,18 @@ def main(argv=None):
                 f"{name} setfit",
             )
         return
-    for name in a.corpora:
-        if a.learners:
-            for learner in LEARNERS:
+    if a.learners:
+        for learner in LEARNERS:
+            for name in a.corpora:
                 append_seeds(
                     runs / f"{name}_learner_{learner}.csv",
                     seeds,
                     lambda s, n=name, k=learner: learner_records(n, k, s),
                     f"{name} {learner}",
                 )
-            continue
-        for group in groups():
+        return
+    for name in a.corpora:
+        for group in () if a.smalltext else groups():
             append_seeds(
                 runs / f"{name}_{group}.csv",
                 seeds,
