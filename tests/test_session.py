@@ -68,10 +68,16 @@ def _snapshot(learner):
 @given(
     perm_seed=st.integers(0, 2**16),
     kind=st.sampled_from(["int", "str", "shifted"]),
+    str_labels=st.booleans(),
 )
-def test_ids_round_trip_for_any_index(perm_seed, kind):
+def test_ids_round_trip_for_any_index(perm_seed, kind, str_labels):
     """query(return_index=True) -> teach(indices=labels) labels those rows."""
     X, y = _data()
+    seed_y = _seeded(y)
+    if str_labels:  # class names, None for unlabeled rows
+        names = np.array(["ant", "bee", "cat"])
+        y = names[y]
+        seed_y = np.where(seed_y >= 0, y, None).astype(object)
     perm = np.random.RandomState(perm_seed).permutation(N)
     if kind == "int":  # df.sample(frac=1): a shuffled integer index
         labels = perm
@@ -81,7 +87,7 @@ def test_ids_round_trip_for_any_index(perm_seed, kind):
         labels = np.array([f"id{i}" for i in perm])
     df = pd.DataFrame(X, index=labels)
     truth = pd.Series(y, index=labels)
-    learner = _learner().fit(df, _seeded(y))
+    learner = _learner().fit(df, seed_y)
     for _ in range(2):
         q = learner.query(return_index=True)
         assert isinstance(q, pd.Index)
@@ -491,3 +497,21 @@ def test_teaching_a_labeled_row_again_says_relabel():
     row = int(learner.labeled_indices_[0])
     with pytest.warns(UserWarning, match=rf"relabel\(y, indices=\[{row}\]\)"):
         learner.teach(X[[row]], [y[row]])
+
+
+def test_declared_classes_with_a_net():
+    pytest.importorskip("torch")
+    from skal.utils._testing import MLP, make_net
+
+    X, y = _data()
+    names = np.array(["ant", "bee", "cat"])
+    classes = ["cat", "ant", "bee"]
+    ys = np.where(_seeded(y) >= 0, names[y], None).astype(object)
+    net = make_net(MLP, n_classes=3, max_epochs=2)
+    learner = ActiveLearner(net, classes=classes, random_state=0).fit(
+        X.astype(np.float32), ys
+    )
+    proba = learner.predict_proba(X[:4].astype(np.float32))
+    assert learner.classes_.tolist() == classes and proba.shape == (4, 3)
+    pred = learner.predict(X[:4].astype(np.float32))
+    assert pred.tolist() == learner.classes_[proba.argmax(axis=1)].tolist()
