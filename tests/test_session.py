@@ -515,3 +515,13 @@ def test_declared_classes_with_a_net():
     assert learner.classes_.tolist() == classes and proba.shape == (4, 3)
     pred = learner.predict(X[:4].astype(np.float32))
     assert pred.tolist() == learner.classes_[proba.argmax(axis=1)].tolist()
+
+
+def test_strategy_auto_is_autoselect_and_its_choice_is_recorded():
+    X, y = _data()
+    learner = _learner(strategy="auto").fit(X, _seeded(y))
+    idx = learner.query()
+    learner.teach(y=y[idx], indices=idx)
+    info = learner.history_[-1]["query_info"]
+    assert info["strategy"] == learner.label_provenance_[-1]["strategy"]
+    assert info["strategy"] is not None
