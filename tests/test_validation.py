@@ -242,7 +242,7 @@ def _required_args():
     X, y = np.zeros((8, 2)), np.array([0, 1] * 4)
     curve = {"n_labels": [1, 2, 4], "scores": [0.5, 0.6, 0.7]}
     random = {"random_n_labels": [1, 2, 4], "random_scores": [0.4, 0.5, 0.6]}
-    return {"X": X, "y": y, **curve, **random}
+    return {"X": X, "y": y, **curve, **random, "target": 0.55}
 
 
 def _public_functions():
