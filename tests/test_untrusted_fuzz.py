@@ -466,3 +466,40 @@ def test_dataframe_column_names_round_trip(saved, tmp_path, names):
     assert list(loaded.X_labeled_.columns) == list(df.columns)
     assert [type(c) for c in loaded.X_labeled_.columns] == [type(c) for c in df.columns]
     assert loaded.X_labeled_.columns.dtype == df.columns.dtype
+
+
+_LEAF = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+)
+_DOC = st.recursive(
+    _LEAF,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(_SETTINGS, max_examples=_DEEP or 25)
+@given(doc=_DOC)
+def test_json_cost_bounds_what_parsing_allocates(doc):
+    """The bound checked before parsing a JSON member holds (issue 24)."""
+    import tracemalloc
+
+    from skal._persistence._container import json_cost
+
+    # the value repeated (as distinct objects): fixed costs of the parser vanish
+    data = ("[" + ",".join([json.dumps(doc)] * 2000) + "]").encode()
+    tracemalloc.start()
+    try:
+        parsed = json.loads(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    del parsed
+    assert peak <= json_cost(data)
