@@ -456,19 +456,26 @@ def _report_dataset(name, recs, rows, paired_differences, label_efficiency):
             f"{np.mean([sr[s, b4] for s in seeds]):.3f} | {_fmt(d)} | {met} |"
         ]
     # seconds
-    out += ["", "### Seconds per fit (mean over rounds and seeds, this run's load)", ""]
+    out += [
+        "",
+        "### Seconds per round: wall (under this run's load) / CPU of the process "
+        "(query + fit + scoring; mean over seeds)",
+        "",
+    ]
     out += ["| arm | " + " | ".join(map(str, budgets)) + " |"]
     out += ["|---|" + "---|" * len(budgets)]
     for a in arms:
         by = {}
         for r in rows:
             if r["dataset"] == name and r["arm"] == a:
-                by.setdefault(r["n_labels"], []).append(float(r["fit_seconds"]))
-        out += [
-            f"| {a} | "
-            + " | ".join(f"{np.mean(by[b]):.1f}" if b in by else "" for b in budgets)
-            + " |"
-        ]
+                by.setdefault(r["n_labels"], []).append(
+                    (float(r["fit_seconds"]), float(r["cpu_seconds"]))
+                )
+        cells = {}
+        for b, vals in by.items():
+            wall, cpu = np.mean(vals, axis=0)
+            cells[b] = f"{wall:.0f} / {cpu:.1f}"
+        out += [f"| {a} | " + " | ".join(cells.get(b, "") for b in budgets) + " |"]
     return out
 
 
