@@ -525,3 +525,58 @@ def test_strategy_auto_is_autoselect_and_its_choice_is_recorded():
     info = learner.history_[-1]["query_info"]
     assert info["strategy"] == learner.label_provenance_[-1]["strategy"]
     assert info["strategy"] is not None
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 2**40)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kind=st.sampled_from(["relabel", "unlabel"]),
+    fields=st.dictionaries(
+        st.sampled_from(["index", "label", "label_dtype", "batch", "row", "seq"]),
+        _JSON,
+        max_size=4,
+    ),
+)
+def test_fuzzed_correction_records_are_journal_errors(tmp_path_factory, kind, fields):
+    """A correction line of any content reads back or is a JournalError."""
+    import json
+    import zlib
+
+    from skal import JournalError
+    from skal._persistence._journal_format import JOURNAL_VERSION
+
+    def line(rec):
+        body = json.dumps(rec, sort_keys=True, separators=(",", ":"))
+        crc = f"{zlib.crc32(body.encode()):08x}"
+        return json.dumps({**rec, "crc32": crc}, sort_keys=True, separators=(",", ":"))
+
+    head = {
+        "kind": "session",
+        "version": JOURNAL_VERSION,
+        "session": "s",
+        "seq": 0,
+        "X": {"n_samples": 3, "sample_shape": [2]},
+    }
+    rec = {"kind": kind, "session": "s", "seq": 1, "index": 0, **fields}
+    path = tmp_path_factory.mktemp("j") / "j.jsonl"
+    path.write_text(
+        line(head) + "\n" + line(rec) + "\n" + line(head | {"session": "t"}) + "\n"
+    )
+    try:
+        records = ActiveLearner.read_journal(path)
+    except JournalError:
+        return
+    assert records[1]["kind"] == kind
