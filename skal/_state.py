@@ -1,10 +1,14 @@
-"""The labels of a session: the one owner of pool, labels, label codec and rng.
+"""A session's state: the one owner of pool, labels, provenance, history,
+stop observations, fitted flags, label codec and rng.
 
 Layer: above strategies, below persistence, simulation and the learner. An
 :class:`~skal.ActiveLearner` holds one :class:`LabelState` (built in ``fit``,
-rebuilt by ``load``); the session file and the journal read and write it
+rebuilt by ``load``) and keeps only its parameters, the model and the
+input checks (``sample_shape_``, ``n_features_in_``); its fitted attributes
+(``y_labeled_``, ``history_``, ``label_provenance_``, ``model_stale_``, ...)
+are views of this object. The session file and the journal read and write it
 through its fields and :meth:`LabelState.to_dict` /
-:meth:`LabelState.from_dict`, never through the learner's attributes.
+:meth:`LabelState.from_dict`.
 """
 
 from __future__ import annotations
