@@ -415,3 +415,21 @@ def test_skorch_head_on_embeddings(counted):
     )
     pipe.fit(TEXTS, LABELS)
     assert pipe.score(TEXTS, LABELS) >= 0.75
+
+
+def test_semi_supervised_head_gets_the_pool(counted):
+    """A pipeline ending in LabelSpreading: the learner passes the unlabeled
+    texts along, the encoder embeds them once, the labels spread to them."""
+    from sklearn.semi_supervised import LabelSpreading
+
+    y = np.full(len(TEXTS), -1)
+    y[[0, 4]] = LABELS[[0, 4]]
+    learner = ActiveLearner(
+        make_pipeline(SentenceEncoder(), LabelSpreading(kernel="knn", n_neighbors=3)),
+        n_instances=2,
+        random_state=0,
+    ).fit(TEXTS, y)
+    spread = learner.estimator_[-1].transduction_
+    assert spread.shape == (len(TEXTS),)  # fitted on the pool, not 2 rows
+    assert learner.score(TEXTS, LABELS) >= 0.75
+    assert counted.texts == len(TEXTS)
