@@ -580,3 +580,18 @@ def test_fuzzed_correction_records_are_journal_errors(tmp_path_factory, kind, fi
     except JournalError:
         return
     assert records[1]["kind"] == kind
+
+
+def test_resume_keeps_corrections(tmp_path):
+    X, y = _data()
+    sim = _learner(budget=6).fit(X, y)
+    rows = sim.labeled_indices_[:2]
+    sim.relabel((y[rows] + 1) % 3, indices=rows)  # an oracle's slip, corrected
+    sim.unlabel(indices=sim.labeled_indices_[2:3])
+    sim.save(tmp_path / "sim.zip")
+    loaded = ActiveLearner.load(tmp_path / "sim.zip")
+    for learner in (sim, loaded):
+        learner.set_params(budget=11).resume()
+        assert learner.y_labeled_[:2].tolist() == ((y[rows] + 1) % 3).tolist()
+        assert len(learner.y_labeled_) == 11
+    assert sim.labeled_indices_.tolist() == loaded.labeled_indices_.tolist()
