@@ -104,8 +104,8 @@ def save_learner(learner, path, *, include_X=True):
     state = {
         "n_samples": int(X_fit.shape[0]) if hasattr(X_fit, "shape") else len(X_fit),
         "X_fingerprint": fingerprint(X_fit),
-        "model_fitted_": bool(learner.model_fitted_),
-        "model_stale_": bool(learner.model_stale_),
+        "model_fitted_": bool(labels.model_fitted),  # the session owns them
+        "model_stale_": bool(labels.model_stale),
         "sample_shape_": (
             None if learner.sample_shape_ is None else list(learner.sample_shape_)
         ),
@@ -117,7 +117,7 @@ def save_learner(learner, path, *, include_X=True):
     try:
         for name, value in labels.to_dict().items():
             state[name] = w.value(value)
-        state["history_"] = w.value(learner.history_)
+        state["history_"] = w.value(labels.history)
         state["X_fit"] = w.value(X_fit) if include_X else None
     except _Unsaveable as exc:
         raise TypeError(
@@ -128,7 +128,7 @@ def save_learner(learner, path, *, include_X=True):
             "X.columns = X.columns.astype(str), before fit)."
         ) from None
     try:
-        state["stop_observations_"] = w.value(learner.stop_observations_)
+        state["stop_observations_"] = w.value(labels.stop_observations)
     except _Unsaveable as exc:
         warnings.warn(
             f"The stopping criterion's observations hold {exc}; they are not "
