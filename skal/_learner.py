@@ -637,7 +637,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         # journal (fsynced), then record, then refit: a crash or a failed
         # refit at any point loses no label
         p = _simulation.pending_round(state, pool_rows)  # a simulation's
-        round_ = _simulation.begin_teach_round(self, p, pool_rows, y.shape[0])
+        round_ = _simulation.teach_round(self, p)
         prov = _simulation.provenance_of(state, pool_rows, y.shape[0], round_)
         self._journal_labels(
             y,
@@ -647,7 +647,9 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
             round_=None if p is None else p["round"],
             prov=prov,
         )
+        n_before = state.n_labels
         state.add(X, y, pool_rows=pool_rows, prov=prov)
+        _simulation.begin_teach_round(self, p, round_, n_before, y.shape[0])
         t0 = time.perf_counter()
         if refit:
             self._refit_if_able(None if p is None else p["fit_seed"])  # 1 class: none

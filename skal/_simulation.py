@@ -73,24 +73,26 @@ def _from_last_query(state, pool_rows):
     return q
 
 
-def begin_teach_round(learner, pending, pool_rows, n):
-    """The round a ``teach`` makes; tells the callbacks it begins.
+def teach_round(learner, pending):
+    """The number of the round a ``teach`` makes."""
+    return pending["round"] if pending is not None else len(learner.history_)
 
-    A simulated round (``pending``) began before its query (:func:`run_rounds`);
-    an interactive one begins here.
-    """
+
+def begin_teach_round(learner, pending, round_, n_before, n):
+    """Tell the callbacks the round of a ``teach`` begins: its ``n`` labels
+    are journaled and recorded (a callback that raises loses none), the
+    refit is to come. A simulated round (``pending``) began before its query
+    (:func:`run_rounds`)."""
     if pending is not None:
-        return pending["round"]
-    round_ = len(learner.history_)
+        return
     notify(
         learner._state.callbacks or callbacks_of(learner),
         "on_round_begin",
         learner,
         round=round_,
-        n_labels=int(learner.y_labeled_.shape[0]),
+        n_labels=int(n_before),
         n_instances=int(n),
     )
-    return round_
 
 
 def provenance_of(state, pool_rows, n, round_):

@@ -595,3 +595,16 @@ def test_resume_keeps_corrections(tmp_path):
         assert learner.y_labeled_[:2].tolist() == ((y[rows] + 1) % 3).tolist()
         assert len(learner.y_labeled_) == 11
     assert sim.labeled_indices_.tolist() == loaded.labeled_indices_.tolist()
+
+
+def test_a_failing_callback_loses_no_label():
+    class Boom(Callback):
+        def on_round_begin(self, learner, **info):
+            raise RuntimeError("boom")
+
+    X, y = _data()
+    learner = _learner().fit(X, _seeded(y)).set_params(callbacks=[Boom()])
+    idx = learner.query()
+    with pytest.raises(RuntimeError, match="boom"):
+        learner.teach(y=y[idx], indices=idx)
+    assert np.isin(idx, learner.labeled_indices_).all()  # recorded first
