@@ -25,11 +25,15 @@ Events, in order:
 * ``on_round_end(learner, **record)``: the round's labels are taught and the
   model refit; ``record`` is the round's entry of ``history_`` (``round``,
   ``indices``, ``n_labels``, ``query_seconds``, ``fit_seconds``, and
-  ``score`` with ``eval_set``, ``stop_reason`` with ``stopping``);
+  ``query_info``, ``score`` with ``eval_set``, ``stop_reason`` with
+  ``stopping``);
 * ``on_simulation_end(learner)``: the simulation ended (or failed).
 
 ``fit`` without ``budget`` runs one round (round 0, the labels it was
-given). Every learner runs :class:`History` first and, in simulations,
+given), and so does every ``teach`` after it (a person's rounds: the same
+record, the same hooks; ``on_round_begin`` comes once the taught labels are
+recorded, before the refit). Every learner runs :class:`History` first
+and, in simulations,
 :class:`ProgressBar` (and :class:`PrintLog` with ``verbose >= 1``), then the
 ``callbacks`` parameter's, in their order. Callbacks are scikit-learn
 estimators: ``clone``, ``get_params`` and ``repr`` work, and a list of them
