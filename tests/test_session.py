@@ -608,3 +608,45 @@ def test_a_failing_callback_loses_no_label():
     with pytest.raises(RuntimeError, match="boom"):
         learner.teach(y=y[idx], indices=idx)
     assert np.isin(idx, learner.labeled_indices_).all()  # recorded first
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    ops=st.lists(
+        st.tuples(
+            st.sampled_from(["teach", "relabel", "unlabel"]), st.integers(0, 10**6)
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_any_sequence_of_corrections_keeps_the_books_and_replays(tmp_path_factory, ops):
+    """teach / relabel / unlabel in any order: pool and labels partition fit's X,
+    labels stay aligned with their rows, and the journal replays to the same."""
+    X, y = _data(n=30)
+    path = tmp_path_factory.mktemp("j") / "j.jsonl"
+    learner = _learner(journal=str(path)).fit(X, _seeded(y))
+    flipped = {}
+    for op, k in ops:
+        pool, lab = learner.pool_indices_, learner.labeled_indices_
+        if op == "teach" and pool.size:
+            r = int(pool[k % pool.size])
+            learner.teach(y=[y[r]], indices=[r], refit=False)
+        elif op == "relabel" and lab.size:
+            r = int(lab[k % lab.size])
+            flipped[r] = (y[r] + 1 + k % 2) % 3
+            learner.relabel([flipped[r]], indices=[r], refit=False)
+        elif op == "unlabel" and lab.size:
+            r = int(lab[k % lab.size])
+            flipped.pop(r, None)
+            learner.unlabel(indices=[r], refit=False)
+    lab = learner.labeled_indices_
+    assert np.intersect1d(lab, learner.pool_indices_).size == 0
+    assert np.union1d(lab, learner.pool_indices_).tolist() == list(range(30))
+    rows = [p["row"] for p in learner.label_provenance_]
+    assert sorted(rows) == sorted(lab.tolist())
+    expected = [flipped.get(r, y[r]) for r in rows]
+    assert learner.y_labeled_.tolist() == expected
+    replayed = _learner().fit(X, _seeded(y)).replay_journal(path)
+    assert replayed.y_labeled_.tolist() == expected
+    assert replayed.pool_indices_.tolist() == learner.pool_indices_.tolist()
