@@ -543,11 +543,7 @@ is_semi_supervised`: skal's FixMatch and pseudo-label nets, scikit-learn's
         if X is None:
             state = self._state
             idx, info = self._run_strategy(state.X, n, state.pool_indices)
-            state.last_query = {
-                "rows": idx,
-                "seconds": time.perf_counter() - t0,
-                "info": info,
-            }
+            state.note_query(idx, time.perf_counter() - t0, info)
             index = state.index
         else:
             idx, _ = self._run_strategy(self._validate_X(X, reset=False), n)

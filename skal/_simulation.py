@@ -96,24 +96,15 @@ def begin_teach_round(learner, pending, round_, n_before, n):
 
 
 def provenance_of(state, pool_rows, n, round_):
-    """The provenance of ``n`` rows taught in round ``round_``."""
+    """The provenance of ``n`` rows taught in round ``round_``: who picked
+    each (any earlier query of the stored pool, not only the last), else the
+    person."""
     if pool_rows is None:
         return [provenance(None, round_) for _ in range(n)]
-    q = _from_last_query(state, pool_rows)
-    if q is None:
-        return [provenance(r, round_) for r in pool_rows.tolist()]
-    scores = q["info"].get("scores")
-    where = {int(r): i for i, r in enumerate(q["rows"].tolist())}
     out = []
     for r in pool_rows.tolist():
-        i = where.get(int(r))
-        if i is None:  # chosen by the person
-            out.append(provenance(r, round_))
-            continue
-        score = None
-        if scores is not None and len(scores) == len(q["rows"]):
-            score = float(scores[i])
-        out.append(provenance(r, round_, q["info"].get("strategy"), score))
+        strategy, score = state.picked.pop(int(r), (None, None))
+        out.append(provenance(r, round_, strategy, score))
     return out
 
 
@@ -407,11 +398,9 @@ def scripted_round(learner, k):
             "random_state, strategy)."
         )
     name = type(learner._active_strategy()).__name__  # who picked them then
-    state.last_query = {
-        "rows": idx,
-        "seconds": 0.0,
-        "info": {"strategy": name, "scores": None, "from_journal": True},
-    }
+    state.note_query(
+        idx, 0.0, {"strategy": name, "scores": None, "from_journal": True}
+    )
     return idx
 
 

@@ -183,7 +183,12 @@ class LabelState:
         knows whether labels arrived after its snapshot.
     last_query : dict or None
         The last ``query()`` of the stored pool: rows, seconds, the strategy's
-        info and per row its score (the provenance of the rows taught next).
+        info and per row its score.
+    picked : dict
+        For every row a ``query()`` of the stored pool handed out and nobody
+        has labeled yet: the strategy that picked it and its score there
+        (``{row: (strategy, score)}``). A row queried ahead, several queries
+        before it is taught (as the labeling page does), keeps its provenance.
     """
 
     #: ``to_dict`` keys (the keys of a session file's ``state.json``) and the
@@ -231,8 +236,19 @@ class LabelState:
         self.classes = None
         self.version = 0
         self.last_query = None
+        self.picked = {}
         self.eval_set = None
         self.callbacks = None  # a running simulation's callbacks
+
+    def note_query(self, rows, seconds, info):
+        """Record a query of the stored pool: who picked each row, its score."""
+        self.last_query = {"rows": rows, "seconds": seconds, "info": info}
+        scores = info.get("scores")
+        if scores is not None and len(scores) != len(rows):
+            scores = None
+        for i, r in enumerate(np.asarray(rows).tolist()):
+            score = None if scores is None else float(scores[i])
+            self.picked[int(r)] = (info.get("strategy"), score)
 
     @property
     def n_labels(self):

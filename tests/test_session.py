@@ -650,3 +650,28 @@ def test_any_sequence_of_corrections_keeps_the_books_and_replays(tmp_path_factor
     replayed = _learner().fit(X, _seeded(y)).replay_journal(path)
     assert replayed.y_labeled_.tolist() == expected
     assert replayed.pool_indices_.tolist() == learner.pool_indices_.tolist()
+
+
+def test_rows_queried_ahead_keep_their_provenance():
+    """A row handed out by an earlier query (the labeling page queries ahead)
+    is recorded as that strategy's pick, not as the person's."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    y_fit = np.full(y.shape, -1)
+    y_fit[:20] = y[:20]
+    learner = ActiveLearner(
+        LogisticRegression(max_iter=200), strategy=RandomSampling(), random_state=0
+    ).fit(X, y_fit)
+    first = learner.query(n_instances=3)
+    second = learner.query(n_instances=3)
+    assert not np.isin(first, second).all()
+    learner.teach(indices=first, y=y[first], refit=False)
+    learner.teach(indices=second[:1], y=y[second[:1]], refit=False)
+    picked = learner.label_provenance_[-4:]
+    assert [p["row"] for p in picked] == [*first.tolist(), int(second[0])]
+    assert all(p["strategy"] == "RandomSampling" for p in picked)
+    # a row nobody queried is the person's choice
+    mine = np.setdiff1d(learner.pool_indices_, np.r_[first, second])[:1]
+    learner.teach(indices=mine, y=y[mine], refit=False)
+    assert learner.label_provenance_[-1]["strategy"] is None
