@@ -19,6 +19,7 @@ and prints the URL).
 # A learner on digits, with a journal
 # -----------------------------------
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from sklearn.linear_model import LogisticRegression
 from skal import ActiveLearner
 from skal.labeling import serve
 from skal.strategies import MarginSampling
+
+N_LABELS = 10 if os.environ.get("SKAL_EXAMPLES_FAST") else 30  # the gallery: 30
 
 X, y = load_digits(return_X_y=True)
 X_pool, y_pool, X_test, y_test = X[:1200], y[:1200], X[1200:], y[1200:]
@@ -58,7 +61,7 @@ handle = serve(
 print(handle.url)
 
 # %%
-# Label 30 rows through the page's API
+# Label rows through the page's API
 # ------------------------------------
 # ``api/next`` hands this browser (``client``) its item; ``api/label`` sends
 # the class position (key ``k`` is position ``k - 1``) and answers with the
@@ -66,7 +69,7 @@ print(handle.url)
 http = httpx.Client(base_url=handle.url)
 item = http.get("api/next", params={"client": "example"}).json()["item"]
 print("first item: row", item["index"], "picked by", item["strategy"])
-for _ in range(30):
+for _ in range(N_LABELS):
     row = item["index"]
     reply = http.post(
         "api/label", json={"client": "example", "index": row, "label": int(y_pool[row])}
