@@ -36,7 +36,13 @@ def _tiny(**kw):
 
 @parametrize_with_checks(
     [SimCLREncoder(n_steps=3, batch_size=16, projection_dim=8, random_state=0)],
-    expected_failed_checks=lambda est: {},
+    expected_failed_checks=lambda est: {
+        "check_methods_subset_invariance": (
+            "float32 convolutions give batch-size-dependent rounding (about 1e-7 "
+            "relative) with this torch build; scikit-learn's check compares at "
+            "rtol 1e-7"
+        )
+    },
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
