@@ -190,7 +190,7 @@ def run(pools, arms, seeds):
                 yt,
                 budgets=BUDGETS,
                 seeds=[seed],
-                progress=False,
+                verbose=False,
             )
             rows = [
                 {

@@ -251,7 +251,7 @@ def run(plan, out, data_seed, pool):
             yt,
             budgets=list(budgets),
             seeds=[seed],
-            progress=False,
+            verbose=False,
         )
         print(
             f"# {name} {arm} seed {seed} {budgets}: {time.perf_counter() - t0:.0f} s",

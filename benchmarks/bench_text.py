@@ -218,7 +218,7 @@ def skal_records(name, group, seed):
         budgets=BUDGETS,
         seeds=[seed],
         initial_strategy=initial,
-        progress=False,
+        verbose=False,
     )
     return [_row(name, r) for r in recs]
 
@@ -312,7 +312,7 @@ def learner_records(name, learner, seed):
         budgets=LEARNER_BUDGETS,
         seeds=[seed],
         learner_params={"max_unlabeled": 2000},
-        progress=False,
+        verbose=False,
     )
     rows = [_row(name, r) for r in recs]
     for row, r in zip(rows, recs):
@@ -338,7 +338,7 @@ def head_records(name, head, seed):
         budgets=BUDGETS,
         seeds=[seed],
         learner_params={"max_unlabeled": 2000},
-        progress=False,
+        verbose=False,
     )
     return [_row(name, r) for r in recs]
 

@@ -68,7 +68,7 @@ def test_evaluate_equals_the_learner_it_builds(blobs):
         budgets=[6, 12, 24],
         seeds=[3],
         ood_label=None,
-        progress=False,
+        verbose=False,
     )
     # the same by hand: initial set from the seed alone, then subset queries
     init = RandomSampling()(
@@ -108,7 +108,7 @@ class _CountingNB(GaussianNB):
 @pytest.mark.parametrize("how", ["params", "template"])
 def test_evaluate_passes_learner_params_to_every_simulation(blobs, how):
     X, y, Xt, yt = blobs
-    kw = dict(budgets=[6, 12, 18], seeds=[0], ood_label=None, progress=False)
+    kw = dict(budgets=[6, 12, 18], seeds=[0], ood_label=None, verbose=False)
     _CountingNB.calls.clear()
     evaluate(_CountingNB(), {"m": MarginSampling()}, X, y, Xt, yt, **kw)
     assert _CountingNB.calls == ["fit"] * 3  # a full refit every round
@@ -143,7 +143,7 @@ def test_evaluate_refuses_learner_params_it_sets(blobs, params, match):
             budgets=[6, 12],
             seeds=[0],
             learner_params=params,
-            progress=False,
+            verbose=False,
         )
 
 
@@ -159,5 +159,5 @@ def test_evaluate_refuses_a_template_with_a_budget(blobs):
             yt,
             budgets=[6, 12],
             seeds=[0],
-            progress=False,
+            verbose=False,
         )
