@@ -497,6 +497,23 @@ def test_auto_settings_follow_the_device():
     assert net.predict(X).shape == (300,)  # predict with batch_size "auto"
 
 
+def test_freematch_defaults_are_sized_for_the_device():
+    # the constructor's defaults are "auto" for all three settings, and on the
+    # CPU they resolve to cpu_settings: 2000 + n steps of 32 labeled rows
+    net = FreeMatchClassifier(MLP)
+    assert (net.mu, net.batch_size, net.min_steps) == ("auto", "auto", "auto")
+    assert FreeMatchClassifier.cpu_settings["min_steps"] == 2000
+    assert clone(net).get_params()["min_steps"] == "auto"
+    X, y = _blobs(120)
+    yp = _partial(y, 12)
+    net.set_params(module__n_classes=3, max_steps=2012, max_epochs=1)
+    net.fit(X, yp)
+    assert net.n_steps_ == 2000 + 12
+    batches = net.history[-1]["batches"]
+    assert len(batches) == 2012
+    assert max(b["train_batch_size"] for b in batches) == 32
+
+
 @pytest.mark.parametrize(
     "param, value, match",
     [
