@@ -259,6 +259,77 @@ def run(plan, out, data_seed, pool):
         )
 
 
+# -------------------------------------------------------- the steps check
+STEPS_FIELDS = (
+    "data_seed",
+    "seed",
+    "n_labels",
+    "min_steps",
+    "weights_ema",
+    "n_steps",
+    "accuracy",
+    "cpu_seconds",
+    "mask_rate",
+)
+
+
+def steps_check(out, data_seed, labels, settings, seeds, pool):
+    """How many steps FreeMatch needs: one fit per (setting, seed) on MNIST-1D.
+
+    The choice of ``cpu_settings["min_steps"]``, made on ``data_seed`` 11
+    (never the reporting seed 12). Seed ``s`` labels the rows
+    ``RandomState(1000 + s).choice(pool, labels)`` and seeds the fit with
+    ``s``; every other setting is the bench's FreeMatch arm. ``settings``
+    are ``min_steps[/weights_ema]`` strings (``"2000"``, ``"2000/0.999"``).
+    One row per fit is appended to ``steps_check.csv`` under ``out``.
+    """
+    from skal.augment import SignalAugment
+    from skal.datasets import make_mnist1d
+    from skal.nets import CNN1d
+    from skal.semi_supervised import FreeMatchClassifier
+
+    torch.set_num_threads(1)
+    X, y = make_mnist1d(pool + 2000, random_state=data_seed, return_X_y=True)
+    Xp, yp, Xt, yt = X[:pool], y[:pool], X[pool:], y[pool:]
+    for setting in settings:
+        steps, _, ema = setting.partition("/")
+        for seed in seeds:
+            lab = np.random.RandomState(1000 + seed).choice(pool, labels, replace=False)
+            y_partial = np.full(pool, -1)
+            y_partial[lab] = yp[lab]
+            net = FreeMatchClassifier(
+                CNN1d,
+                module__n_classes=10,
+                augment_weak=SignalAugment("weak"),
+                augment_strong=SignalAugment("strong"),
+                min_steps=int(steps),
+                max_steps=max(4000, 2 * int(steps)),
+                weights_ema=float(ema) if ema else None,
+                random_state=seed,
+            )
+            t0 = time.process_time()
+            net.fit(Xp, y_partial)
+            row = dict(
+                data_seed=data_seed,
+                seed=seed,
+                n_labels=labels,
+                min_steps=int(steps),
+                weights_ema=ema or "",
+                n_steps=net.n_steps_,
+                accuracy=round(float(np.mean(net.predict(Xt) == yt)), 4),
+                cpu_seconds=round(time.process_time() - t0, 1),
+                mask_rate=round(float(net.mask_rate_), 3),
+            )
+            path = Path(out) / "steps_check.csv"
+            new = not path.exists()
+            with open(path, "a", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=STEPS_FIELDS)
+                if new:
+                    w.writeheader()
+                w.writerow(row)
+            print(row, flush=True)
+
+
 # ------------------------------------------------------------------ report
 def report(out):
     from skal.evaluation import paired_differences
@@ -487,7 +558,20 @@ def main(argv=None):
     p.add_argument("--pool", type=int, default=5000)
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--report", action="store_true")
+    p.add_argument(
+        "--steps-check",
+        nargs="+",
+        metavar="MIN_STEPS[/EMA]",
+        help="fit FreeMatch at these settings (see steps_check) and stop",
+    )
+    p.add_argument("--labels", type=int, default=40, help="for --steps-check")
+    p.add_argument("--seeds", default="0-2", help="for --steps-check: first-last")
     a = p.parse_args(argv)
+    if a.steps_check:
+        lo, _, hi = a.seeds.partition("-")
+        seeds = range(int(lo), int(hi or lo) + 1)
+        steps_check(a.out, a.data_seed, a.labels, a.steps_check, seeds, a.pool)
+        return
     items = list(a.plan)
     if a.plan_file:
         items += a.plan_file.read_text().splitlines()
