@@ -498,20 +498,43 @@ def test_auto_settings_follow_the_device():
 
 
 def test_freematch_defaults_are_sized_for_the_device():
-    # the constructor's defaults are "auto" for all three settings, and on the
-    # CPU they resolve to cpu_settings: 2000 + n steps of 32 labeled rows
+    # the constructor's defaults are "auto" for all three settings; on the CPU
+    # a fit takes batches of 32 and 0.4 steps per pool row, at least 500
     net = FreeMatchClassifier(MLP)
     assert (net.mu, net.batch_size, net.min_steps) == ("auto", "auto", "auto")
-    assert FreeMatchClassifier.cpu_settings["min_steps"] == 2000
     assert clone(net).get_params()["min_steps"] == "auto"
     X, y = _blobs(120)
-    yp = _partial(y, 12)
-    net.set_params(module__n_classes=3, max_steps=2012, max_epochs=1)
-    net.fit(X, yp)
-    assert net.n_steps_ == 2000 + 12
+    net.set_params(module__n_classes=3, max_epochs=1)
+    net.fit(X, _partial(y, 12))
+    assert net.n_steps_ == 500 + 12  # 0.4 * 108 pool rows is under the floor
     batches = net.history[-1]["batches"]
-    assert len(batches) == 2012
+    assert len(batches) == 512
     assert max(b["train_batch_size"] for b in batches) == 32
+
+
+@pytest.mark.parametrize(
+    "n_unlabeled, steps", [(100, 10), (150, 15), (300, 30), (600, 40)]
+)
+def test_auto_steps_follow_the_pool_within_floor_and_cap(n_unlabeled, steps):
+    X, y = _blobs(n_unlabeled + 12)
+    net = _freematch(min_steps="auto", steps_per_label=0, max_epochs=1)
+    net.cpu_settings = {
+        "mu": 1,
+        "batch_size": 4,
+        "min_steps": 40,  # the cap
+        "steps_per_pool_row": 0.1,
+    }
+    net.auto_min_steps_floor = 10
+    net.fit(X, _partial(y, 12))
+    assert net.n_steps_ == steps
+    assert net.min_steps == "auto"
+
+
+def test_the_shipped_auto_steps():
+    cpu, cuda = FreeMatchClassifier.cpu_settings, FreeMatchClassifier.cuda_settings
+    assert cpu["min_steps"] == 2000 and cpu["steps_per_pool_row"] * 5000 == 2000
+    assert cuda["min_steps"] == 4000 and cuda["mu"] == 7
+    assert FreeMatchClassifier.auto_min_steps_floor == 500
 
 
 @pytest.mark.parametrize(

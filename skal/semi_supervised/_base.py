@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from numbers import Real
 
 import numpy as np
@@ -127,23 +128,39 @@ class SemiSupervisedNet(StepNetClassifier):
         "mu": [Count(1), StrOptions({"auto"})],
     }
 
-    #: What ``"auto"`` resolves to off CUDA (``mu``, ``batch_size``,
-    #: ``min_steps``): a step of 32 labeled and 2 x 96 unlabeled views, and
-    #: 2000 + n steps. With few labels the pool needs many steps to pass its
-    #: labels on: a FreeMatch fit of skal's CNN1d on 40 MNIST-1D labels and a
-    #: 5000-row pool scores 0.66 after 540 steps, 0.82 after 2040 (3 seeds,
-    #: data seed 11) and costs about 45 s of one CPU core
-    #: (``benchmarks/results/label_efficiency/training/low_label.md``).
-    cpu_settings = {"mu": 3, "batch_size": 32, "min_steps": 2000}
+    #: What ``"auto"`` resolves to off CUDA: ``mu`` 3 and ``batch_size`` 32
+    #: (a step of 32 labeled rows and 2 x 96 unlabeled views), and
+    #: ``min_steps`` of ``steps_per_pool_row`` (0.4) per unlabeled row, at
+    #: least 500 and at most 2000 (so each pool row is drawn about 40 times
+    #: whatever the pool's size; 2000 steps from a 5000-row pool on). With
+    #: few labels the pool needs those steps: a FreeMatch fit of skal's CNN1d
+    #: on 40 MNIST-1D labels and a 5000-row pool scores 0.66 after 540 steps
+    #: and 0.82 after 2040 (3 seeds, data seed 11), and costs about 35-45 s of
+    #: one CPU core (``benchmarks/results/label_efficiency/training/``).
+    cpu_settings = {
+        "mu": 3,
+        "batch_size": 32,
+        "min_steps": 2000,
+        "steps_per_pool_row": 0.4,
+    }
     #: What ``"auto"`` resolves to on a CUDA device: the papers' ``mu=7``
-    #: and batch of 64, and twice the CPU's steps (4040 steps scored 0.90 on
-    #: the CPU in the run above, one seed; not yet timed on a GPU).
-    cuda_settings = {"mu": 7, "batch_size": 64, "min_steps": 4000}
+    #: and batch of 64, and twice the CPU's steps (0.8 per pool row, at most
+    #: 4000: 4040 steps scored 0.90 in the CPU run above, one seed; not yet
+    #: timed on a GPU).
+    cuda_settings = {
+        "mu": 7,
+        "batch_size": 64,
+        "min_steps": 4000,
+        "steps_per_pool_row": 0.8,
+    }
+    #: The fewest steps ``min_steps="auto"`` gives (or the cap, if lower).
+    auto_min_steps_floor = 500
 
     def auto_settings(self):
         """The values ``"auto"`` parameters take on this net's device.
 
-        Returns a dict with ``mu``, ``batch_size`` and ``min_steps``:
+        Returns a dict with ``mu``, ``batch_size``, ``min_steps`` (the cap of
+        ``min_steps="auto"``) and ``steps_per_pool_row``:
         :attr:`cuda_settings` when ``device`` is a CUDA device (``"cuda"``,
         ``"cuda:1"``, a ``torch.device``), :attr:`cpu_settings` otherwise.
 
@@ -256,10 +273,21 @@ class SemiSupervisedNet(StepNetClassifier):
         with self._auto_batch_size():
             return super().get_iterator(dataset, training=training)
 
+    def _auto_min_steps(self):
+        """``min_steps="auto"``: steps per pool row, within a floor and a cap."""
+        settings = self.auto_settings()
+        cap = settings["min_steps"]
+        per_row = settings.get("steps_per_pool_row")
+        if per_row is None:
+            return cap
+        n_u = _len(getattr(self, "_unlabeled", None))
+        floor = min(self.auto_min_steps_floor, cap)
+        return int(min(cap, max(floor, math.ceil(per_row * n_u))))
+
     def _set_steps(self, y):
         if self.min_steps != "auto":
             return super()._set_steps(y)
-        self.min_steps = self.auto_settings()["min_steps"]
+        self.min_steps = self._auto_min_steps()
         try:
             return super()._set_steps(y)
         finally:

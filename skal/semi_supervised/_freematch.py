@@ -73,11 +73,12 @@ class FreeMatchClassifier(FixMatchClassifier):
         Labeled rows per step; ``"auto"``: 64 on CUDA, 32 on the CPU.
     min_steps : int or "auto", default="auto"
         Steps of a fit are ``min_steps + steps_per_label * n``
-        (:class:`skal.nets.StepNetClassifier`); ``"auto"``: 4000 on CUDA,
-        2000 on the CPU. With 40 labels the pool needs those steps: 540
-        steps score 0.66 on MNIST-1D where 2040 score 0.82. A CPU fit of
-        skal's ``CNN1d`` on a 5000-row pool takes about 22 ms of one core
-        a step, 45 s at 40 labels.
+        (:class:`skal.nets.StepNetClassifier`). ``"auto"`` follows the pool
+        and the device: 0.4 steps per unlabeled row on the CPU, at least 500
+        and at most 2000 (0.8 and 4000 on CUDA; :meth:`auto_settings`). With
+        40 labels the pool needs those steps: on MNIST-1D with a 5000-row
+        pool, 540 steps score 0.66 where 2040 score 0.82. A CPU fit of
+        skal's ``CNN1d`` there costs about 17 ms of one core a step, 35-45 s.
     **kwargs
         Everything :class:`skal.nets.StepNetClassifier` takes
         (``steps_per_label``, ``lr``, ``module__n_classes``, ...).
