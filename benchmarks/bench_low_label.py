@@ -65,6 +65,9 @@ FIELDS = (
     "query_seconds",
     "cpu_seconds",
 )
+#: Non-inferiority margin of the bar (accuracy): "not worse" where the paired
+#: interval's lower end is above -BAR_MARGIN.
+BAR_MARGIN = 0.01
 _DATA: dict = {}  # dataset -> (Xp, yp, Xt, yt, kind)
 _CLOCK = {"cpu": 0.0}  # process CPU time at the last round's end
 
@@ -517,9 +520,11 @@ def _report_dataset(name, recs, rows, paired_differences, label_efficiency):
             for r in paired_differences(sub, baseline="base", metric="accuracy", ci="t")
             if r["strategy"] == "x"
         )
-        met = "yes" if d["mean"] >= 0 else "no"
+        met = "yes (mean ≥ 0)" if d["mean"] >= 0 else "no (mean < 0)"
         if d["ci_low"] > 0:
             met = "yes (CI > 0)"
+        elif d["ci_low"] > -BAR_MARGIN:
+            met += f", not worse by {BAR_MARGIN} (CI > −{BAR_MARGIN})"
         elif d["ci_high"] < 0:
             met = "no (CI < 0)"
         out += [
