@@ -268,7 +268,7 @@ STEPS_FIELDS = (
     "seed",
     "n_labels",
     "min_steps",
-    "weights_ema",
+    "options",
     "n_steps",
     "accuracy",
     "cpu_seconds",
@@ -283,7 +283,10 @@ def steps_check(out, data_seed, labels, settings, seeds, pool):
     (never the reporting seed 12). Seed ``s`` labels the rows
     ``RandomState(1000 + s).choice(pool, labels)`` and seeds the fit with
     ``s``; every other setting is the bench's FreeMatch arm. ``settings``
-    are ``min_steps[/weights_ema]`` strings (``"2000"``, ``"2000/0.999"``).
+    are ``min_steps[/option=value...]`` strings: ``"2000"``,
+    ``"2000/weights_ema=0.999"``, ``"2000/dist_align=1"``,
+    ``"2000/thresholding=flexmatch"`` (any FreeMatchClassifier parameter;
+    a number is read as a float, ``1``/``0`` for a boolean parameter).
     One row per fit is appended to ``steps_check.csv`` under ``out``.
     """
     from skal.augment import SignalAugment
@@ -295,7 +298,9 @@ def steps_check(out, data_seed, labels, settings, seeds, pool):
     X, y = make_mnist1d(pool + 2000, random_state=data_seed, return_X_y=True)
     Xp, yp, Xt, yt = X[:pool], y[:pool], X[pool:], y[pool:]
     for setting in settings:
-        steps, _, ema = setting.partition("/")
+        steps, *opts = setting.split("/")
+        options = dict(o.split("=", 1) for o in opts)
+        params = {k: _option_value(k, v) for k, v in options.items()}
         for seed in seeds:
             lab = np.random.RandomState(1000 + seed).choice(pool, labels, replace=False)
             y_partial = np.full(pool, -1)
@@ -307,8 +312,8 @@ def steps_check(out, data_seed, labels, settings, seeds, pool):
                 augment_strong=SignalAugment("strong"),
                 min_steps=int(steps),
                 max_steps=max(4000, 2 * int(steps)),
-                weights_ema=float(ema) if ema else None,
                 random_state=seed,
+                **params,
             )
             t0 = time.process_time()
             net.fit(Xp, y_partial)
@@ -317,7 +322,7 @@ def steps_check(out, data_seed, labels, settings, seeds, pool):
                 seed=seed,
                 n_labels=labels,
                 min_steps=int(steps),
-                weights_ema=ema or "",
+                options=" ".join(opts),
                 n_steps=net.n_steps_,
                 accuracy=round(float(np.mean(net.predict(Xt) == yt)), 4),
                 cpu_seconds=round(time.process_time() - t0, 1),
@@ -331,6 +336,16 @@ def steps_check(out, data_seed, labels, settings, seeds, pool):
                     w.writeheader()
                 w.writerow(row)
             print(row, flush=True)
+
+
+def _option_value(name, text):
+    """A ``--steps-check`` option's value: bool, float or string."""
+    if name in ("dist_align",):
+        return text not in ("0", "false", "False")
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 # ------------------------------------------------------------------ report

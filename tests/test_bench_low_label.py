@@ -77,13 +77,20 @@ def test_the_bar_reads_the_paired_difference(tmp_path, gap, verdict):
 
 def test_steps_check_writes_one_row_per_fit(tmp_path):
     bench.steps_check(
-        tmp_path, 3, labels=20, settings=["5", "5/0.9"], seeds=[0], pool=150
+        tmp_path,
+        3,
+        labels=20,
+        settings=["5", "5/weights_ema=0.9/dist_align=1"],
+        seeds=[0],
+        pool=150,
     )
     with open(tmp_path / "steps_check.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [(r["min_steps"], r["weights_ema"]) for r in rows] == [
+    assert [(r["min_steps"], r["options"]) for r in rows] == [
         ("5", ""),
-        ("5", "0.9"),
+        ("5", "weights_ema=0.9 dist_align=1"),
     ]
     assert all(int(r["n_steps"]) == 25 for r in rows)  # 5 + 1 per label
     assert all(0 <= float(r["accuracy"]) <= 1 for r in rows)
+    assert bench._option_value("dist_align", "0") is False
+    assert bench._option_value("thresholding", "flexmatch") == "flexmatch"
