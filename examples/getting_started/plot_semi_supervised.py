@@ -12,13 +12,15 @@ further, and they compose:
 2. augmentation — :mod:`skal.augment` has seeded, batch-wise weak and strong
    augmentations for signals, images (through kornia) and tables;
 3. semi-supervised training on the pool —
-   :class:`~skal.semi_supervised.FixMatchClassifier` treats rows labeled
+   :class:`~skal.semi_supervised.FreeMatchClassifier` treats rows labeled
    ``-1`` as unlabeled (scikit-learn's convention) and learns from them with
-   FixMatch's confidence-thresholded pseudo-labels and weak/strong
-   consistency. :class:`~skal.ActiveLearner` hands it the pool on every refit.
+   pseudo-labels above thresholds that adapt to the model's own confidence,
+   and weak/strong consistency; its ``"auto"`` schedule gives the pool 0.4
+   steps per unlabeled row on the CPU. :class:`~skal.ActiveLearner` hands it
+   the pool on every refit.
 
 Here the three are compared on scikit-learn's digits: the default strategy
-around FixMatch, the default strategy around the supervised net, and random
+around FreeMatch, the default strategy around the supervised net, and random
 sampling.
 """
 
@@ -34,7 +36,7 @@ from skal import ActiveLearner
 from skal.augment import ImageAugment
 from skal.datasets import load_digits_images
 from skal.nets import CNN2d, make_net
-from skal.semi_supervised import FixMatchClassifier
+from skal.semi_supervised import FreeMatchClassifier
 from skal.strategies import RandomSampling
 
 FAST = bool(os.environ.get("SKAL_EXAMPLES_FAST"))  # the test suite's quick mode
@@ -45,26 +47,25 @@ X_pool, X_test, y_pool, y_test = train_test_split(
 )
 schedule = dict(min_steps=10, steps_per_label=0) if FAST else dict(min_steps=300)
 supervised = make_net("image", n_classes=10, module__channels=16, **schedule)
-fixmatch = FixMatchClassifier(
+freematch = FreeMatchClassifier(
     CNN2d,
     module__n_classes=10,
     module__channels=16,
     augment_weak=ImageAugment("weak"),  # translations
     augment_strong=ImageAugment("strong"),  # affine, noise, erasing
-    threshold=0.95,  # pseudo-labels only where the weak view is confident
-    mu=3,  # unlabeled rows per labeled row in a step
-    **schedule,
+    # steps, batch size and unlabeled rows per labeled row: "auto" (the device's)
+    **(schedule if FAST else {}),
 )
 
 # %%
 # Three learners, one budget
 # --------------------------
 # In a simulation (``budget`` set) ``y`` is the oracle. The learner around
-# FixMatch passes every pool row it has not labeled (up to ``max_unlabeled``)
+# FreeMatch passes every pool row it has not labeled (up to ``max_unlabeled``)
 # to each refit, marked ``-1``.
 budget = 40 if FAST else 80
 learners = {
-    "fixmatch + default": ActiveLearner(fixmatch, n_instances=20, budget=budget),
+    "freematch + default": ActiveLearner(freematch, n_instances=20, budget=budget),
     "supervised + default": ActiveLearner(supervised, n_instances=20, budget=budget),
     "supervised + random": ActiveLearner(
         supervised, strategy=RandomSampling(), n_instances=20, budget=budget
