@@ -579,3 +579,30 @@ def test_freematch_grid_search_clone_and_pickle():
     again = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_allclose(again.predict_proba(X), fitted.predict_proba(X))
     assert again.global_threshold_ == fitted.global_threshold_
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n_u=st.integers(0, 50_000),
+    more=st.integers(0, 50_000),
+    per_row=st.floats(0.01, 2.0),
+    cap=st.integers(1, 5000),
+    floor=st.integers(1, 1000),
+)
+def test_auto_steps_are_bounded_and_grow_with_the_pool(n_u, more, per_row, cap, floor):
+    net = FreeMatchClassifier(MLP)
+    net.cpu_settings = {
+        "mu": 3,
+        "batch_size": 32,
+        "min_steps": cap,
+        "steps_per_pool_row": per_row,
+    }
+    net.auto_min_steps_floor = floor
+
+    def steps(n):
+        net._unlabeled = np.zeros((n, 2), dtype=np.float32) if n else None
+        return net._auto_min_steps()
+
+    small, large = steps(n_u), steps(n_u + more)
+    assert min(floor, cap) <= small <= large <= cap
+    assert small == min(cap, max(min(floor, cap), int(np.ceil(per_row * n_u))))
