@@ -20,6 +20,9 @@ skorch and scikit-learn; ``mnist1d`` for the end-to-end part, else digits):
    ``ActiveLearner`` with BADGE, a simulation to 300 labels; per-round query
    and fit seconds and the test accuracy, and the device the embeddings
    were computed on.
+5. **FreeMatch** (issue 27): one fit with the device's ``"auto"`` settings
+   (``mu=7``, batches of 64, up to 4000 steps on CUDA) at 40 MNIST-1D
+   labels: seconds per fit and per step, test accuracy.
 
 Each section is guarded: an error is recorded and the next section runs.
 Results are written as they come to ``benchmarks/results/gpu.json`` and
@@ -249,6 +252,54 @@ def section_end_to_end(args, res, save):
     save()
 
 
+def section_freematch(args, res, save):
+    """One FreeMatch fit with the device's ``"auto"`` settings (issue 27).
+
+    MNIST-1D (data seed 11, the settings' selection seed), a 5000-row pool,
+    40 random labels, ``CNN1d`` with ``SignalAugment`` weak/strong views:
+    seconds per fit and per step, the resolved settings and test accuracy,
+    against the CPU's ~17 ms a step (one core).
+    """
+    from skal.augment import SignalAugment
+    from skal.datasets import make_mnist1d
+    from skal.nets import CNN1d
+    from skal.semi_supervised import FreeMatchClassifier
+
+    pool, labels = args.freematch_pool, 40
+    X, y = make_mnist1d(pool + 2000, random_state=11, return_X_y=True)
+    Xp, yp, Xt, yt = X[:pool], y[:pool], X[pool:], y[pool:]
+    lab = np.random.RandomState(1000).choice(pool, labels, replace=False)
+    y_partial = np.full(pool, -1)
+    y_partial[lab] = yp[lab]
+    net = FreeMatchClassifier(
+        CNN1d,
+        module__n_classes=10,
+        augment_weak=SignalAugment("weak"),
+        augment_strong=SignalAugment("strong"),
+        device=args.device,
+        random_state=0,
+        **({"min_steps": 20, "steps_per_label": 0} if args.quick else {}),
+    )
+    t = time.perf_counter()
+    net.fit(Xp, y_partial)
+    sync(args.device)
+    seconds = time.perf_counter() - t
+    row = dict(
+        device=args.device,
+        settings=net.auto_settings(),
+        n_pool=pool,
+        labels=labels,
+        steps=net.n_steps_,
+        fit_seconds=round(seconds, 2),
+        ms_per_step=round(1000 * seconds / net.n_steps_, 2),
+        test_accuracy=round(float(np.mean(net.predict(Xt) == yt)), 4),
+        global_threshold=round(float(net.global_threshold_), 3),
+    )
+    res["freematch"] = row
+    print(row, flush=True)
+    save()
+
+
 def write_markdown(res, path):
     L = [
         "# The GPU path: kernels, CPU/GPU agreement, a skorch net on CUDA",
@@ -294,6 +345,10 @@ def write_markdown(res, path):
     L += ["", "## skorch net on the device through ActiveLearner (BADGE)", ""]
     if e:
         L += [f"- {k}: {v}" for k, v in e.items()]
+    f = res.get("freematch")
+    L += ["", '## FreeMatch with the device\'s "auto" settings (40 labels)', ""]
+    if f:
+        L += [f"- {k}: {v}" for k, v in f.items()]
     for name, err in res.get("errors", {}).items():
         L += ["", f"**{name} failed**:", "", "```", err, "```"]
     path.write_text("\n".join(L) + "\n")
@@ -306,7 +361,10 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "gpu")
     ap.add_argument(
-        "--skip", nargs="*", default=[], choices=["kernels", "agreement", "e2e"]
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["kernels", "agreement", "e2e", "freematch"],
     )
     args = ap.parse_args(argv)
     if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
@@ -315,7 +373,9 @@ def main(argv=None):
     args.typiclust_max_n, args.floor_gib = 1_000_000, 4.0
     args.agree_n, args.agree_batch = 200_000, 100
     args.e2e_n, args.e2e_budget, args.e2e_steps = 8000, 300, 400
+    args.freematch_pool = 5000
     if args.quick:
+        args.freematch_pool = 600
         args.grid = [(20_000, 64), (40_000, 32)]
         args.batch, args.floor_gib = 20, 0.25
         args.agree_n, args.agree_batch = 3000, 20
@@ -348,6 +408,7 @@ def main(argv=None):
         ("agreement", section_agreement),
         ("kernels", section_kernels),
         ("e2e", section_end_to_end),
+        ("freematch", section_freematch),
     ]
     t0 = time.perf_counter()
     for name, fn in sections:
