@@ -260,22 +260,15 @@ def section_freematch(args, res, save):
     seconds per fit and per step, the resolved settings and test accuracy,
     against the CPU's ~17 ms a step (one core).
     """
-    from skal.augment import SignalAugment
     from skal.datasets import make_mnist1d
-    from skal.nets import CNN1d
-    from skal.semi_supervised import FreeMatchClassifier
+
+    from .bench_low_label import freematch_net, partial_labels
 
     pool, labels = args.freematch_pool, 40
     X, y = make_mnist1d(pool + 2000, random_state=11, return_X_y=True)
     Xp, yp, Xt, yt = X[:pool], y[:pool], X[pool:], y[pool:]
-    lab = np.random.RandomState(1000).choice(pool, labels, replace=False)
-    y_partial = np.full(pool, -1)
-    y_partial[lab] = yp[lab]
-    net = FreeMatchClassifier(
-        CNN1d,
-        module__n_classes=10,
-        augment_weak=SignalAugment("weak"),
-        augment_strong=SignalAugment("strong"),
+    y_partial = partial_labels(yp, labels, seed=0)
+    net = freematch_net(
         device=args.device,
         random_state=0,
         **({"min_steps": 20, "steps_per_label": 0} if args.quick else {}),

@@ -289,10 +289,7 @@ def steps_check(out, data_seed, labels, settings, seeds, pool):
     a number is read as a float, ``1``/``0`` for a boolean parameter).
     One row per fit is appended to ``steps_check.csv`` under ``out``.
     """
-    from skal.augment import SignalAugment
     from skal.datasets import make_mnist1d
-    from skal.nets import CNN1d
-    from skal.semi_supervised import FreeMatchClassifier
 
     torch.set_num_threads(1)
     X, y = make_mnist1d(pool + 2000, random_state=data_seed, return_X_y=True)
@@ -302,14 +299,8 @@ def steps_check(out, data_seed, labels, settings, seeds, pool):
         options = dict(o.split("=", 1) for o in opts)
         params = {k: _option_value(k, v) for k, v in options.items()}
         for seed in seeds:
-            lab = np.random.RandomState(1000 + seed).choice(pool, labels, replace=False)
-            y_partial = np.full(pool, -1)
-            y_partial[lab] = yp[lab]
-            net = FreeMatchClassifier(
-                CNN1d,
-                module__n_classes=10,
-                augment_weak=SignalAugment("weak"),
-                augment_strong=SignalAugment("strong"),
+            y_partial = partial_labels(yp, labels, seed)
+            net = freematch_net(
                 min_steps=int(steps),
                 max_steps=max(4000, 2 * int(steps)),
                 random_state=seed,
@@ -336,6 +327,32 @@ def steps_check(out, data_seed, labels, settings, seeds, pool):
                     w.writeheader()
                 w.writerow(row)
             print(row, flush=True)
+
+
+def partial_labels(y, labels, seed):
+    """``y`` with all but a seeded random draw of ``labels`` rows set to -1.
+
+    Seed ``s`` keeps the rows ``RandomState(1000 + s).choice(len(y), labels)``.
+    """
+    lab = np.random.RandomState(1000 + seed).choice(len(y), labels, replace=False)
+    y_partial = np.full(len(y), -1)
+    y_partial[lab] = np.asarray(y)[lab]
+    return y_partial
+
+
+def freematch_net(**params):
+    """The steps check's FreeMatch: ``CNN1d``, ``SignalAugment`` weak/strong."""
+    from skal.augment import SignalAugment
+    from skal.nets import CNN1d
+    from skal.semi_supervised import FreeMatchClassifier
+
+    return FreeMatchClassifier(
+        CNN1d,
+        module__n_classes=10,
+        augment_weak=SignalAugment("weak"),
+        augment_strong=SignalAugment("strong"),
+        **params,
+    )
 
 
 def _option_value(name, text):
