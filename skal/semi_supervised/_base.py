@@ -135,7 +135,7 @@ class SemiSupervisedNet(StepNetClassifier):
     #: whatever the pool's size; 2000 steps from a 5000-row pool on). With
     #: few labels the pool needs those steps: a FreeMatch fit of skal's CNN1d
     #: on 40 MNIST-1D labels and a 5000-row pool scores 0.66 after 540 steps
-    #: and 0.82 after 2040 (3 seeds, data seed 11), and costs about 35-45 s of
+    #: and 0.82 after 2040 (3 seeds, data seed 11), and costs about 35-50 s of
     #: one CPU core (``benchmarks/results/label_efficiency/training/``).
     cpu_settings = {
         "mu": 3,
